@@ -1,0 +1,1 @@
+//! Side-by-side benchmarks of dyndbg against its peers.

@@ -1,0 +1,3 @@
+//! Long-form documentation, kept out of the API pages.
+
+pub mod kernel_differences;

@@ -1,0 +1,24 @@
+//! The `DYNDBG` environment variable: a query applied at first use.
+
+use crate::{control, query};
+
+/// The environment variable read once, before the first callsite prints.
+pub const ENV_VAR: &str = "DYNDBG";
+
+/// Called by the registry's one-time initialisation, with the writer lock
+/// held. A bad query changes nothing and is reported on one stderr line.
+pub(crate) fn apply_startup_query() {
+    let Some(value) = std::env::var_os(ENV_VAR) else {
+        return;
+    };
+    let Some(value) = value.to_str() else {
+        eprintln!("dyndbg: {ENV_VAR} is not valid UTF-8; ignored");
+        return;
+    };
+    match query::parse_batch(value) {
+        Ok(batch) => {
+            control::apply_locked(&batch);
+        }
+        Err(err) => eprintln!("dyndbg: {ENV_VAR} ignored: {err}"),
+    }
+}

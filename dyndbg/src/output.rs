@@ -1,0 +1,265 @@
+//! Where enabled callsites write: a replaceable sink, stderr by default.
+//!
+//! The line a sink receives is the kernel's: an optional prefix chosen by the
+//! callsite's flags (`[tid] module:function:file:line: `), then the message.
+
+use std::cell::{Cell, RefCell};
+use std::fmt::{self, Write as _};
+use std::sync::atomic::{AtomicPtr, Ordering};
+
+use crate::flags::Flags;
+
+/// One enabled callsite's output, handed to the [`Sink`].
+#[derive(Debug, Clone, Copy)]
+pub struct Record<'a> {
+    module: &'a str,
+    file: &'a str,
+    function: &'a str,
+    line: u32,
+    flags: Flags,
+    args: fmt::Arguments<'a>,
+}
+
+impl<'a> Record<'a> {
+    /// A record from its parts; `flags` choose the prefix.
+    pub fn new(
+        module: &'a str,
+        file: &'a str,
+        function: &'a str,
+        line: u32,
+        flags: Flags,
+        args: fmt::Arguments<'a>,
+    ) -> Record<'a> {
+        Record { module, file, function, line, flags, args }
+    }
+
+    /// The module path of the callsite.
+    pub fn module(&self) -> &'a str {
+        self.module
+    }
+
+    /// The source file of the callsite.
+    pub fn file(&self) -> &'a str {
+        self.file
+    }
+
+    /// The function of the callsite, qualified within its module.
+    pub fn function(&self) -> &'a str {
+        self.function
+    }
+
+    /// The line of the callsite.
+    pub fn line(&self) -> u32 {
+        self.line
+    }
+
+    /// The flags that were in force.
+    pub fn flags(&self) -> Flags {
+        self.flags
+    }
+
+    /// The message, not yet formatted.
+    pub fn args(&self) -> fmt::Arguments<'a> {
+        self.args
+    }
+
+    /// Writes the prefix the flags ask for, in the kernel's order:
+    /// `[tid] `, `module:`, `function:`, `file:`, `line:`, then one space
+    /// if any of the last four was written.
+    pub fn write_prefix(&self, out: &mut impl fmt::Write) -> fmt::Result {
+        let flags = self.flags;
+        if flags.contains(Flags::THREAD) {
+            write!(out, "[{}] ", thread_id())?;
+        }
+        let mut any = false;
+        if flags.contains(Flags::MODULE) {
+            write!(out, "{}:", self.module)?;
+            any = true;
+        }
+        if flags.contains(Flags::FUNCTION) {
+            write!(out, "{}:", self.function)?;
+            any = true;
+        }
+        if flags.contains(Flags::SOURCE) {
+            write!(out, "{}:", self.file)?;
+            any = true;
+        }
+        if flags.contains(Flags::LINE) {
+            write!(out, "{}:", self.line)?;
+            any = true;
+        }
+        if any {
+            out.write_char(' ')?;
+        }
+        Ok(())
+    }
+}
+
+/// The whole line without its newline: prefix, then message.
+impl fmt::Display for Record<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.write_prefix(f)?;
+        f.write_fmt(self.args)
+    }
+}
+
+/// Receives every enabled callsite's record.
+pub trait Sink: Send + Sync + 'static {
+    /// Writes one record. Must not panic; errors are the sink's to swallow.
+    fn write(&self, record: &Record<'_>);
+}
+
+/// The default sink: one line per record on stderr, through the same path
+/// as `eprint!`, so the test harness captures it.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct Stderr;
+
+impl Sink for Stderr {
+    fn write(&self, record: &Record<'_>) {
+        with_line(record, |line| eprint!("{line}"));
+    }
+}
+
+/// Formats every record, prefix included, and drops it: the cost of an
+/// enabled callsite without the cost of I/O (what benchmarks compare).
+#[derive(Debug, Default, Clone, Copy)]
+pub struct Discard;
+
+impl Sink for Discard {
+    fn write(&self, record: &Record<'_>) {
+        with_line(record, |line| {
+            std::hint::black_box(line);
+        });
+    }
+}
+
+/// Routes records into the `log` facade at `Debug` level, with target and
+/// module set to the module path and file and line set.
+#[cfg(feature = "log")]
+#[derive(Debug, Default, Clone, Copy)]
+pub struct Log;
+
+#[cfg(feature = "log")]
+impl Sink for Log {
+    fn write(&self, record: &Record<'_>) {
+        // The prefix is the flags' business; log's formatter adds its own.
+        log::logger().log(
+            &log::Record::builder()
+                .level(log::Level::Debug)
+                .target(record.module)
+                .module_path(Some(record.module))
+                .file(Some(record.file))
+                .line(Some(record.line))
+                .args(record.args)
+                .build(),
+        );
+    }
+}
+
+/// Formats a record plus newline into a reused per-thread buffer.
+fn with_line(record: &Record<'_>, f: impl FnOnce(&str)) {
+    thread_local! {
+        static BUF: RefCell<String> = const { RefCell::new(String::new()) };
+    }
+    let mut f = Some(f);
+    let _ = BUF.try_with(|buf| {
+        // A sink that prints from inside a record's Display would re-enter.
+        if let Ok(mut buf) = buf.try_borrow_mut() {
+            buf.clear();
+            let _ = writeln!(buf, "{record}");
+            (f.take().expect("called once"))(&buf);
+        }
+    });
+    if let Some(f) = f {
+        // Thread teardown or re-entry: format without the buffer.
+        f(&format!("{record}\n"));
+    }
+}
+
+static SINK: AtomicPtr<Box<dyn Sink>> = AtomicPtr::new(std::ptr::null_mut());
+
+/// Replaces the sink every enabled callsite writes to.
+///
+/// The previous sink is leaked, not dropped: a record may be on its way to
+/// it on another thread. Sinks are replaced rarely, so this costs a few
+/// bytes per replacement.
+pub fn set_sink(sink: impl Sink) {
+    let boxed: Box<Box<dyn Sink>> = Box::new(Box::new(sink));
+    // Release: publishes the sink's contents to readers that Acquire it.
+    SINK.store(Box::into_raw(boxed), Ordering::Release);
+}
+
+/// Writes a record to the current sink: what enabled callsites do, open to
+/// other instrumentation (markers' printer probe) that shares the output.
+pub fn emit(record: &Record<'_>) {
+    let sink = SINK.load(Ordering::Acquire);
+    if sink.is_null() {
+        default_sink().write(record);
+    } else {
+        // SAFETY: every non-null value stored in SINK comes from
+        // Box::into_raw in `set_sink` and is never freed, so it points to a
+        // live Box<dyn Sink> for the rest of the program.
+        unsafe { (*sink).write(record) }
+    }
+}
+
+#[cfg(feature = "log")]
+fn default_sink() -> &'static dyn Sink {
+    &Log
+}
+
+#[cfg(not(feature = "log"))]
+fn default_sink() -> &'static dyn Sink {
+    &Stderr
+}
+
+/// The kernel prints the pid of the task; ours is the OS thread id.
+fn thread_id() -> u64 {
+    thread_local! {
+        static TID: Cell<u64> = const { Cell::new(0) };
+    }
+    TID.try_with(|tid| {
+        if tid.get() == 0 {
+            tid.set(os_thread_id());
+        }
+        tid.get()
+    })
+    .unwrap_or_else(|_| os_thread_id())
+}
+
+#[cfg(target_os = "linux")]
+fn os_thread_id() -> u64 {
+    // SAFETY: gettid has no preconditions and cannot fail.
+    let tid = unsafe { libc::gettid() };
+    u64::try_from(tid).unwrap_or(0)
+}
+
+#[cfg(not(target_os = "linux"))]
+fn os_thread_id() -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    std::thread::current().id().hash(&mut h);
+    h.finish() & 0xffff_ffff
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn line(flags: Flags) -> String {
+        Record::new("app::net", "src/net.rs", "Client::connect", 42, flags, format_args!("hi {}", 1))
+            .to_string()
+    }
+
+    #[test]
+    fn prefix_follows_the_kernel_order() {
+        assert_eq!(line(Flags::PRINT), "hi 1");
+        assert_eq!(line(Flags::PRINT | Flags::FUNCTION | Flags::LINE), "Client::connect:42: hi 1");
+        assert_eq!(
+            line(Flags::ALL & !Flags::THREAD),
+            "app::net:Client::connect:src/net.rs:42: hi 1"
+        );
+        let with_tid = line(Flags::PRINT | Flags::THREAD);
+        assert!(with_tid.starts_with('[') && with_tid.ends_with("] hi 1"), "{with_tid}");
+    }
+}

@@ -1,0 +1,1 @@
+//! Runnable programs a new user starts with: see `examples/`.
