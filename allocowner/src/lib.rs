@@ -4,3 +4,6 @@
 //! regions (seed 001).
 //!
 //! Not built yet.
+
+mod snapshot;
+pub use snapshot::{Allocation, CaptureMode, Snapshot, Stack, StackHandle};
