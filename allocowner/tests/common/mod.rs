@@ -5,7 +5,7 @@ use allocowner::{Snapshot, StackHandle};
 
 /// Whether any frame of `frames` resolves to a function whose name contains
 /// `name`.
-pub fn mentions(frames: &[usize], name: &str) -> bool {
+pub(crate) fn mentions(frames: &[usize], name: &str) -> bool {
     frames.iter().any(|&ip| {
         let mut hit = false;
         backtrace::resolve((ip - 1) as *mut core::ffi::c_void, |sym| {
@@ -20,7 +20,7 @@ pub fn mentions(frames: &[usize], name: &str) -> bool {
 }
 
 /// Handles of the stacks in `snap` that go through a function named `name`.
-pub fn stacks_of(snap: &Snapshot, name: &str) -> Vec<StackHandle> {
+pub(crate) fn stacks_of(snap: &Snapshot, name: &str) -> Vec<StackHandle> {
     let mut v: Vec<_> = snap
         .stacks
         .values()
@@ -33,7 +33,7 @@ pub fn stacks_of(snap: &Snapshot, name: &str) -> Vec<StackHandle> {
 
 /// Live (count, bytes) owned by stacks through `name`, from the stacks'
 /// counters, checked against the records.
-pub fn owned_by(snap: &Snapshot, name: &str) -> (u64, u64) {
+pub(crate) fn owned_by(snap: &Snapshot, name: &str) -> (u64, u64) {
     let handles = stacks_of(snap, name);
     let (mut c, mut b) = (0, 0);
     for h in &handles {
