@@ -151,7 +151,7 @@ impl<A: GlobalAlloc + 'static> OwnerAlloc<A> {
         if g == LOCKED {
             return p;
         }
-        let _inside = guard::Guard::enter(INSIDE);
+        let inside = guard::Guard::enter(INSIDE);
         if p.is_null() {
             // The old block is still ours: put its record back.
             if let Some(old) = old {
@@ -162,23 +162,22 @@ impl<A: GlobalAlloc + 'static> OwnerAlloc<A> {
         // SAFETY: the GlobalAlloc contract makes `new_size` valid with the
         // old alignment.
         let new_layout = unsafe { Layout::from_size_align_unchecked(new_size, layout.align()) };
-        match old {
+        if let Some(old) = old {
             // The record moves, keeping the original allocation's stack
             // (like page_owner's __copy_page_owner on migration), with the
             // new address and size.
-            Some(old) => {
-                let r = Record {
-                    addr: p as usize,
-                    size: new_size,
-                    ..old
-                };
-                if !TABLE.insert(&r) {
-                    tracker::count_unrecorded();
-                }
+            let r = Record {
+                addr: p as usize,
+                size: new_size,
+                ..old
+            };
+            if !TABLE.insert(&r) {
+                tracker::count_unrecorded();
             }
-            None => {
+        } else {
+            {
                 tracker::early_freed(layout.size());
-                drop(_inside);
+                drop(inside);
                 let handle = if g == INSIDE || tracker::state() != ON {
                     StackHandle::DUMMY
                 } else {

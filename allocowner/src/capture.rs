@@ -73,8 +73,8 @@ fn frame_pointer() -> usize {
     let fp: usize;
     // SAFETY: reads the frame-pointer register; no memory, stack or flags.
     unsafe {
-        core::arch::asm!("mov {}, rbp", out(reg) fp, options(nomem, nostack, preserves_flags))
-    };
+        core::arch::asm!("mov {}, rbp", out(reg) fp, options(nomem, nostack, preserves_flags));
+    }
     fp
 }
 
@@ -84,8 +84,8 @@ fn frame_pointer() -> usize {
     let fp: usize;
     // SAFETY: reads the frame-pointer register; no memory, stack or flags.
     unsafe {
-        core::arch::asm!("mov {}, x29", out(reg) fp, options(nomem, nostack, preserves_flags))
-    };
+        core::arch::asm!("mov {}, x29", out(reg) fp, options(nomem, nostack, preserves_flags));
+    }
     fp
 }
 
@@ -116,7 +116,7 @@ pub(crate) fn walk(buf: &mut [usize], skip: usize) -> usize {
     let mut n = 0;
     let mut skipped = 0;
     while n < buf.len() {
-        if fp < lo || fp.saturating_add(16) > hi || fp % 8 != 0 {
+        if fp < lo || fp.saturating_add(16) > hi || !fp.is_multiple_of(8) {
             break;
         }
         // SAFETY: `fp..fp + 16` lies inside this thread's own stack, at or

@@ -276,7 +276,7 @@ impl fmt::Debug for ConfigError {
         f.debug_struct("ConfigError")
             .field("kind", &self.kind)
             .field("token", &self.token().escape_ascii().to_string())
-            .finish()
+            .finish_non_exhaustive()
     }
 }
 

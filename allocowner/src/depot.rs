@@ -197,7 +197,7 @@ impl Depot {
         if let Some(h) = self.find(buckets, b, frames) {
             return StackHandle(h);
         }
-        let _g = self.lock.lock();
+        let locked = self.lock.lock();
         if let Some(h) = self.find(buckets, b, frames) {
             return StackHandle(h);
         }
@@ -212,12 +212,12 @@ impl Depot {
         };
         if used + size > POOL_SIZE {
             if npools >= self.cap_pools.load(Ordering::Relaxed) {
-                drop(_g);
+                drop(locked);
                 return self.fail();
             }
             let p = sys::map(POOL_SIZE);
             if p.is_null() {
-                drop(_g);
+                drop(locked);
                 return self.fail();
             }
             pool = npools;

@@ -31,7 +31,7 @@ static EARLY_AT_ENABLE: AtomicU64 = AtomicU64::new(0);
 static EARLY_FREED: AtomicU64 = AtomicU64::new(0);
 static UNRECORDED: AtomicU64 = AtomicU64::new(0);
 static LIVE_BYTES_FN: AtomicPtr<()> = AtomicPtr::new(core::ptr::null_mut());
-static mut REPORT_PATH: [u8; MAX_PATH + 1] = [0; MAX_PATH + 1];
+static REPORT_PATH: [AtomicU8; MAX_PATH] = [const { AtomicU8::new(0) }; MAX_PATH];
 static REPORT_LEN: AtomicU64 = AtomicU64::new(0);
 static HOOKS: AtomicU8 = AtomicU8::new(0);
 const HOOK_ATFORK: u8 = 1;
@@ -117,20 +117,17 @@ pub(crate) fn enable_config(config: &Config) -> Result<(), ConfigError> {
     if !DEPOT.init(config.depot_cap) {
         return Err(ConfigError::new(ConfigErrorKind::OutOfMemory, b"depot"));
     }
-    let sample = match config.capture {
-        Capture::FramePointers => 0,
-        Capture::Unwind => config.sample,
-        Capture::Auto if capture::frame_pointers_work() => 0,
-        Capture::Auto => config.sample,
+    let frame_pointers = match config.capture {
+        Capture::FramePointers => true,
+        Capture::Unwind => false,
+        Capture::Auto => capture::frame_pointers_work(),
     };
+    let sample = if frame_pointers { 0 } else { config.sample };
     capture::configure(sample, config.depth);
     if let Some(path) = config.report() {
-        // SAFETY: REPORT_PATH is written only here, under ENABLE_LOCK, and
-        // read only by the exit handler after REPORT_LEN (Release) is set.
-        unsafe {
-            let dst = &mut *(&raw mut REPORT_PATH);
-            dst[..path.len()].copy_from_slice(path);
-            dst[path.len()] = 0;
+        for (dst, &b) in REPORT_PATH.iter().zip(path) {
+            // Relaxed: published by the Release store of REPORT_LEN.
+            dst.store(b, Ordering::Relaxed);
         }
         REPORT_LEN.store(path.len() as u64, Ordering::Release);
         register_hook(HOOK_ATEXIT);
@@ -195,10 +192,11 @@ extern "C" fn report_at_exit() {
         if len == 0 {
             return;
         }
-        // SAFETY: written before REPORT_LEN was published, never again
-        // concurrently with exit.
-        let path = unsafe { &(&*(&raw const REPORT_PATH))[..len] };
-        let path = <std::ffi::OsStr as std::os::unix::ffi::OsStrExt>::from_bytes(path);
+        let path: Vec<u8> = REPORT_PATH[..len.min(MAX_PATH)]
+            .iter()
+            .map(|b| b.load(Ordering::Relaxed))
+            .collect();
+        let path = <std::ffi::OsStr as std::os::unix::ffi::OsStrExt>::from_bytes(&path);
         let _g = Guard::enter(INSIDE);
         if let Err(e) = crate::write_report(std::path::Path::new(path)) {
             let mut line = sys::LineBuf::new();

@@ -1,5 +1,6 @@
 //! A tiny depot cap: stacks that do not fit get the FAILURE handle, are
 //! still counted, and the program goes on.
+#![allow(clippy::vec_box)] // each box is one tracked allocation
 use allocowner::StackHandle;
 use std::hint::black_box;
 

@@ -11,18 +11,18 @@ static ALLOC: allocowner::OwnerAlloc = allocowner::OwnerAlloc::system();
 const ALIGN: usize = 128;
 
 fn worker(seed: u64) -> Vec<(usize, usize)> {
-    let mut x = seed | 1;
+    let mut state = seed | 1;
     let mut rnd = move || {
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        x
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        state
     };
     let mut live: Vec<(*mut u8, usize)> = Vec::with_capacity(4096);
     for _ in 0..1_000_000 {
-        let r = rnd();
-        let size = 1 + (r >> 40) as usize % 2048;
-        match r % 4 {
+        let roll = rnd();
+        let size = 1 + (roll >> 40) as usize % 2048;
+        match roll % 4 {
             0 | 1 if live.len() < 4000 => {
                 let l = Layout::from_size_align(size, ALIGN).unwrap();
                 // SAFETY: non-zero size, valid alignment.
@@ -31,7 +31,7 @@ fn worker(seed: u64) -> Vec<(usize, usize)> {
                 live.push((p, size));
             }
             2 if !live.is_empty() => {
-                let i = (r >> 20) as usize % live.len();
+                let i = (roll >> 20) as usize % live.len();
                 let (p, old) = live[i];
                 let l = Layout::from_size_align(old, ALIGN).unwrap();
                 // SAFETY: p was allocated with l; size is non-zero.
@@ -40,7 +40,7 @@ fn worker(seed: u64) -> Vec<(usize, usize)> {
                 live[i] = (q, size);
             }
             _ if !live.is_empty() => {
-                let i = (r >> 20) as usize % live.len();
+                let i = (roll >> 20) as usize % live.len();
                 let (p, size) = live.swap_remove(i);
                 // SAFETY: p was allocated with this layout.
                 unsafe { dealloc(p, Layout::from_size_align(size, ALIGN).unwrap()) };

@@ -1,5 +1,6 @@
 //! Threads that allocate and free after their thread-locals are destroyed
 //! (in a thread-local's destructor) are still tracked correctly.
+#![allow(clippy::unnecessary_box_returns)] // the box is the tracked allocation
 use std::cell::RefCell;
 use std::hint::black_box;
 use std::sync::Mutex;

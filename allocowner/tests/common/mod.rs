@@ -9,10 +9,10 @@ pub(crate) fn mentions(frames: &[usize], name: &str) -> bool {
     frames.iter().any(|&ip| {
         let mut hit = false;
         backtrace::resolve((ip - 1) as *mut core::ffi::c_void, |sym| {
-            if let Some(n) = sym.name() {
-                if format!("{n:#}").contains(name) {
-                    hit = true;
-                }
+            if let Some(n) = sym.name()
+                && format!("{n:#}").contains(name)
+            {
+                hit = true;
             }
         });
         hit
