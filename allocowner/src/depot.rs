@@ -311,6 +311,21 @@ impl Depot {
         }
     }
 
+    /// Sets every stack's live totals to zero (the stacks stay stored).
+    pub(crate) fn zero_counters(&self) {
+        // Relaxed: called with every side-table lock held, so no counter
+        // moves meanwhile.
+        self.for_each(|h| {
+            let rec = self.record(h.0);
+            Self::count_of(rec).store(0, Ordering::Relaxed);
+            Self::bytes_of(rec).store(0, Ordering::Relaxed);
+        });
+        for c in &self.special {
+            c.count.store(0, Ordering::Relaxed);
+            c.bytes.store(0, Ordering::Relaxed);
+        }
+    }
+
     /// Calls `f` for every stored stack's handle, in insertion order.
     pub(crate) fn for_each(&self, mut f: impl FnMut(StackHandle)) {
         // Acquire: pairs with the Release stores in `save`.

@@ -160,6 +160,16 @@ pub fn disable() {
     tracker::disable();
 }
 
+/// Turns tracking off completely and forgets every record: the side
+/// table's memory goes back to the OS, every stack's live totals go to
+/// zero (the depot keeps its stacks), and `OwnerAlloc` is a pass-through
+/// again, as if never enabled. A later [`enable`] starts afresh with a new
+/// early estimate. Call it while other threads are quiet: an allocation in
+/// flight at that moment may leave one stale record.
+pub fn stop() {
+    tracker::stop();
+}
+
 /// Whether allocations are being recorded now.
 pub fn is_enabled() -> bool {
     tracker::is_enabled()

@@ -416,6 +416,26 @@ impl Table {
         }
     }
 
+    /// Drops every record and returns the shards' memory to the OS. Only
+    /// with every lock held.
+    pub(crate) fn clear_locked(&self) {
+        let stride = self.stride();
+        for s in &self.shards {
+            let cap = s.cap.load(Ordering::Relaxed);
+            if cap == 0 {
+                continue;
+            }
+            let len = mapping_len(cap, stride);
+            // SAFETY: the shard's mapping was made by `sys::map` with this
+            // length; every lock is held, so nobody else points into it.
+            unsafe { sys::unmap(s.rows.load(Ordering::Relaxed), len) };
+            self.bytes.fetch_sub(len as u64, Ordering::Relaxed);
+            s.rows.store(null_mut(), Ordering::Relaxed);
+            s.cap.store(0, Ordering::Relaxed);
+            s.len.store(0, Ordering::Relaxed);
+        }
+    }
+
     /// Number of live records. Exact only with every lock held.
     pub(crate) fn len(&self) -> usize {
         // Relaxed: a count; exact under `lock_all`.

@@ -2,7 +2,7 @@
 //! API, the early-owner estimate, fork handlers, the exit report, and
 //! taking snapshots.
 
-use core::sync::atomic::{AtomicPtr, AtomicU8, AtomicU64, Ordering};
+use core::sync::atomic::{AtomicBool, AtomicPtr, AtomicU8, AtomicU64, Ordering};
 use std::collections::HashMap;
 
 use crate::config::{Capture, Config, ConfigError, ConfigErrorKind, MAX_PATH};
@@ -33,6 +33,9 @@ static UNRECORDED: AtomicU64 = AtomicU64::new(0);
 static LIVE_BYTES_FN: AtomicPtr<()> = AtomicPtr::new(core::ptr::null_mut());
 static REPORT_PATH: [AtomicU8; MAX_PATH] = [const { AtomicU8::new(0) }; MAX_PATH];
 static REPORT_LEN: AtomicU64 = AtomicU64::new(0);
+/// Whether the next enable takes a new early estimate (first enable, or
+/// after `stop`).
+static EARLY_PENDING: AtomicBool = AtomicBool::new(true);
 static HOOKS: AtomicU8 = AtomicU8::new(0);
 const HOOK_ATFORK: u8 = 1;
 const HOOK_ATEXIT: u8 = 2;
@@ -107,7 +110,6 @@ pub(crate) fn enable_config(config: &Config) -> Result<(), ConfigError> {
         return Err(ConfigError::new(ConfigErrorKind::Unsupported, b""));
     }
     let _lock = ENABLE_LOCK.lock();
-    let first = TABLE.stride() == 0;
     if let Err(client) = TABLE.setup(config) {
         return Err(ConfigError::new(
             ConfigErrorKind::TooLate,
@@ -133,7 +135,9 @@ pub(crate) fn enable_config(config: &Config) -> Result<(), ConfigError> {
         register_hook(HOOK_ATEXIT);
     }
     register_hook(HOOK_ATFORK);
-    if first {
+    // Relaxed: under ENABLE_LOCK.
+    if EARLY_PENDING.swap(false, Ordering::Relaxed) {
+        EARLY_FREED.store(0, Ordering::Relaxed);
         // Acquire: pairs with the Release in `start_from_env`.
         let f = LIVE_BYTES_FN.load(Ordering::Acquire);
         if !f.is_null() {
@@ -217,6 +221,27 @@ pub(crate) fn enable_with(options: &str) -> Result<(), ConfigError> {
     // read later over this explicit choice.
     let _ = STATE.compare_exchange(UNINIT, OFF, Ordering::AcqRel, Ordering::Relaxed);
     enable_config(&config)
+}
+
+/// Turns tracking off completely: every record is dropped and the side
+/// table's memory returned to the OS; stack totals go to zero (the depot
+/// keeps its stacks). `OwnerAlloc` is a pass-through again, as if never
+/// enabled; a later enable starts afresh, with a new early estimate.
+pub(crate) fn stop() {
+    let _lock = ENABLE_LOCK.lock();
+    let s = STATE.load(Ordering::Acquire);
+    if s != ON && s != PAUSED {
+        return;
+    }
+    // Release: later allocations pass through; one already past its state
+    // check may still insert after the clear (a stale record, replaced when
+    // its address is next allocated).
+    STATE.store(OFF, Ordering::Release);
+    TABLE.lock_all();
+    TABLE.clear_locked();
+    DEPOT.zero_counters();
+    TABLE.unlock_all();
+    EARLY_PENDING.store(true, Ordering::Relaxed);
 }
 
 /// Stops recording new allocations; frees keep removing records.
