@@ -207,8 +207,9 @@ pub fn disable() {
 }
 
 /// Turns tracking off completely and forgets every record: the side
-/// table's memory goes back to the OS, every stack's live totals go to
-/// zero (the depot keeps its stacks), and `OwnerAlloc` is a pass-through
+/// table is emptied (its memory stays mapped, counted in
+/// [`Stats::own_mapped_bytes`], for a later enable), every stack's live
+/// totals go to zero (the depot keeps its stacks), and `OwnerAlloc` is a pass-through
 /// again, as if never enabled. A later [`enable`] starts afresh with a new
 /// early estimate. Call it while other threads are quiet: an allocation in
 /// flight at that moment may leave one stale record.

@@ -505,22 +505,19 @@ impl Table {
         }
     }
 
-    /// Drops every record and returns the shards' memory to the OS. Only
+    /// Drops every record, keeping the shards' mappings (and their size)
+    /// for a later enable, so it does not grow them all over again. Only
     /// with every lock held.
     pub(crate) fn clear_locked(&self) {
         let stride = self.stride();
         for s in &self.shards {
             let cap = s.cap.load(Ordering::Relaxed);
-            if cap == 0 {
+            if cap == 0 || s.len.load(Ordering::Relaxed) == 0 {
                 continue;
             }
-            let len = mapping_len(cap, stride);
-            // SAFETY: the shard's mapping was made by `sys::map` with this
-            // length; every lock is held, so nobody else points into it.
-            unsafe { sys::unmap(s.rows.load(Ordering::Relaxed), len) };
-            self.bytes.fetch_sub(len as u64, Ordering::Relaxed);
-            s.rows.store(null_mut(), Ordering::Relaxed);
-            s.cap.store(0, Ordering::Relaxed);
+            // SAFETY: the shard's mapping holds `cap * stride` bytes; every
+            // lock is held, so nobody else reads or writes it.
+            unsafe { core::ptr::write_bytes(s.rows.load(Ordering::Relaxed), 0, cap * stride) };
             s.len.store(0, Ordering::Relaxed);
         }
     }

@@ -223,8 +223,8 @@ pub(crate) fn enable_with(options: &str) -> Result<(), ConfigError> {
     enable_config(&config)
 }
 
-/// Turns tracking off completely: every record is dropped and the side
-/// table's memory returned to the OS; stack totals go to zero (the depot
+/// Turns tracking off completely: every record is dropped (the side
+/// table's memory is kept, empty, for a later enable); stack totals go to zero (the depot
 /// keeps its stacks). `OwnerAlloc` is a pass-through again, as if never
 /// enabled; a later enable starts afresh, with a new early estimate.
 pub(crate) fn stop() {
