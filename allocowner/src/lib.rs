@@ -188,13 +188,15 @@ pub use config::{ConfigError, ConfigErrorKind};
 pub use snapshot::{Allocation, CaptureMode, Snapshot, Stack, StackHandle};
 
 /// Turns tracking on with the default options (depth 16, no report, no
-/// thread client, frame pointers if present). Does nothing if already on.
+/// thread client, frame pointers if present). Does nothing if already on
+/// (the options in force, from `ALLOCOWNER` or [`enable_with`], stay).
 pub fn enable() -> Result<(), ConfigError> {
     tracker::enable_with("")
 }
 
 /// Turns tracking on with `options`, the `ALLOCOWNER` syntax without the
-/// leading `on` (e.g. `"depth=8,thread"`). Nothing changes on an error.
+/// leading `on` (e.g. `"depth=8,thread"`); options not given take their
+/// defaults. Nothing changes on an error.
 /// The `thread` client can only be chosen before tracking is first enabled.
 pub fn enable_with(options: &str) -> Result<(), ConfigError> {
     tracker::enable_with(options)

@@ -216,6 +216,9 @@ extern "C" fn report_at_exit() {
 /// Turns tracking on at runtime with default options plus `options`.
 pub(crate) fn enable_with(options: &str) -> Result<(), ConfigError> {
     let config = Config::DEFAULT.parse_options(options.as_bytes())?;
+    if options.trim().is_empty() && state() == ON {
+        return Ok(()); // `enable()` while on keeps the options in force
+    }
     let _g = Guard::enter(INSIDE);
     // The first allocation may not have happened; make sure the env is not
     // read later over this explicit choice.

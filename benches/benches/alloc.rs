@@ -2,7 +2,7 @@
 //! work a Rust user recognises, the four variants interleaved in one run:
 //! building and dropping a `BTreeMap<String, Vec<u8>>`, parsing a JSON
 //! document into `serde_json::Value`s, and random-size churn, on 1 and on 8
-//! threads. Then allocowner's own memory: side-table bytes per live
+//! threads. First, allocowner's own memory: side-table bytes per live
 //! allocation and depot bytes per unique stack.
 //!
 //! `cargo bench -p benches --bench alloc` (`BENCH_NO_CALLGRIND=1` skips the
@@ -242,6 +242,11 @@ fn footprint() {
 }
 
 fn main() {
+    let child = std::env::var_os("BENCH_CALLGRIND_CASE").is_some();
+    if !child {
+        // First, on a fresh side table (stop() keeps a table's size).
+        footprint();
+    }
     let _profiler = dhat::Profiler::builder().testing().build();
     let doc = json_doc();
     for threads in [1, 8] {
@@ -260,8 +265,5 @@ fn main() {
             threads,
             &|seed| churn(50_000, seed),
         );
-    }
-    if std::env::var_os("BENCH_CALLGRIND_CASE").is_none() {
-        footprint();
     }
 }
