@@ -333,9 +333,15 @@ pub(crate) fn emit(spec: &SiteSpec) -> TokenStream {
         quote!(let #local: #binding = #expr;)
     });
     let kinds = spec.args.iter().map(|a| a.kind.ident());
+    // Each argument's bounds, checked at its own type (not at the macro).
+    let checks = spec.args.iter().map(|a| {
+        let tuple = &a.tuple;
+        quote_spanned!(a.written.span()=> ::markers::__private::assert_arg::<#tuple>();)
+    });
     let line = quote_spanned!(spec.span=> ::markers::__private::line!());
     quote! {
         ::markers::__private::site!(__MARKERS_SITE {
+            const _: fn() = || { #(#checks)* };
             fn __markers_fn() -> &'static str {
                 ::markers::__private::type_name_of_val(&__markers_fn)
             }

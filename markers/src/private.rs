@@ -13,9 +13,14 @@ pub use linkme;
 
 /// The `TypeId` of a site's argument tuple, as a fn pointer for a static.
 // Not public API. Used by generated code.
-pub fn type_id_of<A: Args>() -> TypeId {
+pub fn type_id_of<A: 'static>() -> TypeId {
     TypeId::of::<A>()
 }
+
+/// Fails to compile, at the argument's type, for an argument a probe
+/// cannot receive.
+// Not public API. Used by generated code.
+pub fn assert_arg<T: core::fmt::Debug + 'static>() {}
 
 /// The fast path: one relaxed load and a branch.
 // Not public API. Used by generated code.

@@ -10,23 +10,18 @@ use syn::{FnArg, GenericParam, Ident, ItemFn, Pat, ReturnType, Token, Type};
 use super::{Arg, Kind, MAX_ARGS, SiteSpec, arg, classify, emit};
 
 pub(crate) fn expand(attr: TokenStream, item: TokenStream) -> TokenStream {
-    let function: ItemFn = match syn::parse2(item.clone()) {
-        Ok(function) => function,
-        Err(err) => return with_item(&err, item),
-    };
-    match parse_options
-        .parse2(attr)
-        .and_then(|name| instrument(function, name))
-    {
+    let result = syn::parse2::<ItemFn>(item.clone())
+        .and_then(|function| parse_options.parse2(attr).map(|name| (function, name)))
+        .and_then(|(function, name)| instrument(function, name));
+    match result {
         Ok(tokens) => tokens,
-        // Keep the item, so that the rest of the crate still sees it.
-        Err(err) => with_item(&err, item),
+        Err(err) => {
+            // Keep the item, so that the rest of the crate still sees it.
+            let mut out = err.to_compile_error();
+            out.extend(item);
+            out
+        }
     }
-}
-
-fn with_item(err: &syn::Error, item: TokenStream) -> TokenStream {
-    let err = err.to_compile_error();
-    quote!(#err #item)
 }
 
 /// `name = ident`, or nothing.
