@@ -6,26 +6,33 @@
 //!
 //! `cargo bench -p benches --bench callsite`
 
+#![allow(clippy::inline_always)]
+
 use std::hint::black_box;
 
 use benches::{Case, compare};
 
 mod disabled {
+    #[inline(always)] // measure the callsite inside its caller, not a call
     pub(crate) fn pr_debug(x: u64) {
         dyndbg::pr_debug!("request {x} took {}us", x * 3);
     }
+    #[inline(always)] // measure the callsite inside its caller, not a call
     pub(crate) fn log(x: u64) {
         log::debug!("request {x} took {}us", x * 3);
     }
+    #[inline(always)] // measure the callsite inside its caller, not a call
     pub(crate) fn tracing(x: u64) {
         tracing::debug!(target: "disabled", "request {x} took {}us", x * 3);
     }
 }
 
 mod enabled {
+    #[inline(always)] // measure the callsite inside its caller, not a call
     pub(crate) fn pr_debug(x: u64) {
         dyndbg::pr_debug!("request {x} took {}us", x * 3);
     }
+    #[inline(always)] // measure the callsite inside its caller, not a call
     pub(crate) fn tracing(x: u64) {
         tracing::debug!(target: "enabled", "request {x} took {}us", x * 3);
     }
