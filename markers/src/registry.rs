@@ -71,7 +71,7 @@ fn sites_by_name() -> &'static HashMap<&'static str, Vec<&'static Site>> {
     static SITES: OnceLock<HashMap<&'static str, Vec<&'static Site>>> = OnceLock::new();
     SITES.get_or_init(|| {
         let mut map: HashMap<&'static str, Vec<&'static Site>> = HashMap::new();
-        for site in MARKERS_SITES_0_1.iter() {
+        for site in MARKERS_SITES_0_1 {
             map.entry(site.name()).or_default().push(site);
         }
         map

@@ -152,7 +152,7 @@ fn ident_site() {
     marker!(conn_ident, n: u32 = 1);
 }
 
-fn add_to(total: &Arc<AtomicUsize>, _: &(u32,)) {
+fn add_to(total: &Arc<AtomicUsize>) {
     total.fetch_add(1, Ordering::Relaxed);
 }
 
@@ -161,7 +161,7 @@ fn the_same_probe_with_equal_data_is_refused() {
     let total = Arc::new(AtomicUsize::new(0));
     let probe = |data: u32| {
         let total = total.clone();
-        Probe::typed_with(data, move |_: &u32, args: &(u32,)| add_to(&total, args))
+        Probe::typed_with(data, move |_: &u32, _: &(u32,)| add_to(&total))
     };
     let first = markers::connect("conn_ident", probe(1)).unwrap();
     let err = markers::connect("conn_ident", probe(1)).unwrap_err();

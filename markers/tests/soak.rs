@@ -36,6 +36,37 @@ struct Churn {
     calls: AtomicU64,
 }
 
+/// Connects a checking probe and a counter, lets hits through, disconnects
+/// both; returns how often the checking probe ran.
+fn churn_once(round: u64, bad: &Arc<AtomicUsize>) -> u64 {
+    let churn = Arc::new(Churn {
+        connected: AtomicBool::new(true),
+        last: (0..FIRING_THREADS).map(|_| AtomicU64::new(0)).collect(),
+        calls: AtomicU64::new(0),
+    });
+    let (probe_data, bad) = (churn.clone(), bad.clone());
+    let probe = Probe::typed(move |&(thread, i): &(usize, u64)| {
+        let c = &probe_data;
+        c.calls.fetch_add(1, Ordering::Relaxed);
+        // Called after disconnect returned, or twice for one hit.
+        if !c.connected.load(Ordering::SeqCst) || c.last[thread].swap(i + 1, Ordering::Relaxed) > i
+        {
+            bad.fetch_add(1, Ordering::Relaxed);
+        }
+    })
+    // Before, with, and after the stable probe.
+    .priority([0, 10, 20][(round % 3) as usize]);
+    let id = markers::connect("soak_hit", probe).unwrap();
+    // Let some hits through, plus a second probe so arrays of several sizes
+    // are published and retired.
+    let extra = markers::connect("soak_*", markers::Counter::new()).unwrap();
+    thread::yield_now();
+    markers::disconnect(extra).unwrap();
+    markers::disconnect(id).unwrap();
+    churn.connected.store(false, Ordering::SeqCst);
+    churn.calls.load(Ordering::Relaxed)
+}
+
 #[test]
 fn firing_while_connecting_and_disconnecting() {
     let violations = Arc::new(AtomicUsize::new(0));
@@ -73,33 +104,7 @@ fn firing_while_connecting_and_disconnecting() {
                     .iter()
                     .any(|p| p.load(Ordering::Relaxed) < MIN_HITS)
             {
-                let churn = Arc::new(Churn {
-                    connected: AtomicBool::new(true),
-                    last: (0..FIRING_THREADS).map(|_| AtomicU64::new(0)).collect(),
-                    calls: AtomicU64::new(0),
-                });
-                let (probe_data, bad) = (churn.clone(), bad.clone());
-                let probe = Probe::typed(move |&(thread, i): &(usize, u64)| {
-                    let c = &probe_data;
-                    c.calls.fetch_add(1, Ordering::Relaxed);
-                    // Called after disconnect returned, or twice for one hit.
-                    if !c.connected.load(Ordering::SeqCst)
-                        || c.last[thread].swap(i + 1, Ordering::Relaxed) > i
-                    {
-                        bad.fetch_add(1, Ordering::Relaxed);
-                    }
-                })
-                // Before, with, and after the stable probe.
-                .priority([0, 10, 20][(rounds % 3) as usize]);
-                let id = markers::connect("soak_hit", probe).unwrap();
-                // Let some hits through, plus a second probe so arrays of
-                // several sizes are published and retired.
-                let extra = markers::connect("soak_*", markers::Counter::new()).unwrap();
-                thread::yield_now();
-                markers::disconnect(extra).unwrap();
-                markers::disconnect(id).unwrap();
-                churn.connected.store(false, Ordering::SeqCst);
-                churn_calls += churn.calls.load(Ordering::Relaxed);
+                churn_calls += churn_once(rounds, &bad);
                 rounds += 1;
             }
             done.store(true, Ordering::Relaxed);
