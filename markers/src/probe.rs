@@ -126,7 +126,8 @@ impl Probe {
         self.inner.args().map(|(_, name)| name)
     }
 
-    fn new<K: 'static>(inner: impl ErasedProbe) -> Probe {
+    /// A probe from its erased form; `K` is the type that names it.
+    pub(crate) fn new<K: 'static>(inner: impl ErasedProbe) -> Probe {
         Probe {
             inner: Arc::new(inner),
             key: TypeId::of::<K>(),
