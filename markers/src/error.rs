@@ -35,6 +35,16 @@ pub enum Error {
         /// The probe already connected.
         existing: ProbeId,
     },
+    /// Two sites with the same name pass different arguments (found by
+    /// [`check`](crate::check); a typed probe for that name is refused).
+    SitesDisagree {
+        /// The marker's name.
+        marker: &'static str,
+        /// One site: `src/net.rs:42: (len: usize, proto: u8)`.
+        first: String,
+        /// Another site of the same name with other arguments.
+        second: String,
+    },
     /// No probe with this id is connected (already disconnected?).
     UnknownProbe(ProbeId),
     /// `disconnect` was called from inside a probe, where waiting for
@@ -62,6 +72,14 @@ impl fmt::Display for Error {
             Error::AlreadyConnected { marker, existing } => write!(
                 f,
                 "this probe is already connected to marker `{marker}` ({existing}) with equal data"
+            ),
+            Error::SitesDisagree {
+                marker,
+                first,
+                second,
+            } => write!(
+                f,
+                "the sites of marker `{marker}` disagree on their arguments: {first} vs {second}"
             ),
             Error::UnknownProbe(id) => write!(f, "{id} is not connected"),
             Error::InsideProbe(id) => write!(

@@ -65,8 +65,10 @@
 //! function plus its private data ([`Probe::typed_with`]): the same probe
 //! with equal data is refused a second time ([`Error::AlreadyConnected`],
 //! the kernel's `EBUSY`). Sites with the same name share their probes, like
-//! kernel markers; a name with a glob (`net_*`) connects every matching
-//! marker. A generic probe ([`Probe::generic`]) works on any site and sees
+//! kernel markers, and must agree on their arguments: a typed probe for a
+//! name whose sites disagree is refused, and [`check`] reports such names
+//! (a macro cannot see the other sites of its name at compile time). A name
+//! with a glob (`net_*`) connects every matching marker. A generic probe ([`Probe::generic`]) works on any site and sees
 //! the arguments as `&dyn Debug`.
 //!
 //! Built-in probes: [`Counter`], [`Printer`] (one line per hit through
@@ -170,5 +172,5 @@ pub use builtin::{Counter, Hit, Printer, RingBuffer};
 pub use dyndbg_macros::{marker, marker_fn};
 pub use error::Error;
 pub use probe::{DEFAULT_PRIORITY, Probe, ProbeId};
-pub use registry::{connect, disconnect};
+pub use registry::{check, connect, disconnect};
 pub use site::{Site, list};

@@ -227,6 +227,31 @@ pub fn connect(name: &str, probe: impl Into<Probe>) -> Result<ProbeId, Error> {
     Ok(id)
 }
 
+/// Checks that the sites of each marker name agree on their arguments, as
+/// kernel markers sharing a name must agree on their format. A `marker!`
+/// cannot see the other sites of its name at compile time; call this from
+/// a test to catch a disagreement before a typed probe is refused for it.
+///
+/// ```
+/// markers::check().unwrap();
+/// ```
+pub fn check() -> Result<(), Error> {
+    let mut names: Vec<_> = sites_by_name().iter().collect();
+    names.sort_unstable_by_key(|(name, _)| **name);
+    for (name, sites) in names {
+        let first = sites[0];
+        if let Some(other) = sites.iter().find(|s| s.args_type() != first.args_type()) {
+            let describe = |s: &Site| format!("{}:{}: ({})", s.file(), s.line(), s.signature());
+            return Err(Error::SitesDisagree {
+                marker: name,
+                first: describe(first),
+                second: describe(other),
+            });
+        }
+    }
+    Ok(())
+}
+
 /// Disconnects a probe from every marker it was connected to, disarming a
 /// site when its last probe goes.
 ///
