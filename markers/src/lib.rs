@@ -82,7 +82,9 @@
 //! argument `name: &T` reaches typed probes as [`Ref<T>`](Ref), which derefs
 //! to `T` for the duration of the call (so `&str` becomes `Ref<str>`), and
 //! `name: &dyn Debug` as a [`DebugArg`]; probes cannot keep either past the
-//! call. Arguments are evaluated only when a probe is connected.
+//! call. Arguments are evaluated only when a probe is connected. In generic
+//! code, pass a value of a type parameter as `x: &dyn Debug = &value` (the
+//! site's static cannot name the parameter).
 //!
 //! # Function entry and return
 //!
@@ -103,7 +105,13 @@
 //! ```
 //!
 //! Arguments of generic or `impl Trait` types are seen as `&dyn Debug`
-//! ([`DebugArg`]); the receiver (`self`) is not passed.
+//! ([`DebugArg`]), primitive ones by value, the others as [`Ref<T>`](Ref);
+//! the receiver (`self`) is not passed, and every other argument and the
+//! return value must be `Debug`. `#[marker_fn(name = net_parse)]` names the
+//! markers `net_parse_entry` and `net_parse_return`. Not supported: `async
+//! fn`, `const fn`, argument patterns other than a name, and the type
+//! parameters of an enclosing `impl<T>` block (the attribute cannot see
+//! them; the compiler then refuses the site).
 //!
 //! # Guarantees
 //!
