@@ -71,12 +71,26 @@ fn demo_shows_queries_at_work() {
         bad.contains("error: query 2") && bad.contains("'q'"),
         "{bad}"
     );
-    let round4 = between(&text, "== round 4", "\u{0}");
+    let round4 = between(&text, "== round 4", "== markers");
     assert_eq!(
         round4.lines().filter(|l| !l.is_empty()).count(),
         1,
         "round 4 is quiet: {round4}"
     );
+    let markers = between(&text, "== markers", "== round 5");
+    assert!(
+        markers.contains("net_rx(len: usize, host: &str) examples/examples/demo/net.rs:"),
+        "{markers}"
+    );
+    let round5 = between(&text, "== round 5", "\u{0}");
+    assert_eq!(
+        round5
+            .matches("Client::recv: net_rx: len=64 host=\"db.internal:5432\"\n")
+            .count(),
+        4,
+        "{round5}"
+    );
+    assert!(round5.contains("net_rx fired 4 times"), "{round5}");
 }
 
 #[test]

@@ -31,6 +31,7 @@ impl Client {
     pub(crate) fn recv(&mut self) -> Vec<u8> {
         let reply = vec![0u8; 64];
         self.received += reply.len();
+        markers::marker!(net_rx, len: usize = reply.len(), host: &str = &self.host);
         pr_debug!(class = "WIRE", "received {} bytes", reply.len());
         reply
     }
