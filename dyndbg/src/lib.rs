@@ -15,7 +15,7 @@
 //! dyndbg = "0.1"
 //! ```
 //!
-//! ```
+//! ```standalone_crate
 //! use dyndbg::pr_debug;
 //!
 //! struct Client;

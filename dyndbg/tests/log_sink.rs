@@ -45,7 +45,7 @@ fn records_reach_the_log_facade() {
             "log_sink::storage".to_owned(),
             "log_sink::storage".to_owned(),
             "dyndbg/tests/log_sink.rs".to_owned(),
-            30,
+            29,
             "DEBUG flushing 2 pages".to_owned()
         )]
     );

@@ -14,7 +14,7 @@
 //! mean what they say, and names are matched the Rust way
 //! (`Client::connect`, `_private`, UTF-8).
 //!
-//! ```
+//! ```standalone_crate
 //! fn connect() {
 //!     dyndbg::pr_debug!("connecting");
 //! }
