@@ -35,7 +35,7 @@
 //! | `row_semicolon_inside_quotes` | `format "a;b" +p` | split on `;` and `\n` before tokenizing: two broken queries | same (the error says so); match a `;` with `\073` |
 //! | `row_blank_and_comment_pieces` | `;;`, blank lines, `# note` | skipped, not counted | same; also not counted in the query number of an error |
 //! | `row_error_applies_nothing` | `+p; func x +q` | applies the good queries, returns the **last** error (-EINVAL) | **differs**: parses the whole batch first; on error nothing applies and the **first** failing query is the error |
-//! | `row_match_count_includes_unchanged` | `+p; +p` | returns matches summed over queries, counting callsites whose flags did not change | same: [`control`](crate::control) returns that sum |
+//! | `row_match_count_includes_unchanged` | `+p; +p` | returns matches summed over queries, counting callsites whose flags did not change | same: [`control`](fn@crate::control) returns that sum |
 //! | `row_no_match_is_not_an_error` | `func nothing +p` | 0, success | same: `Ok(0)` |
 //!
 //! Why the first difference: a program can't see which half of a batch

@@ -6,7 +6,7 @@ use super::parser::MAX_WORDS;
 
 /// A query that failed to parse: which query, at which byte, and why.
 ///
-/// Returned by [`control`](crate::control) before anything changes: a batch
+/// Returned by [`control`](fn@crate::control) before anything changes: a batch
 /// is validated whole. Its `Display` names the query (its 1-based number in
 /// the batch and its text), the byte offset in the whole batch and what was
 /// expected:

@@ -82,13 +82,13 @@ struct Specs<'a> {
 
 impl<'a> Specs<'a> {
     fn add(&mut self, keyword: Word<'a>, value: Word<'a>) -> Result<(), Fault> {
-        let slot = match keyword.text {
-            "func" => &mut self.func,
+        let (slot, name) = match keyword.text {
+            "func" => (&mut self.func, "func"),
             "file" => return self.add_file(keyword, value),
-            "module" => &mut self.module,
-            "format" => &mut self.format,
+            "module" => (&mut self.module, "module"),
+            "format" => (&mut self.format, "format"),
             "line" => return self.add_lines(value.text, value.offset),
-            "class" => &mut self.class,
+            "class" => (&mut self.class, "class"),
             other => {
                 return Err(Fault::new(
                     ErrorKind::UnknownKeyword {
@@ -98,7 +98,7 @@ impl<'a> Specs<'a> {
                 ));
             }
         };
-        set_once(slot, keyword_name(keyword.text), value.text, keyword.offset)
+        set_once(slot, name, value.text, keyword.offset)
     }
 
     /// `file F`, `file F:func` or `file F:N-M`: the tail after the first `:`
@@ -145,15 +145,6 @@ impl<'a> Specs<'a> {
             class: self.class.map(str::to_owned),
             change,
         }
-    }
-}
-
-fn keyword_name(keyword: &str) -> &'static str {
-    match keyword {
-        "func" => "func",
-        "module" => "module",
-        "format" => "format",
-        _ => "class",
     }
 }
 
