@@ -65,7 +65,7 @@
 //! `=` sets. Queries are split by `;` or newlines; `#` starts a comment.
 //! Where we differ from the kernel and why: [`docs::kernel_differences`].
 //!
-//! [`control`] returns how many callsites matched, summed over the batch's
+//! [`control`](fn@control) returns how many callsites matched, summed over the batch's
 //! queries, counting those whose flags did not change, as the kernel does.
 //! A batch is parsed whole before anything changes: on error nothing changes.
 //!

@@ -6,7 +6,10 @@ use std::sync::Mutex;
 
 struct Capture;
 
-static SEEN: Mutex<Vec<(String, String, String, u32, String)>> = Mutex::new(Vec::new());
+/// target, module path, file, line, "LEVEL message"
+type Seen = (String, String, String, u32, String);
+
+static SEEN: Mutex<Vec<Seen>> = Mutex::new(Vec::new());
 
 impl log::Log for Capture {
     fn enabled(&self, _: &log::Metadata<'_>) -> bool {
