@@ -42,13 +42,17 @@ fn records_reach_the_log_facade() {
     dyndbg::control("func flush +pfl").unwrap();
     storage::flush(2);
     let seen = SEEN.lock().unwrap().clone();
+    let line = dyndbg::callsites()
+        .find(|cs| cs.format() == "flushing {n} pages")
+        .unwrap()
+        .line();
     assert_eq!(
         seen,
         [(
             "log_sink::storage".to_owned(),
             "log_sink::storage".to_owned(),
             "dyndbg/tests/log_sink.rs".to_owned(),
-            29,
+            line,
             "DEBUG flushing 2 pages".to_owned()
         )]
     );
