@@ -7,3 +7,4 @@
 
 mod snapshot;
 pub use snapshot::{Allocation, CaptureMode, Snapshot, Stack, StackHandle};
+pub mod report;

@@ -1,0 +1,222 @@
+//! Addresses to functions and lines, at report time only (never on the
+//! allocation path), cached per address; and the trimming of the allocator's
+//! own frames at the top of stacks.
+
+use std::collections::HashMap;
+use std::ffi::c_void;
+
+/// One logical frame of an owner stack. A return address expands to
+/// several frames when functions were inlined there: the inlined ones come
+/// first (innermost first, like the stack), marked [`Frame::inlined`].
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Frame {
+    /// The return address as captured.
+    pub addr: usize,
+    /// Demangled function name (without the hash suffix), when symbols are
+    /// available.
+    pub function: Option<String>,
+    /// Source file, when debug info is available.
+    pub file: Option<String>,
+    /// Source line, when debug info is available.
+    pub line: Option<u32>,
+    /// This function was inlined into the next frame (same address).
+    pub inlined: bool,
+}
+
+impl Frame {
+    /// A frame that only knows its address.
+    pub const fn unresolved(addr: usize) -> Frame {
+        Frame {
+            addr,
+            function: None,
+            file: None,
+            line: None,
+            inlined: false,
+        }
+    }
+
+    /// Whether the frame has a function name and a source line.
+    pub fn has_debug_info(&self) -> bool {
+        self.function.is_some() && self.file.is_some()
+    }
+}
+
+/// Resolves return addresses with the `backtrace` crate (which reads the
+/// DWARF debug info and symbol tables of the mapped files), caching the
+/// answer per address.
+///
+/// Symbolization takes the `backtrace` crate's global lock and allocates:
+/// call it only outside the allocator, when making a report.
+#[derive(Debug, Default)]
+pub struct Symbolizer {
+    raw: bool,
+    cache: HashMap<usize, Vec<Frame>>,
+}
+
+impl Symbolizer {
+    /// A symbolizer that reads the program's symbols and debug info.
+    pub fn new() -> Symbolizer {
+        Symbolizer::default()
+    }
+
+    /// A symbolizer that resolves nothing: reports show raw addresses and
+    /// the module map, for offline symbolization (or as a stripped binary's
+    /// report would look).
+    pub fn raw() -> Symbolizer {
+        Symbolizer {
+            raw: true,
+            cache: HashMap::new(),
+        }
+    }
+
+    /// The logical frames at return address `addr`, innermost first; never
+    /// empty (an unknown address gives one [`Frame::unresolved`]).
+    pub fn resolve(&mut self, addr: usize) -> &[Frame] {
+        let raw = self.raw;
+        self.cache.entry(addr).or_insert_with(|| {
+            if raw || addr == 0 {
+                return vec![Frame::unresolved(addr)];
+            }
+            let mut frames = Vec::new();
+            // `resolve` looks up `addr - 1`: a return address points after
+            // the call, which may be the next line or function.
+            backtrace::resolve(addr as *mut c_void, |sym| {
+                frames.push(Frame {
+                    addr,
+                    function: sym.name().map(|n| format!("{n:#}")),
+                    file: sym.filename().map(|p| p.display().to_string()),
+                    line: sym.lineno(),
+                    inlined: true,
+                });
+            });
+            match frames.last_mut() {
+                Some(last) => last.inlined = false,
+                None => frames.push(Frame::unresolved(addr)),
+            }
+            frames
+        })
+    }
+
+    /// The logical frames of a whole stack (return addresses innermost
+    /// first), with the allocator's frames trimmed at the top and the
+    /// runtime's start-up frames at the bottom: see [`trim`].
+    pub fn stack(&mut self, addrs: &[usize]) -> Vec<Frame> {
+        let mut frames = Vec::with_capacity(addrs.len());
+        for &a in addrs {
+            frames.extend_from_slice(self.resolve(a));
+        }
+        trim(frames)
+    }
+}
+
+/// Whether `function` belongs to the allocation machinery: allocowner
+/// itself, the `alloc` crate (Box, Vec, String, RawVec...), `std::alloc`,
+/// `core::alloc`, and the `__rust_alloc`/`__rdl_*`/`__rg_*` shims.
+pub fn is_allocator_frame(function: &str) -> bool {
+    const PREFIXES: &[&str] = &[
+        "allocowner::",
+        "alloc::",
+        "std::alloc::",
+        "core::alloc::",
+        "__rust_alloc",
+        "__rust_realloc",
+        "__rust_dealloc",
+        "__rustc::",
+        "__rdl_",
+        "__rg_",
+    ];
+    let is = |s: &str| PREFIXES.iter().any(|p| s.starts_with(p));
+    // `<alloc::vec::Vec<T> as Clone>::clone` or `<[T] as alloc::slice::...>`
+    match function.strip_prefix('<') {
+        Some(inner) => is(inner) || inner.split_once(" as ").is_some_and(|(_, tr)| is(tr)),
+        None => is(function),
+    }
+}
+
+/// Trims a symbolized stack (innermost first): the leading frames of the
+/// allocation machinery ([`is_allocator_frame`]) go, so the first frame is
+/// the user's, and so do the runtime's start-up frames from
+/// `__rust_begin_short_backtrace` outwards (as std's short backtraces do).
+/// A stack made only of allocator frames is kept whole.
+pub fn trim(mut frames: Vec<Frame>) -> Vec<Frame> {
+    if let Some(i) = frames.iter().position(|f| {
+        f.function
+            .as_deref()
+            .is_some_and(|n| n.contains("__rust_begin_short_backtrace"))
+    }) {
+        frames.truncate(i);
+    }
+    let top = frames
+        .iter()
+        .take_while(|f| f.function.as_deref().is_some_and(is_allocator_frame))
+        .count();
+    if top < frames.len() {
+        frames.drain(..top);
+    }
+    frames
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn named(name: &str) -> Frame {
+        Frame {
+            function: Some(name.to_owned()),
+            ..Frame::unresolved(1)
+        }
+    }
+
+    #[test]
+    fn allocator_frames() {
+        for yes in [
+            "<allocowner::OwnerAlloc<A> as core::alloc::global::GlobalAlloc>::alloc",
+            "alloc::raw_vec::finish_grow",
+            "__rustc::__rust_alloc",
+            "__rust_alloc",
+            "__rdl_alloc",
+            "alloc::alloc::alloc",
+            "<alloc::vec::Vec<T> as core::clone::Clone>::clone",
+            "<[T] as alloc::slice::hack::ConvertVec>::to_vec",
+            "std::alloc::__default_lib_allocator::__rdl_alloc",
+        ] {
+            assert!(is_allocator_frame(yes), "{yes}");
+        }
+        for no in [
+            "myapp::alloc_things",
+            "<myapp::Thing as core::clone::Clone>::clone",
+            "hashbrown::raw::RawTable<T>::reserve_rehash",
+            "allocator_api2::x",
+        ] {
+            assert!(!is_allocator_frame(no), "{no}");
+        }
+    }
+
+    #[test]
+    fn trim_top_and_bottom() {
+        let stack = vec![
+            named("__rustc::__rust_alloc"),
+            named("alloc::raw_vec::finish_grow"),
+            named("app::work"),
+            named("alloc::vec::Vec<T>::push"),
+            named("app::main"),
+            named("std::sys::backtrace::__rust_begin_short_backtrace"),
+            named("main"),
+        ];
+        let names: Vec<_> = trim(stack)
+            .into_iter()
+            .map(|f| f.function.unwrap())
+            .collect();
+        assert_eq!(names, ["app::work", "alloc::vec::Vec<T>::push", "app::main"]);
+        let only = vec![named("alloc::alloc::alloc")];
+        assert_eq!(trim(only.clone()), only);
+        let raw = vec![Frame::unresolved(5), named("alloc::x")];
+        assert_eq!(trim(raw.clone()), raw);
+    }
+
+    #[test]
+    fn raw_symbolizer_resolves_nothing() {
+        let mut s = Symbolizer::raw();
+        assert_eq!(s.resolve(0x1234), [Frame::unresolved(0x1234)]);
+    }
+}
