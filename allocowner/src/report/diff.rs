@@ -4,9 +4,7 @@
 use std::collections::HashMap;
 use std::fmt::{self, Write as _};
 
-use super::{
-    Frame, Owner, Render, Report, SortBy, Symbolizer, capture_line, unresolved_addrs,
-};
+use super::{Frame, Owner, Render, Report, SortBy, Symbolizer, capture_line, unresolved_addrs};
 use crate::{CaptureMode, Snapshot};
 
 /// One owner whose live count or bytes changed between two snapshots.

@@ -172,7 +172,11 @@ fn parse_header_and_segments(
     let (phoff, phentsize, phnum) = if is64 {
         (d.u64(head, 32)?, d.u16(head, 54)?, d.u16(head, 56)?)
     } else {
-        (u64::from(d.u32(head, 28)?), d.u16(head, 42)?, d.u16(head, 44)?)
+        (
+            u64::from(d.u32(head, 28)?),
+            d.u16(head, 42)?,
+            d.u16(head, 44)?,
+        )
     };
     let min_entsize = if is64 { 56 } else { 32 };
     if phnum == 0 {
@@ -251,6 +255,159 @@ fn find_build_id(d: Decoder, notes: &[u8]) -> Result<Option<Vec<u8>>, ElfError> 
     Ok(None)
 }
 
+/// A function symbol: `start..start + size` (file virtual addresses) and
+/// its (mangled) name.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct Symbol {
+    pub(crate) start: u64,
+    pub(crate) size: u64,
+    pub(crate) name: String,
+}
+
+const SHT_SYMTAB: u32 = 2;
+const SHT_DYNSYM: u32 = 11;
+const STT_FUNC: u8 = 2;
+/// Symbol tables larger than this are not read.
+const MAX_SYMTAB: u64 = 256 << 20;
+
+/// Reads the function symbols of the ELF file at `path` from `.symtab`
+/// (or `.dynsym` when stripped), sorted by address. The names come from
+/// the linker, with their full paths, which line-tables-only debug info
+/// lacks (it names functions without their module).
+pub(crate) fn read_symbols(path: &Path) -> Result<Vec<Symbol>, ElfError> {
+    let mut file = File::open(path)?;
+    let mut head = [0u8; 64];
+    let n = read_up_to(&mut file, &mut head)?;
+    let head = &head[..n];
+    if head.len() < 52 || &head[..4] != b"\x7fELF" {
+        return Err(ElfError::NotElf);
+    }
+    let d = Decoder {
+        is64: head[4] == 2,
+        little: head[5] == 1,
+    };
+    let (shoff, shentsize, shnum) = if d.is64 {
+        (d.u64(head, 40)?, d.u16(head, 58)?, d.u16(head, 60)?)
+    } else {
+        (
+            u64::from(d.u32(head, 32)?),
+            d.u16(head, 46)?,
+            d.u16(head, 48)?,
+        )
+    };
+    let min_entsize = if d.is64 { 64 } else { 40 };
+    if shnum == 0 || shoff == 0 {
+        return Ok(Vec::new());
+    }
+    if usize::from(shentsize) < min_entsize {
+        return Err(ElfError::Malformed("section header entry too small"));
+    }
+    let mut read_at = |offset: u64, len: u64| -> Result<Vec<u8>, ElfError> {
+        if len > MAX_SYMTAB {
+            return Err(ElfError::Unsupported("symbol table too large"));
+        }
+        let mut buf = vec![0u8; len as usize];
+        file.seek(SeekFrom::Start(offset))?;
+        file.read_exact(&mut buf)?;
+        Ok(buf)
+    };
+    let table = read_at(shoff, u64::from(shentsize) * u64::from(shnum))?;
+    // (type, link, offset, size, entsize) of section `i`.
+    let section = |i: usize| -> Result<(u32, u32, u64, u64, u64), ElfError> {
+        let at = i * usize::from(shentsize);
+        if d.is64 {
+            Ok((
+                d.u32(&table, at + 4)?,
+                d.u32(&table, at + 40)?,
+                d.u64(&table, at + 24)?,
+                d.u64(&table, at + 32)?,
+                d.u64(&table, at + 56)?,
+            ))
+        } else {
+            Ok((
+                d.u32(&table, at + 4)?,
+                d.u32(&table, at + 24)?,
+                u64::from(d.u32(&table, at + 16)?),
+                u64::from(d.u32(&table, at + 20)?),
+                u64::from(d.u32(&table, at + 36)?),
+            ))
+        }
+    };
+    let mut chosen = None;
+    for i in 0..usize::from(shnum) {
+        let s = section(i)?;
+        if s.0 == SHT_SYMTAB {
+            chosen = Some(s);
+            break;
+        }
+        if s.0 == SHT_DYNSYM && chosen.is_none() {
+            chosen = Some(s);
+        }
+    }
+    let Some((_, link, offset, size, entsize)) = chosen else {
+        return Ok(Vec::new());
+    };
+    if link as usize >= usize::from(shnum) {
+        return Err(ElfError::Malformed("symbol table links to no string table"));
+    }
+    let (_, _, str_off, str_size, _) = section(link as usize)?;
+    let syms = read_at(offset, size)?;
+    let strs = read_at(str_off, str_size)?;
+    parse_symbols(d, &syms, &strs, entsize)
+}
+
+/// The function symbols of a symbol table `syms` whose names are in `strs`.
+fn parse_symbols(
+    d: Decoder,
+    syms: &[u8],
+    strs: &[u8],
+    entsize: u64,
+) -> Result<Vec<Symbol>, ElfError> {
+    let sym_size = if d.is64 { 24 } else { 16 };
+    if entsize < sym_size {
+        return Err(ElfError::Malformed("symbol entry too small"));
+    }
+    let mut out = Vec::new();
+    for i in 0..syms.len() / entsize as usize {
+        let at = i * entsize as usize;
+        let name_off = d.u32(syms, at)? as usize;
+        let (info, value, sz) = if d.is64 {
+            (syms[at + 4], d.u64(syms, at + 8)?, d.u64(syms, at + 16)?)
+        } else {
+            (
+                syms[at + 12],
+                u64::from(d.u32(syms, at + 4)?),
+                u64::from(d.u32(syms, at + 8)?),
+            )
+        };
+        if info & 0xf != STT_FUNC || value == 0 {
+            continue;
+        }
+        let Some(name) = strs.get(name_off..) else {
+            return Err(ElfError::Malformed("symbol name outside the string table"));
+        };
+        let end = name.iter().position(|&b| b == 0).unwrap_or(name.len());
+        out.push(Symbol {
+            start: value,
+            size: sz,
+            name: String::from_utf8_lossy(&name[..end]).into_owned(),
+        });
+    }
+    out.sort_by_key(|s| (s.start, std::cmp::Reverse(s.size)));
+    Ok(out)
+}
+
+/// The function symbol of `symbols` (sorted by [`read_symbols`]) holding
+/// file virtual address `addr`.
+pub(crate) fn symbol_at(symbols: &[Symbol], addr: u64) -> Option<&Symbol> {
+    let i = symbols.partition_point(|s| s.start <= addr);
+    symbols[..i]
+        .iter()
+        .rev()
+        .take(8)
+        .find(|s| addr - s.start < s.size.max(1))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -282,7 +439,7 @@ mod tests {
         f.extend_from_slice(&NT_GNU_BUILD_ID.to_le_bytes());
         f.extend_from_slice(b"GNU\0");
         f.extend_from_slice(id);
-        while f.len() % 4 != 0 {
+        while !f.len().is_multiple_of(4) {
             f.push(0);
         }
         f
@@ -300,7 +457,10 @@ mod tests {
     #[test]
     fn reads_build_id_and_segments() {
         let info = parse(&tiny_elf(&[0xde, 0xad, 0xbe, 0xef, 0x01])).unwrap();
-        assert_eq!(info.build_id.as_deref(), Some(&[0xde, 0xad, 0xbe, 0xef, 0x01][..]));
+        assert_eq!(
+            info.build_id.as_deref(),
+            Some(&[0xde, 0xad, 0xbe, 0xef, 0x01][..])
+        );
         assert_eq!(
             info.segments,
             [Segment {
@@ -328,5 +488,25 @@ mod tests {
         let exe = std::env::current_exe().unwrap();
         let info = read(&exe).unwrap();
         assert!(!info.segments.is_empty());
+        let syms = read_symbols(&exe).unwrap();
+        assert!(syms.windows(2).all(|w| w[0].start <= w[1].start));
+        assert!(
+            syms.iter()
+                .any(|s| s.name.contains("reads_this_test_binary"))
+        );
+    }
+
+    #[test]
+    fn symbol_lookup() {
+        let s = |start, size, name: &str| Symbol {
+            start,
+            size,
+            name: name.to_owned(),
+        };
+        let syms = [s(0x100, 0x10, "a"), s(0x110, 0x20, "b"), s(0x200, 0x8, "c")];
+        assert_eq!(symbol_at(&syms, 0x10f).unwrap().name, "a");
+        assert_eq!(symbol_at(&syms, 0x110).unwrap().name, "b");
+        assert!(symbol_at(&syms, 0x130).is_none());
+        assert!(symbol_at(&syms, 0x50).is_none());
     }
 }

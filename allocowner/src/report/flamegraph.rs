@@ -27,7 +27,11 @@ struct Node {
 
 impl Node {
     fn depth(&self) -> usize {
-        self.children.values().map(|c| 1 + c.depth()).max().unwrap_or(0)
+        self.children
+            .values()
+            .map(|c| 1 + c.depth())
+            .max()
+            .unwrap_or(0)
     }
 }
 
@@ -74,12 +78,12 @@ struct Svg {
 }
 
 impl Svg {
-    fn frame(&mut self, name: &str, bytes: u64, x: f64, depth: usize) {
-        let w = bytes as f64 * self.scale;
-        let y = self.height - BOTTOM - (depth as f64 + 1.0) * FRAME_HEIGHT;
+    fn frame(&mut self, name: &str, bytes: u64, left: f64, depth: usize) {
+        let width = bytes as f64 * self.scale;
+        let top = self.height - BOTTOM - (depth as f64 + 1.0) * FRAME_HEIGHT;
         let pct = 100.0 * bytes as f64 / self.total as f64;
-        let (r, g, b) = colour(name);
-        let fit = ((w - 6.0) / CHAR_WIDTH).floor().max(0.0) as usize;
+        let (red, green, blue) = colour(name);
+        let fit = ((width - 6.0) / CHAR_WIDTH).floor().max(0.0) as usize;
         let label: String = if name.chars().count() <= fit {
             name.to_owned()
         } else if fit >= 3 {
@@ -90,13 +94,13 @@ impl Svg {
         let _ = writeln!(
             self.out,
             "<g class=\"frame\"><title>{} ({bytes} bytes, {pct:.2}%)</title>\
-             <rect x=\"{x:.2}\" y=\"{y:.1}\" width=\"{w:.2}\" height=\"{:.1}\" \
-             fill=\"rgb({r},{g},{b})\" rx=\"2\" ry=\"2\"/>\
+             <rect x=\"{left:.2}\" y=\"{top:.1}\" width=\"{width:.2}\" height=\"{:.1}\" \
+             fill=\"rgb({red},{green},{blue})\" rx=\"2\" ry=\"2\"/>\
              <text x=\"{:.2}\" y=\"{:.1}\">{}</text></g>",
             escape(name),
             FRAME_HEIGHT - 1.0,
-            x + 3.0,
-            y + FRAME_HEIGHT - 4.5,
+            left + 3.0,
+            top + FRAME_HEIGHT - 4.5,
             escape(&label),
         );
     }
@@ -184,7 +188,10 @@ mod tests {
 
     #[test]
     fn escape_and_colour() {
-        assert_eq!(escape("<a & 'b'> \"c\""), "&lt;a &amp; &apos;b&apos;&gt; &quot;c&quot;");
+        assert_eq!(
+            escape("<a & 'b'> \"c\""),
+            "&lt;a &amp; &apos;b&apos;&gt; &quot;c&quot;"
+        );
         assert_eq!(colour("x"), colour("x"));
         assert!(colour("myapp::f").0 >= 205);
     }

@@ -394,7 +394,10 @@ fn write_own_footer(out: &mut String, snapshot: &Snapshot, dummy: Option<(u64, u
         snapshot.own_mapped_bytes
     );
     if let Some((count, bytes)) = dummy {
-        let _ = write!(out, ", {bytes} bytes in {count} heap allocations (dummy owner)");
+        let _ = write!(
+            out,
+            ", {bytes} bytes in {count} heap allocations (dummy owner)"
+        );
     }
     out.push('\n');
 }

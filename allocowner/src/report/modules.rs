@@ -151,9 +151,10 @@ impl ModuleMap {
             }
             let path = path.strip_suffix(" (deleted)").unwrap_or(path);
             let exec = perms.as_bytes()[2] == b'x';
-            let idx = match modules.iter().position(|m| m.path == Path::new(path)) {
-                Some(idx) => idx,
-                None => {
+            let idx = modules
+                .iter()
+                .position(|m| m.path == Path::new(path))
+                .unwrap_or_else(|| {
                     modules.push(Module {
                         path: PathBuf::from(path),
                         build_id: None,
@@ -164,8 +165,7 @@ impl ModuleMap {
                     });
                     executable.push(false);
                     modules.len() - 1
-                }
-            };
+                });
             let m = &mut modules[idx];
             if offset == 0 || start.wrapping_sub(offset as usize) < m.load_address {
                 m.load_address = start.wrapping_sub(offset as usize);
@@ -257,9 +257,15 @@ mod tests {
     fn parse_errors_name_the_line_and_field() {
         let e = ModuleMap::parse("0-1000 r-xp 0 0:0 0 /a\nzz-10 r-xp 0 0:0 0 /b\n").unwrap_err();
         assert_eq!(e.line, 2);
-        assert_eq!(e.to_string(), "invalid maps line 2: bad address range \"zz-10\"");
+        assert_eq!(
+            e.to_string(),
+            "invalid maps line 2: bad address range \"zz-10\""
+        );
         let e = ModuleMap::parse("0-1000 rwq 0 0:0 0 /a").unwrap_err();
-        assert_eq!(e.to_string(), "invalid maps line 1: bad permissions \"rwq\"");
+        assert_eq!(
+            e.to_string(),
+            "invalid maps line 1: bad permissions \"rwq\""
+        );
         let e = ModuleMap::parse("0-1000 r-xp 0g 0:0 0 /a").unwrap_err();
         assert!(e.reason.contains("file offset"), "{e}");
         let e = ModuleMap::parse("0-1000 r-xp 0 0:0 x /a").unwrap_err();
@@ -269,7 +275,8 @@ mod tests {
     #[test]
     fn current_map_holds_this_function_with_a_build_id_read_from_the_file() {
         let map = ModuleMap::current().unwrap();
-        let here = current_map_holds_this_function_with_a_build_id_read_from_the_file as *const () as usize;
+        let here = current_map_holds_this_function_with_a_build_id_read_from_the_file as *const ()
+            as usize;
         let (m, _) = map.lookup(here).unwrap();
         assert_eq!(m.path, std::env::current_exe().unwrap());
         assert!(m.elf_error.is_none(), "{:?}", m.elf_error);

@@ -4,6 +4,10 @@
 
 use std::collections::HashMap;
 use std::ffi::c_void;
+use std::path::PathBuf;
+
+use super::ModuleMap;
+use super::elf;
 
 /// One logical frame of an owner stack. A return address expands to
 /// several frames when functions were inlined there: the inlined ones come
@@ -42,15 +46,25 @@ impl Frame {
 }
 
 /// Resolves return addresses with the `backtrace` crate (which reads the
-/// DWARF debug info and symbol tables of the mapped files), caching the
-/// answer per address.
+/// DWARF debug info of the mapped files), caching the answer per address.
 ///
-/// Symbolization takes the `backtrace` crate's global lock and allocates:
-/// call it only outside the allocator, when making a report.
+/// The function of each return address (the outermost frame of an inline
+/// chain) is named from the file's symbol table (`.symtab`, else
+/// `.dynsym`), demangled: the linker's names carry the full path
+/// (`myapp::load::parse`), which line-tables-only debug info (the
+/// workspace's profiles) lacks. Functions inlined there keep the debug
+/// info's name, which may be short (`push`); their file and line say where
+/// they are.
+///
+/// Symbolization takes the `backtrace` crate's global lock, reads files and
+/// allocates: call it only outside the allocator, when making a report.
 #[derive(Debug, Default)]
 pub struct Symbolizer {
     raw: bool,
     cache: HashMap<usize, Vec<Frame>>,
+    /// Loaded on first use.
+    modules: Option<ModuleMap>,
+    symbols: HashMap<PathBuf, Vec<elf::Symbol>>,
 }
 
 impl Symbolizer {
@@ -65,36 +79,65 @@ impl Symbolizer {
     pub fn raw() -> Symbolizer {
         Symbolizer {
             raw: true,
-            cache: HashMap::new(),
+            ..Symbolizer::default()
         }
     }
 
     /// The logical frames at return address `addr`, innermost first; never
     /// empty (an unknown address gives one [`Frame::unresolved`]).
     pub fn resolve(&mut self, addr: usize) -> &[Frame] {
-        let raw = self.raw;
-        self.cache.entry(addr).or_insert_with(|| {
-            if raw || addr == 0 {
-                return vec![Frame::unresolved(addr)];
-            }
-            let mut frames = Vec::new();
-            // `resolve` looks up `addr - 1`: a return address points after
-            // the call, which may be the next line or function.
-            backtrace::resolve(addr as *mut c_void, |sym| {
-                frames.push(Frame {
-                    addr,
-                    function: sym.name().map(|n| format!("{n:#}")),
-                    file: sym.filename().map(|p| p.display().to_string()),
-                    line: sym.lineno(),
-                    inlined: true,
-                });
+        if !self.cache.contains_key(&addr) {
+            let frames = self.lookup(addr);
+            self.cache.insert(addr, frames);
+        }
+        &self.cache[&addr]
+    }
+
+    fn lookup(&mut self, addr: usize) -> Vec<Frame> {
+        if self.raw || addr == 0 {
+            return vec![Frame::unresolved(addr)];
+        }
+        let mut frames = Vec::new();
+        // `resolve` looks up `addr - 1`: a return address points after the
+        // call, which may be the next line or function.
+        backtrace::resolve(addr as *mut c_void, |sym| {
+            frames.push(Frame {
+                addr,
+                function: sym.name().map(|n| format!("{n:#}")),
+                file: sym.filename().map(|p| p.display().to_string()),
+                line: sym.lineno(),
+                inlined: true,
             });
-            match frames.last_mut() {
-                Some(last) => last.inlined = false,
-                None => frames.push(Frame::unresolved(addr)),
-            }
-            frames
-        })
+        });
+        if frames.is_empty() {
+            frames.push(Frame::unresolved(addr));
+        }
+        let last = frames.len() - 1;
+        frames[last].inlined = false;
+        if let Some(name) = self.linker_name(addr - 1) {
+            frames[last].function = Some(name);
+        }
+        frames
+    }
+
+    /// The demangled symbol-table name of the function holding `addr`.
+    fn linker_name(&mut self, addr: usize) -> Option<String> {
+        let map = self
+            .modules
+            .get_or_insert_with(|| ModuleMap::current().unwrap_or_default());
+        let (module, file_addr) = map.lookup(addr)?;
+        if !module.is_file() {
+            return None;
+        }
+        let symbols = self
+            .symbols
+            .entry(module.path.clone())
+            .or_insert_with(|| elf::read_symbols(&module.path).unwrap_or_default());
+        let sym = elf::symbol_at(symbols, file_addr)?;
+        Some(format!(
+            "{:#}",
+            backtrace::SymbolName::new(sym.name.as_bytes())
+        ))
     }
 
     /// The logical frames of a whole stack (return addresses innermost
@@ -133,8 +176,33 @@ pub fn is_allocator_frame(function: &str) -> bool {
     }
 }
 
+/// Whether the source file is the allocation machinery's: the `alloc`
+/// crate, `std::alloc`, `core::alloc`, or allocowner's own sources.
+fn in_allocator_file(file: &str) -> bool {
+    let file = file.replace('\\', "/");
+    if file.contains("/library/alloc/src/")
+        || file.ends_with("/library/std/src/alloc.rs")
+        || file.contains("/library/core/src/alloc/")
+    {
+        return true;
+    }
+    let parts: Vec<&str> = file.split('/').collect();
+    parts
+        .windows(2)
+        .any(|w| (w[0] == "allocowner" || w[0].starts_with("allocowner-")) && w[1] == "src")
+}
+
+/// A frame of the allocation machinery, by name or (for the short names of
+/// line-tables-only debug info) by source file.
+fn in_allocator(f: &Frame) -> bool {
+    f.function.as_deref().is_some_and(is_allocator_frame)
+        || f.file.as_deref().is_some_and(in_allocator_file)
+}
+
 /// Trims a symbolized stack (innermost first): the leading frames of the
-/// allocation machinery ([`is_allocator_frame`]) go, so the first frame is
+/// allocation machinery ([`is_allocator_frame`], or a source file in the
+/// `alloc` crate, `std/src/alloc.rs`, `core/src/alloc/` or allocowner's
+/// `src/`) go, so the first frame is
 /// the user's, and so do the runtime's start-up frames from
 /// `__rust_begin_short_backtrace` outwards (as std's short backtraces do).
 /// A stack made only of allocator frames is kept whole.
@@ -146,10 +214,7 @@ pub fn trim(mut frames: Vec<Frame>) -> Vec<Frame> {
     }) {
         frames.truncate(i);
     }
-    let top = frames
-        .iter()
-        .take_while(|f| f.function.as_deref().is_some_and(is_allocator_frame))
-        .count();
+    let top = frames.iter().take_while(|f| in_allocator(f)).count();
     if top < frames.len() {
         frames.drain(..top);
     }
@@ -207,11 +272,27 @@ mod tests {
             .into_iter()
             .map(|f| f.function.unwrap())
             .collect();
-        assert_eq!(names, ["app::work", "alloc::vec::Vec<T>::push", "app::main"]);
+        assert_eq!(
+            names,
+            ["app::work", "alloc::vec::Vec<T>::push", "app::main"]
+        );
         let only = vec![named("alloc::alloc::alloc")];
         assert_eq!(trim(only.clone()), only);
         let raw = vec![Frame::unresolved(5), named("alloc::x")];
         assert_eq!(trim(raw.clone()), raw);
+        let short = Frame {
+            file: Some("/rustc/abc/library/alloc/src/vec/mod.rs".to_owned()),
+            ..named("push")
+        };
+        let own = Frame {
+            file: Some("/home/u/.cargo/registry/src/x/allocowner-0.1.0/src/alloc.rs".to_owned()),
+            ..named("capture")
+        };
+        let user = Frame {
+            file: Some("/work/allocowner/tests/x.rs".to_owned()),
+            ..named("known")
+        };
+        assert_eq!(trim(vec![own, short, user.clone()]), [user]);
     }
 
     #[test]

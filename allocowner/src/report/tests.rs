@@ -50,10 +50,15 @@ fn totals_use_depot_counters_for_stored_stacks_and_records_otherwise() {
         ]
     );
     let text = r.grouped(SortBy::Count, usize::MAX);
-    assert!(text.contains("# capture: sampling 1 in 64 allocations"), "{text}");
+    assert!(
+        text.contains("# capture: sampling 1 in 64 allocations"),
+        "{text}"
+    );
     // Program: 500 + 48 + 7 bytes, 5 + 2 allocations; dummy apart.
     assert!(
-        text.contains("# total: 555 bytes live in 7 allocations (early estimate included); 4 groups, 4 shown"),
+        text.contains(
+            "# total: 555 bytes live in 7 allocations (early estimate included); 4 groups, 4 shown"
+        ),
         "{text}"
     );
     assert!(
