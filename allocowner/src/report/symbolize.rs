@@ -199,13 +199,30 @@ fn in_allocator(f: &Frame) -> bool {
         || f.file.as_deref().is_some_and(in_allocator_file)
 }
 
-/// Trims a symbolized stack (innermost first): the leading frames of the
-/// allocation machinery ([`is_allocator_frame`], or a source file in the
-/// `alloc` crate, `std/src/alloc.rs`, `core/src/alloc/` or allocowner's
-/// `src/`) go, so the first frame is
-/// the user's, and so do the runtime's start-up frames from
-/// `__rust_begin_short_backtrace` outwards (as std's short backtraces do).
-/// A stack made only of allocator frames is kept whole.
+/// Whether `function` is the entry of the global allocator: the
+/// `__rust_alloc` family of shims (`__rustc::__rust_alloc` in recent
+/// toolchains) or the `__rg_*` functions behind them. Everything called
+/// from there is the allocator's implementation, whatever it is.
+fn is_allocator_entry(function: &str) -> bool {
+    let f = function.strip_prefix("__rustc::").unwrap_or(function);
+    ["__rust_alloc", "__rust_realloc", "__rust_dealloc", "__rg_"]
+        .iter()
+        .any(|p| f.starts_with(p))
+}
+
+/// Trims a symbolized stack (innermost first), so that the first frame is
+/// the user's:
+/// - the runtime's start-up frames go, from `__rust_begin_short_backtrace`
+///   outwards (as std's short backtraces do);
+/// - everything up to the global allocator's entry (`__rust_alloc` and its
+///   kin, often inlined) goes: that is the allocator's implementation,
+///   allocowner's or any other;
+/// - then the leading frames of the allocation machinery go: by name
+///   ([`is_allocator_frame`]), or, for the short names of line-tables-only
+///   debug info, by source file (the `alloc` crate, `std/src/alloc.rs`,
+///   `core/src/alloc/`, allocowner's `src/`).
+///
+/// A stack made only of such frames is kept whole.
 pub fn trim(mut frames: Vec<Frame>) -> Vec<Frame> {
     if let Some(i) = frames.iter().position(|f| {
         f.function
@@ -214,7 +231,15 @@ pub fn trim(mut frames: Vec<Frame>) -> Vec<Frame> {
     }) {
         frames.truncate(i);
     }
-    let top = frames.iter().take_while(|f| in_allocator(f)).count();
+    let entry = frames
+        .iter()
+        .rposition(|f| f.function.as_deref().is_some_and(is_allocator_entry))
+        .map_or(0, |i| i + 1);
+    let top = entry
+        + frames[entry..]
+            .iter()
+            .take_while(|f| in_allocator(f))
+            .count();
     if top < frames.len() {
         frames.drain(..top);
     }
@@ -292,7 +317,20 @@ mod tests {
             file: Some("/work/allocowner/tests/x.rs".to_owned()),
             ..named("known")
         };
-        assert_eq!(trim(vec![own, short, user.clone()]), [user]);
+        assert_eq!(
+            trim(vec![own, short.clone(), user.clone()]),
+            std::slice::from_ref(&user)
+        );
+        // A user's own global allocator, inlined with short names: all
+        // of it is above the `__rust_alloc` entry.
+        let user_alloc = Frame {
+            file: Some("/work/app/src/main.rs".to_owned()),
+            ..named("alloc")
+        };
+        assert_eq!(
+            trim(vec![user_alloc, named("__rust_alloc"), short, user.clone()]),
+            [user]
+        );
     }
 
     #[test]
