@@ -28,29 +28,17 @@ fn parse(stream: ParseStream<'_>) -> syn::Result<Input> {
         if key != "class" {
             return Err(syn::Error::new(
                 key.span(),
-                format!(
-                    "pr_debug!: unknown option `{key}`, expected `class = \"NAME\"` or a format string"
-                ),
+                format!("pr_debug!: unknown option `{key}`, expected `class = \"NAME\"` or a format string"),
             ));
         }
         if class.is_some() {
-            return Err(syn::Error::new(
-                key.span(),
-                "pr_debug!: `class` given twice",
-            ));
+            return Err(syn::Error::new(key.span(), "pr_debug!: `class` given twice"));
         }
         let value: LitStr = stream.parse().map_err(|e| {
-            syn::Error::new(
-                e.span(),
-                "pr_debug!: class must be a string literal, e.g. class = \"NET\"",
-            )
+            syn::Error::new(e.span(), "pr_debug!: class must be a string literal, e.g. class = \"NET\"")
         })?;
         let name = value.value();
-        if name.is_empty()
-            || name
-                .chars()
-                .any(|c| c.is_whitespace() || c == '*' || c == '?')
-        {
+        if name.is_empty() || name.chars().any(|c| c.is_whitespace() || c == '*' || c == '?') {
             return Err(syn::Error::new(
                 value.span(),
                 "pr_debug!: a class name must be non-empty, without spaces or wildcards",
@@ -63,34 +51,18 @@ fn parse(stream: ParseStream<'_>) -> syn::Result<Input> {
         stream.parse::<Token![,]>()?;
     }
     if stream.is_empty() {
-        return Err(syn::Error::new(
-            Span::call_site(),
-            "pr_debug!: expected a format string",
-        ));
+        return Err(syn::Error::new(Span::call_site(), "pr_debug!: expected a format string"));
     }
     let format: LitStr = stream.parse().map_err(|e| {
-        syn::Error::new(
-            e.span(),
-            "pr_debug!: the format string must be a string literal",
-        )
+        syn::Error::new(e.span(), "pr_debug!: the format string must be a string literal")
     })?;
     let rest: TokenStream = stream.parse()?;
-    Ok(Input {
-        class,
-        format,
-        rest,
-    })
+    Ok(Input { class, format, rest })
 }
 
 fn emit(input: &Input) -> TokenStream {
-    let Input {
-        class,
-        format,
-        rest,
-    } = input;
-    let class = class
-        .as_ref()
-        .map_or_else(|| LitStr::new("", Span::call_site()), Clone::clone);
+    let Input { class, format, rest } = input;
+    let class = class.as_ref().map_or_else(|| LitStr::new("", Span::call_site()), Clone::clone);
     let format_value = LitStr::new(&format.value(), format.span());
     quote! {
         ::dyndbg::__private::callsite!(__DYNDBG_CALLSITE {

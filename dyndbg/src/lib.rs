@@ -41,7 +41,7 @@ pub use control::{callsites, control, listing, reset};
 pub use dyndbg_macros::pr_debug;
 pub use env::ENV_VAR;
 pub use flags::Flags;
+pub use output::{Discard, Record, Sink, Stderr, emit, set_sink};
 #[cfg(feature = "log")]
 pub use output::Log;
-pub use output::{Discard, Record, Sink, Stderr, emit, set_sink};
 pub use query::QueryError;

@@ -28,9 +28,7 @@ static WRITER: Mutex<()> = Mutex::new(());
 /// cannot leave flags half-written (each store is atomic), so poisoning is
 /// ignored.
 pub(crate) fn lock_writer() -> MutexGuard<'static, ()> {
-    WRITER
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner)
+    WRITER.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 /// The callsites of the program, in link order.
@@ -84,11 +82,7 @@ mod tests {
         // version: the name is what keeps incompatible copies apart.
         let major = env!("CARGO_PKG_VERSION_MAJOR");
         let minor = env!("CARGO_PKG_VERSION_MINOR");
-        let expected = if major == "0" {
-            format!("0_{minor}")
-        } else {
-            major.to_owned()
-        };
+        let expected = if major == "0" { format!("0_{minor}") } else { major.to_owned() };
         assert_eq!(expected, "0_1");
     }
 }

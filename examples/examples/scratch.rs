@@ -20,28 +20,13 @@ mod net {
             f.write_str("client")
         }
     }
-    pub trait Speak {
-        fn hello(&self) {
-            dyndbg::pr_debug!("default method");
-        }
-    }
+    pub trait Speak { fn hello(&self) { dyndbg::pr_debug!("default method"); } }
     impl Speak for Client {}
-    pub async fn fetch() {
-        dyndbg::pr_debug!("async");
-    }
-    pub fn outer() {
-        fn inner() {
-            dyndbg::pr_debug!("nested");
-        }
-        inner();
-    }
+    pub async fn fetch() { dyndbg::pr_debug!("async"); }
+    pub fn outer() { fn inner() { dyndbg::pr_debug!("nested"); } inner(); }
 }
 mod other {
-    impl crate::net::Client {
-        pub fn elsewhere(&self) {
-            dyndbg::pr_debug!("elsewhere");
-        }
-    }
+    impl crate::net::Client { pub fn elsewhere(&self) { dyndbg::pr_debug!("elsewhere"); } }
 }
 fn main() {
     for cs in dyndbg::callsites() {
@@ -49,10 +34,7 @@ fn main() {
     }
     print!("{}", dyndbg::listing());
     use net::Speak;
-    net::Client.connect("x");
-    net::Client.hello();
-    net::outer();
-    net::Gen(3).show();
+    net::Client.connect("x"); net::Client.hello(); net::outer(); net::Gen(3).show();
     let _ = format!("{}", net::Client);
     net::Client.elsewhere();
     let _ = net::fetch();
