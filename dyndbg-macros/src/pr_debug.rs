@@ -28,17 +28,29 @@ fn parse(stream: ParseStream<'_>) -> syn::Result<Input> {
         if key != "class" {
             return Err(syn::Error::new(
                 key.span(),
-                format!("pr_debug!: unknown option `{key}`, expected `class = \"NAME\"` or a format string"),
+                format!(
+                    "pr_debug!: unknown option `{key}`, expected `class = \"NAME\"` or a format string"
+                ),
             ));
         }
         if class.is_some() {
-            return Err(syn::Error::new(key.span(), "pr_debug!: `class` given twice"));
+            return Err(syn::Error::new(
+                key.span(),
+                "pr_debug!: `class` given twice",
+            ));
         }
         let value: LitStr = stream.parse().map_err(|e| {
-            syn::Error::new(e.span(), "pr_debug!: class must be a string literal, e.g. class = \"NET\"")
+            syn::Error::new(
+                e.span(),
+                "pr_debug!: class must be a string literal, e.g. class = \"NET\"",
+            )
         })?;
         let name = value.value();
-        if name.is_empty() || name.chars().any(|c| c.is_whitespace() || c == '*' || c == '?') {
+        if name.is_empty()
+            || name
+                .chars()
+                .any(|c| c.is_whitespace() || c == '*' || c == '?')
+        {
             return Err(syn::Error::new(
                 value.span(),
                 "pr_debug!: a class name must be non-empty, without spaces or wildcards",
@@ -51,25 +63,41 @@ fn parse(stream: ParseStream<'_>) -> syn::Result<Input> {
         stream.parse::<Token![,]>()?;
     }
     if stream.is_empty() {
-        return Err(syn::Error::new(Span::call_site(), "pr_debug!: expected a format string"));
+        return Err(syn::Error::new(
+            Span::call_site(),
+            "pr_debug!: expected a format string",
+        ));
     }
     let format: LitStr = stream.parse().map_err(|e| {
-        syn::Error::new(e.span(), "pr_debug!: the format string must be a string literal")
+        syn::Error::new(
+            e.span(),
+            "pr_debug!: the format string must be a string literal",
+        )
     })?;
     let rest: TokenStream = stream.parse()?;
-    Ok(Input { class, format, rest })
+    Ok(Input {
+        class,
+        format,
+        rest,
+    })
 }
 
 fn emit(input: &Input) -> TokenStream {
-    let Input { class, format, rest } = input;
-    let class = class.as_ref().map_or_else(|| LitStr::new("", Span::call_site()), Clone::clone);
+    let Input {
+        class,
+        format,
+        rest,
+    } = input;
+    let class = class
+        .as_ref()
+        .map_or_else(|| LitStr::new("", Span::call_site()), Clone::clone);
     let format_value = LitStr::new(&format.value(), format.span());
     quote! {
         ::dyndbg::__private::callsite!(__DYNDBG_CALLSITE {
             fn __dyndbg_fn() -> &'static str {
                 ::dyndbg::__private::type_name_of_val(&__dyndbg_fn)
             }
-            #[::dyndbg::__private::linkme::distributed_slice(::dyndbg::__private::DYNDBG_CALLSITES_0_1)]
+            #[::dyndbg::__private::linkme::distributed_slice(::dyndbg::__private::CALLSITES)]
             #[linkme(crate = ::dyndbg::__private::linkme)]
             static __DYNDBG_CALLSITE: ::dyndbg::__private::Callsite =
                 ::dyndbg::__private::Callsite::private_new(&::dyndbg::__private::Body {

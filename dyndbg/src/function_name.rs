@@ -59,7 +59,9 @@ fn split_top_level<'a>(s: &'a str, sep: &str) -> Option<(&'a str, &'a str)> {
         match c {
             '<' | '(' | '[' => depth += 1,
             '>' | ')' | ']' => depth -= 1,
-            _ if depth == 0 && s[i..].starts_with(sep) => return Some((&s[..i], &s[i + sep.len()..])),
+            _ if depth == 0 && s[i..].starts_with(sep) => {
+                return Some((&s[..i], &s[i + sep.len()..]));
+            }
             _ => {}
         }
     }
@@ -99,14 +101,46 @@ mod tests {
     fn forms() {
         let cases = [
             ("app::net::connect::__dyndbg_fn", "app::net", "connect"),
-            ("app::net::Client::connect::__dyndbg_fn", "app::net", "Client::connect"),
-            ("app::net::Gen<T>::show::__dyndbg_fn", "app::net", "Gen::show"),
-            ("<app::net::Client as core::fmt::Debug>::fmt::__dyndbg_fn", "app::net", "Client::fmt"),
-            ("<app::Gen<T> as app::Tr<u8>>::go::__dyndbg_fn", "app", "Gen::go"),
-            ("app::net::outer::inner::__dyndbg_fn", "app::net", "outer::inner"),
-            ("app::net::run::{{closure}}::{{closure}}::__dyndbg_fn", "app::net", "run"),
-            ("app::Client::connect::__dyndbg_fn", "app::other", "Client::connect"),
-            ("app::net::Speak::hello::__dyndbg_fn", "app::net", "Speak::hello"),
+            (
+                "app::net::Client::connect::__dyndbg_fn",
+                "app::net",
+                "Client::connect",
+            ),
+            (
+                "app::net::Gen<T>::show::__dyndbg_fn",
+                "app::net",
+                "Gen::show",
+            ),
+            (
+                "<app::net::Client as core::fmt::Debug>::fmt::__dyndbg_fn",
+                "app::net",
+                "Client::fmt",
+            ),
+            (
+                "<app::Gen<T> as app::Tr<u8>>::go::__dyndbg_fn",
+                "app",
+                "Gen::go",
+            ),
+            (
+                "app::net::outer::inner::__dyndbg_fn",
+                "app::net",
+                "outer::inner",
+            ),
+            (
+                "app::net::run::{{closure}}::{{closure}}::__dyndbg_fn",
+                "app::net",
+                "run",
+            ),
+            (
+                "app::Client::connect::__dyndbg_fn",
+                "app::other",
+                "Client::connect",
+            ),
+            (
+                "app::net::Speak::hello::__dyndbg_fn",
+                "app::net",
+                "Speak::hello",
+            ),
         ];
         for (ty, module, want) in cases {
             assert_eq!(qualified_name(ty, module), want, "{ty}");

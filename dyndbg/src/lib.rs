@@ -2,6 +2,19 @@
 //! switched on and off one by one at runtime by the Linux kernel's
 //! dynamic-debug query language.
 //!
+//! Thousands of `pr_debug!`s can stay in a release build: off, each costs
+//! one relaxed load and a branch and never evaluates its arguments. When
+//! something goes wrong in production, switch on exactly the ones you need,
+//! by file, function, module, line range, format text or class, from the
+//! `DYNDBG` environment variable at startup or from code at runtime.
+//!
+//! # Setup
+//!
+//! ```toml
+//! [dependencies]
+//! dyndbg = "0.1"
+//! ```
+//!
 //! ```
 //! use dyndbg::pr_debug;
 //!
@@ -19,6 +32,83 @@
 //! assert_eq!(matched, 1);
 //! Client.connect("example.org"); // stderr: "Client::connect:8: connecting to example.org"
 //! ```
+//!
+//! # Running
+//!
+//! ```text
+//! DYNDBG='func connect +pfl' ./myservice          # applied before the first callsite runs
+//! DYNDBG='module myapp::net::* +p; line 10-40 file tcp.rs -p' ./myservice
+//! ```
+//!
+//! `DYNDBG` needs no call in `main` and no life-before-main constructor:
+//! every callsite starts "unregistered", and the first one to run (or the
+//! first query or listing) applies the variable once. A bad query there is
+//! reported on one stderr line, changes nothing, and the program goes on.
+//!
+//! # The query language
+//!
+//! The kernel's, as `Documentation/admin-guide/dynamic-debug-howto.rst`
+//! specifies it: match-specs ANDed together, then a flags change.
+//!
+//! | keyword | matches |
+//! |---|---|
+//! | `file PATTERN` | the full `file!()` path or its basename; `file F:func` and `file F:N-M` add a function or line range |
+//! | `func PATTERN` | the function qualified in its module (`Client::connect`) or its bare name (`connect`) |
+//! | `module PATTERN` | `module_path!()` (`myapp::net`, `myapp::net::*`) |
+//! | `line N`, `N-M`, `N-`, `-M` | line ranges |
+//! | `format TEXT` | a substring of the format string (`^` anchors at the start; `\ooo` octal escapes) |
+//! | `class NAME` | callsites declared with `pr_debug!(class = "NAME", ...)`; without `class`, classed callsites are left alone |
+//!
+//! `*` and `?` are wildcards in `file`, `func` and `module`. Values can be
+//! quoted with `"` or `'`. Flags: `p` prints, `m` module, `f` function,
+//! `s` source file, `l` line, `t` thread id, `_` none; `+` adds, `-` removes,
+//! `=` sets. Queries are split by `;` or newlines; `#` starts a comment.
+//! Where we differ from the kernel and why: [`docs::kernel_differences`].
+//!
+//! [`control`] returns how many callsites matched, summed over the batch's
+//! queries, counting those whose flags did not change, as the kernel does.
+//! A batch is parsed whole before anything changes: on error nothing changes.
+//!
+//! # Introspection
+//!
+//! [`callsites`] iterates every callsite compiled into the program, before
+//! any has run; [`listing`] gives the kernel's control-file text:
+//!
+//! ```text
+//! # filename:lineno [module]function flags format
+//! src/net.rs:12 [demo::net]Client::connect =pfl "connecting to {host}"
+//! src/net.rs:24 [demo::net]Client::recv =_ "received {} bytes" class:WIRE
+//! ```
+//!
+//! # Output
+//!
+//! Enabled callsites write one line to stderr through the same path as
+//! `eprint!` (so the test harness captures it), prefixed as the flags ask,
+//! in the kernel's order: `[tid] module:function:file:line: message`. Replace
+//! the sink with [`set_sink`] (for example [`Discard`], or your own
+//! [`Sink`]); other instrumentation can share the output through [`emit`].
+//!
+//! # Features
+//!
+//! - `log`: records go to the `log` facade (level `Debug`, target and
+//!   module = module path, file and line set) instead of stderr.
+//! - `compile_out`: every callsite compiles down to a type check of its
+//!   arguments: no record, no branch. For library authors who want the
+//!   callsites gone from some builds.
+//!
+//! Two semver-incompatible copies of dyndbg in one binary keep separate
+//! registries: the linker section is named after the version.
+//!
+//! # Overhead
+//!
+//! See `benches/benches/callsite.rs` and the README for the measured
+//! figures against `log` and `tracing`.
+//!
+//! # Platforms
+//!
+//! Everything works on any platform Rust's `std` supports; the thread id in
+//! the `t` prefix is the OS thread id (`gettid`) on Linux and a hash of the
+//! std thread id elsewhere.
 #![deny(unsafe_op_in_unsafe_fn)]
 #![doc(test(attr(deny(warnings))))]
 
@@ -41,7 +131,7 @@ pub use control::{callsites, control, listing, reset};
 pub use dyndbg_macros::pr_debug;
 pub use env::ENV_VAR;
 pub use flags::Flags;
-pub use output::{Discard, Record, Sink, Stderr, emit, set_sink};
 #[cfg(feature = "log")]
 pub use output::Log;
+pub use output::{Discard, Record, Sink, Stderr, emit, set_sink};
 pub use query::QueryError;

@@ -30,7 +30,14 @@ impl<'a> Record<'a> {
         flags: Flags,
         args: fmt::Arguments<'a>,
     ) -> Record<'a> {
-        Record { module, file, function, line, flags, args }
+        Record {
+            module,
+            file,
+            function,
+            line,
+            flags,
+            args,
+        }
     }
 
     /// The module path of the callsite.
@@ -247,19 +254,32 @@ mod tests {
     use super::*;
 
     fn line(flags: Flags) -> String {
-        Record::new("app::net", "src/net.rs", "Client::connect", 42, flags, format_args!("hi {}", 1))
-            .to_string()
+        Record::new(
+            "app::net",
+            "src/net.rs",
+            "Client::connect",
+            42,
+            flags,
+            format_args!("hi {}", 1),
+        )
+        .to_string()
     }
 
     #[test]
     fn prefix_follows_the_kernel_order() {
         assert_eq!(line(Flags::PRINT), "hi 1");
-        assert_eq!(line(Flags::PRINT | Flags::FUNCTION | Flags::LINE), "Client::connect:42: hi 1");
+        assert_eq!(
+            line(Flags::PRINT | Flags::FUNCTION | Flags::LINE),
+            "Client::connect:42: hi 1"
+        );
         assert_eq!(
             line(Flags::ALL & !Flags::THREAD),
             "app::net:Client::connect:src/net.rs:42: hi 1"
         );
         let with_tid = line(Flags::PRINT | Flags::THREAD);
-        assert!(with_tid.starts_with('[') && with_tid.ends_with("] hi 1"), "{with_tid}");
+        assert!(
+            with_tid.starts_with('[') && with_tid.ends_with("] hi 1"),
+            "{with_tid}"
+        );
     }
 }

@@ -1,1 +1,1 @@
-//! Runnable programs a new user starts with: see `examples/`.
+//! Runnable programs a new user starts with: `examples/demo/` is the README's demo.

@@ -1,0 +1,3 @@
+fn main() {
+    let s = "x"; dyndbg::pr_debug!(s);
+}

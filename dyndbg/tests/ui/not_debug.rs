@@ -1,0 +1,3 @@
+fn main() {
+    struct S; dyndbg::pr_debug!("{:?}", S);
+}

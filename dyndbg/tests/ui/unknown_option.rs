@@ -1,0 +1,3 @@
+fn main() {
+    dyndbg::pr_debug!(level = 3, "x");
+}

@@ -1,0 +1,76 @@
+//! The dyndbg demo: a small service loop with callsites in several modules,
+//! switched at runtime.
+//!
+//! ```text
+//! cargo run --release -p examples --example demo
+//! DYNDBG='func connect +pfl' cargo run --release -p examples --example demo
+//! ```
+
+mod net;
+mod storage;
+
+fn serve(round: usize) {
+    let mut client = net::Client::connect("db.internal:5432");
+    let mut store = storage::Store::default();
+    for i in 0..4 {
+        client.send(&[0u8; 128]);
+        let reply = client.recv();
+        store.put(&format!("key-{round}-{i}"), reply);
+    }
+}
+
+fn section(title: &str) {
+    eprintln!("\n== {title}");
+}
+
+fn main() {
+    section("callsites compiled into this program (dyndbg::listing())");
+    eprint!("{}", dyndbg::listing());
+
+    section(
+        match std::env::var("DYNDBG") {
+            Ok(q) => format!("round 1, with DYNDBG={q:?} applied before the first callsite ran"),
+            Err(_) => {
+                "round 1, everything off (set DYNDBG to switch callsites on at startup)".to_owned()
+            }
+        }
+        .as_str(),
+    );
+    serve(1);
+
+    let query = "module demo::net +p; func Store::put +pfl";
+    section(&format!("round 2, after dyndbg::control({query:?})"));
+    let matched = dyndbg::control(query).expect("a valid query");
+    eprintln!("(matched {matched} callsites)");
+    serve(2);
+
+    let query = "class WIRE +pmt; func flush +pfs";
+    section(&format!(
+        "round 3, after dyndbg::control({query:?}): classed callsites answer only to `class`"
+    ));
+    let matched = dyndbg::control(query).expect("a valid query");
+    eprintln!("(matched {matched} callsites)");
+    serve(3);
+
+    section("a bad query changes nothing and says what was wrong");
+    match dyndbg::control("module demo::net -p; func put +pq") {
+        Ok(n) => eprintln!("unexpectedly matched {n}"),
+        Err(err) => eprintln!("error: {err}"),
+    }
+
+    section("the flags now, as the kernel's control file shows them");
+    for cs in dyndbg::callsites().filter(|cs| !cs.flags().is_empty()) {
+        eprintln!(
+            "{}:{} [{}]{} ={}",
+            cs.file(),
+            cs.line(),
+            cs.module(),
+            cs.function(),
+            cs.flags()
+        );
+    }
+
+    dyndbg::reset();
+    section("round 4, after dyndbg::reset(): quiet again");
+    serve(4);
+}
