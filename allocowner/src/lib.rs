@@ -131,12 +131,12 @@ mod config;
 mod depot;
 mod grouped;
 mod guard;
+pub mod report;
 mod snapshot;
 mod spin;
 mod sys;
 mod table;
 mod tracker;
-pub mod report;
 
 pub use alloc::OwnerAlloc;
 pub use config::{ConfigError, ConfigErrorKind};

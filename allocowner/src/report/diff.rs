@@ -98,44 +98,46 @@ impl Diff {
 /// assert!(d.to_string().contains("+500 bytes, +2 allocations"));
 /// ```
 pub fn diff(before: &Snapshot, after: &Snapshot) -> Diff {
-    let mut symbolizer = Symbolizer::new();
-    let b = Report::with_symbolizer(before, &mut symbolizer);
-    let a = Report::with_symbolizer(after, &mut symbolizer);
-    let mut by_key: HashMap<(Owner, Vec<Frame>), DiffEntry> = HashMap::new();
-    for g in b.groups(SortBy::Bytes) {
-        let e = by_key
-            .entry((g.owner, g.frames.clone()))
-            .or_insert_with(|| empty_entry(g.owner, &g.frames));
-        e.before_count = g.count;
-        e.before_bytes = g.bytes;
-    }
-    for g in a.groups(SortBy::Bytes) {
-        let e = by_key
-            .entry((g.owner, g.frames.clone()))
-            .or_insert_with(|| empty_entry(g.owner, &g.frames));
-        e.after_count = g.count;
-        e.after_bytes = g.bytes;
-    }
-    let mut entries: Vec<DiffEntry> = by_key
-        .into_values()
-        .filter(|e| e.before_bytes != e.after_bytes || e.before_count != e.after_count)
-        .collect();
-    entries.sort_by(|x, y| {
-        y.bytes_growth()
-            .cmp(&x.bytes_growth())
-            .then(y.count_growth().cmp(&x.count_growth()))
-            .then(x.owner.cmp(&y.owner))
-            .then_with(|| x.frames.cmp(&y.frames))
-    });
-    let render = Render::for_frames(entries.iter().flat_map(|e| &e.frames));
-    Diff {
-        entries,
-        before_mode: before.mode,
-        after_mode: after.mode,
-        before_own_mapped_bytes: before.own_mapped_bytes,
-        after_own_mapped_bytes: after.own_mapped_bytes,
-        render,
-    }
+    crate::guard::inside(|| {
+        let mut symbolizer = Symbolizer::new();
+        let b = Report::with_symbolizer(before, &mut symbolizer);
+        let a = Report::with_symbolizer(after, &mut symbolizer);
+        let mut by_key: HashMap<(Owner, Vec<Frame>), DiffEntry> = HashMap::new();
+        for g in b.groups(SortBy::Bytes) {
+            let e = by_key
+                .entry((g.owner, g.frames.clone()))
+                .or_insert_with(|| empty_entry(g.owner, &g.frames));
+            e.before_count = g.count;
+            e.before_bytes = g.bytes;
+        }
+        for g in a.groups(SortBy::Bytes) {
+            let e = by_key
+                .entry((g.owner, g.frames.clone()))
+                .or_insert_with(|| empty_entry(g.owner, &g.frames));
+            e.after_count = g.count;
+            e.after_bytes = g.bytes;
+        }
+        let mut entries: Vec<DiffEntry> = by_key
+            .into_values()
+            .filter(|e| e.before_bytes != e.after_bytes || e.before_count != e.after_count)
+            .collect();
+        entries.sort_by(|x, y| {
+            y.bytes_growth()
+                .cmp(&x.bytes_growth())
+                .then(y.count_growth().cmp(&x.count_growth()))
+                .then(x.owner.cmp(&y.owner))
+                .then_with(|| x.frames.cmp(&y.frames))
+        });
+        let render = Render::for_frames(entries.iter().flat_map(|e| &e.frames));
+        Diff {
+            entries,
+            before_mode: before.mode,
+            after_mode: after.mode,
+            before_own_mapped_bytes: before.own_mapped_bytes,
+            after_own_mapped_bytes: after.own_mapped_bytes,
+            render,
+        }
+    })
 }
 
 fn empty_entry(owner: Owner, frames: &[Frame]) -> DiffEntry {
@@ -159,52 +161,54 @@ fn count_text(c: Option<u64>) -> String {
 /// memory apart, and the module map if some frame lacked debug info.
 impl fmt::Display for Diff {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let mut out = String::new();
-        out.push_str(
-            "# allocowner diff: live heap growth by owner stack, sorted by growth in bytes\n",
-        );
-        let _ = writeln!(
-            out,
-            "# capture: before: {}; after: {}",
-            capture_line(self.before_mode),
-            capture_line(self.after_mode)
-        );
-        out.push('\n');
-        for e in &self.entries {
-            let _ = write!(
-                out,
-                "{:+} bytes, {:+} allocations (before {} bytes in {}, after {} bytes in {})",
-                e.bytes_growth(),
-                e.count_growth(),
-                e.before_bytes,
-                count_text(e.before_count),
-                e.after_bytes,
-                count_text(e.after_count)
+        crate::guard::inside(|| {
+            let mut out = String::new();
+            out.push_str(
+                "# allocowner diff: live heap growth by owner stack, sorted by growth in bytes\n",
             );
-            if let Some(label) = e.owner.label() {
-                let _ = write!(out, ", {label}");
-            }
-            out.push_str(":\n");
-            for fr in &e.frames {
-                out.push_str(&self.render.frame_line(fr));
+            let _ = writeln!(
+                out,
+                "# capture: before: {}; after: {}",
+                capture_line(self.before_mode),
+                capture_line(self.after_mode)
+            );
+            out.push('\n');
+            for e in &self.entries {
+                let _ = write!(
+                    out,
+                    "{:+} bytes, {:+} allocations (before {} bytes in {}, after {} bytes in {})",
+                    e.bytes_growth(),
+                    e.count_growth(),
+                    e.before_bytes,
+                    count_text(e.before_count),
+                    e.after_bytes,
+                    count_text(e.after_count)
+                );
+                if let Some(label) = e.owner.label() {
+                    let _ = write!(out, ", {label}");
+                }
+                out.push_str(":\n");
+                for fr in &e.frames {
+                    out.push_str(&self.render.frame_line(fr));
+                    out.push('\n');
+                }
                 out.push('\n');
             }
-            out.push('\n');
-        }
-        let _ = writeln!(
-            out,
-            "# total growth: {:+} bytes, {:+} allocations (program); {} owners changed",
-            self.bytes_growth(),
-            self.count_growth(),
-            self.entries.len()
-        );
-        let _ = writeln!(
-            out,
-            "# allocowner's own (not in the totals above): {} -> {} bytes mapped from the OS",
-            self.before_own_mapped_bytes, self.after_own_mapped_bytes
-        );
-        let addrs = unresolved_addrs(self.entries.iter().flat_map(|e| &e.frames));
-        self.render.write_module_map(&mut out, &addrs);
-        f.write_str(&out)
+            let _ = writeln!(
+                out,
+                "# total growth: {:+} bytes, {:+} allocations (program); {} owners changed",
+                self.bytes_growth(),
+                self.count_growth(),
+                self.entries.len()
+            );
+            let _ = writeln!(
+                out,
+                "# allocowner's own (not in the totals above): {} -> {} bytes mapped from the OS",
+                self.before_own_mapped_bytes, self.after_own_mapped_bytes
+            );
+            let addrs = unresolved_addrs(self.entries.iter().flat_map(|e| &e.frames));
+            self.render.write_module_map(&mut out, &addrs);
+            f.write_str(&out)
+        })
     }
 }

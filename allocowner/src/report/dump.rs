@@ -19,10 +19,12 @@ fn handle_name(h: StackHandle) -> String {
 impl Report<'_> {
     /// The dump as a string: see [`Report::write_dump`].
     pub fn dump(&self) -> String {
-        let mut buf = Vec::new();
-        self.write_dump(&mut buf)
-            .expect("writing to a Vec<u8> cannot fail");
-        String::from_utf8(buf).expect("the dump is UTF-8")
+        crate::guard::inside(|| {
+            let mut buf = Vec::new();
+            self.write_dump(&mut buf)
+                .expect("writing to a Vec<u8> cannot fail");
+            String::from_utf8(buf).expect("the dump is UTF-8")
+        })
     }
 
     /// Writes one block per live allocation, in address order, as
@@ -49,62 +51,64 @@ impl Report<'_> {
     /// # allocowner's own (not in the totals above): 1052672 bytes mapped from the OS (side table, stack depot), 64 bytes in 1 heap allocations (dummy owner)
     /// ```
     pub fn write_dump(&self, out: &mut dyn Write) -> io::Result<()> {
-        let snap = self.snapshot;
-        let mut order: Vec<usize> = (0..snap.allocations.len()).collect();
-        order.sort_by_key(|&i| snap.allocations[i].addr);
-        let (mut count, mut bytes, mut dummy_count, mut dummy_bytes) = (0u64, 0u64, 0u64, 0u64);
-        for a in &snap.allocations {
-            if a.stack == StackHandle::DUMMY {
-                dummy_count += 1;
-                dummy_bytes += a.size as u64;
-            } else {
-                count += 1;
-                bytes += a.size as u64;
+        crate::guard::inside(|| {
+            let snap = self.snapshot;
+            let mut order: Vec<usize> = (0..snap.allocations.len()).collect();
+            order.sort_by_key(|&i| snap.allocations[i].addr);
+            let (mut count, mut bytes, mut dummy_count, mut dummy_bytes) = (0u64, 0u64, 0u64, 0u64);
+            for a in &snap.allocations {
+                if a.stack == StackHandle::DUMMY {
+                    dummy_count += 1;
+                    dummy_bytes += a.size as u64;
+                } else {
+                    count += 1;
+                    bytes += a.size as u64;
+                }
             }
-        }
-        writeln!(out, "# allocowner dump: live allocations, one block each")?;
-        writeln!(out, "# capture: {}", capture_line(snap.mode))?;
-        writeln!(
-            out,
-            "# {} live allocations, {} bytes (program: {count} allocations, {bytes} bytes)",
-            count + dummy_count,
-            bytes + dummy_bytes
-        )?;
-        if snap.early_bytes > 0 {
+            writeln!(out, "# allocowner dump: live allocations, one block each")?;
+            writeln!(out, "# capture: {}", capture_line(snap.mode))?;
             writeln!(
                 out,
-                "# plus about {} bytes allocated before tracking was enabled (early owner, no records)",
-                snap.early_bytes
+                "# {} live allocations, {} bytes (program: {count} allocations, {bytes} bytes)",
+                count + dummy_count,
+                bytes + dummy_bytes
             )?;
-        }
-        writeln!(out)?;
-        for &i in &order {
-            let a = &snap.allocations[i];
-            write!(out, "Allocation of {} bytes (align {}), ", a.size, a.align)?;
-            match a.thread {
-                Some(t) => write!(out, "tid {t}, ")?,
-                None => write!(out, "tid ?, ")?,
-            }
-            match a.timestamp_ns {
-                Some(ts) => write!(out, "ts {ts} ns, ")?,
-                None => write!(out, "ts ?, ")?,
-            }
-            writeln!(out, "handle {}", handle_name(a.stack))?;
-            writeln!(out, "Address {:#x}", a.addr)?;
-            for f in self.frames(a.stack) {
-                writeln!(out, "{}", self.frame_line(f))?;
+            if snap.early_bytes > 0 {
+                writeln!(
+                    out,
+                    "# plus about {} bytes allocated before tracking was enabled (early owner, no records)",
+                    snap.early_bytes
+                )?;
             }
             writeln!(out)?;
-        }
-        let mut footer = String::new();
-        write_own_footer(
-            &mut footer,
-            snap,
-            (dummy_count > 0).then_some((dummy_count, dummy_bytes)),
-        );
-        let used: HashSet<StackHandle> = snap.allocations.iter().map(|a| a.stack).collect();
-        let addrs = unresolved_addrs(used.iter().flat_map(|&h| self.frames(h)));
-        self.render.write_module_map(&mut footer, &addrs);
-        out.write_all(footer.as_bytes())
+            for &i in &order {
+                let a = &snap.allocations[i];
+                write!(out, "Allocation of {} bytes (align {}), ", a.size, a.align)?;
+                match a.thread {
+                    Some(t) => write!(out, "tid {t}, ")?,
+                    None => write!(out, "tid ?, ")?,
+                }
+                match a.timestamp_ns {
+                    Some(ts) => write!(out, "ts {ts} ns, ")?,
+                    None => write!(out, "ts ?, ")?,
+                }
+                writeln!(out, "handle {}", handle_name(a.stack))?;
+                writeln!(out, "Address {:#x}", a.addr)?;
+                for f in self.frames(a.stack) {
+                    writeln!(out, "{}", self.frame_line(f))?;
+                }
+                writeln!(out)?;
+            }
+            let mut footer = String::new();
+            write_own_footer(
+                &mut footer,
+                snap,
+                (dummy_count > 0).then_some((dummy_count, dummy_bytes)),
+            );
+            let used: HashSet<StackHandle> = snap.allocations.iter().map(|a| a.stack).collect();
+            let addrs = unresolved_addrs(used.iter().flat_map(|&h| self.frames(h)));
+            self.render.write_module_map(&mut footer, &addrs);
+            out.write_all(footer.as_bytes())
+        })
     }
 }

@@ -127,35 +127,36 @@ impl Report<'_> {
     /// mode, the totals, and allocowner's own memory, which is not drawn.
     /// Frames narrower than 0.1 pixel are not drawn (nor their callees).
     pub fn flamegraph_svg(&self) -> String {
-        let mut root = Node::default();
-        for (names, bytes) in self.folded_stacks() {
-            root.bytes += bytes;
-            let mut node = &mut root;
-            for name in names {
-                node = node.children.entry(name).or_default();
-                node.bytes += bytes;
+        crate::guard::inside(|| {
+            let mut root = Node::default();
+            for (names, bytes) in self.folded_stacks() {
+                root.bytes += bytes;
+                let mut node = &mut root;
+                for name in names {
+                    node = node.children.entry(name).or_default();
+                    node.bytes += bytes;
+                }
             }
-        }
-        let groups = self.groups(SortBy::Bytes);
-        let count: u64 = groups
-            .iter()
-            .filter(|g| g.is_program())
-            .filter_map(|g| g.count)
-            .sum();
-        let height = TOP + (root.depth() as f64 + 1.0) * FRAME_HEIGHT + BOTTOM;
-        let mut svg = Svg {
-            out: String::new(),
-            total: root.bytes,
-            scale: if root.bytes == 0 {
-                0.0
-            } else {
-                (WIDTH - 2.0 * XPAD) / root.bytes as f64
-            },
-            height,
-        };
-        let _ = writeln!(
-            svg.out,
-            "<?xml version=\"1.0\" encoding=\"UTF-8\" standalone=\"no\"?>\n\
+            let groups = self.groups(SortBy::Bytes);
+            let count: u64 = groups
+                .iter()
+                .filter(|g| g.is_program())
+                .filter_map(|g| g.count)
+                .sum();
+            let height = TOP + (root.depth() as f64 + 1.0) * FRAME_HEIGHT + BOTTOM;
+            let mut svg = Svg {
+                out: String::new(),
+                total: root.bytes,
+                scale: if root.bytes == 0 {
+                    0.0
+                } else {
+                    (WIDTH - 2.0 * XPAD) / root.bytes as f64
+                },
+                height,
+            };
+            let _ = writeln!(
+                svg.out,
+                "<?xml version=\"1.0\" encoding=\"UTF-8\" standalone=\"no\"?>\n\
              <svg version=\"1.1\" xmlns=\"http://www.w3.org/2000/svg\" width=\"{WIDTH}\" \
              height=\"{height}\" viewBox=\"0 0 {WIDTH} {height}\">\n\
              <style>text {{ font-family: monospace; font-size: {FONT_SIZE}px; fill: #000; }} \
@@ -164,21 +165,22 @@ impl Report<'_> {
              <rect x=\"0\" y=\"0\" width=\"{WIDTH}\" height=\"{height}\" fill=\"#f8f8f0\"/>\n\
              <text class=\"head title\" x=\"{:.1}\" y=\"22\">allocowner: live heap by owner stack</text>\n\
              <text class=\"head\" x=\"{:.1}\" y=\"40\">{}</text>",
-            WIDTH / 2.0,
-            WIDTH / 2.0,
-            escape(&format!(
-                "capture: {}; {} bytes live in {count} allocations; allocowner's own {} bytes \
+                WIDTH / 2.0,
+                WIDTH / 2.0,
+                escape(&format!(
+                    "capture: {}; {} bytes live in {count} allocations; allocowner's own {} bytes \
                  mapped from the OS not included",
-                capture_line(self.snapshot.mode),
-                root.bytes,
-                self.snapshot.own_mapped_bytes
-            )),
-        );
-        if root.bytes > 0 {
-            svg.node("all", &root, XPAD, 0);
-        }
-        svg.out.push_str("</svg>\n");
-        svg.out
+                    capture_line(self.snapshot.mode),
+                    root.bytes,
+                    self.snapshot.own_mapped_bytes
+                )),
+            );
+            if root.bytes > 0 {
+                svg.node("all", &root, XPAD, 0);
+            }
+            svg.out.push_str("</svg>\n");
+            svg.out
+        })
     }
 }
 

@@ -56,13 +56,15 @@ impl Report<'_> {
     /// `flamegraph.pl --countname=bytes`, or by loading it in speedscope;
     /// or use [`Report::flamegraph_svg`].
     pub fn folded(&self) -> String {
-        let mut out = format!(
-            "# allocowner folded stacks: live bytes; capture: {}\n",
-            capture_line(self.snapshot.mode)
-        );
-        for (names, bytes) in self.folded_stacks() {
-            let _ = writeln!(out, "{} {bytes}", names.join(";"));
-        }
-        out
+        crate::guard::inside(|| {
+            let mut out = format!(
+                "# allocowner folded stacks: live bytes; capture: {}\n",
+                capture_line(self.snapshot.mode)
+            );
+            for (names, bytes) in self.folded_stacks() {
+                let _ = writeln!(out, "{} {bytes}", names.join(";"));
+            }
+            out
+        })
     }
 }

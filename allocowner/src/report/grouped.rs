@@ -58,27 +58,29 @@ impl Report<'_> {
     /// Live count and bytes per owner, sorted by `sort` (largest first),
     /// special owners included. Stacks equal after trimming are merged.
     pub fn groups(&self, sort: SortBy) -> Vec<Group> {
-        let mut by_key: HashMap<(Owner, &[Frame]), Group> = HashMap::new();
-        for (handle, count, bytes) in self.totals() {
-            let owner = Owner::of(handle);
-            let frames = self.frames(handle);
-            let g = by_key.entry((owner, frames)).or_insert_with(|| Group {
-                owner,
-                frames: frames.to_vec(),
-                count: Some(0),
-                bytes: 0,
-                handles: Vec::new(),
-            });
-            g.count = g.count.zip(count).map(|(a, b)| a + b);
-            g.bytes += bytes;
-            g.handles.push(handle);
-        }
-        let mut groups: Vec<Group> = by_key.into_values().collect();
-        for g in &mut groups {
-            g.handles.sort_unstable();
-        }
-        sort_groups(&mut groups, sort);
-        groups
+        crate::guard::inside(|| {
+            let mut by_key: HashMap<(Owner, &[Frame]), Group> = HashMap::new();
+            for (handle, count, bytes) in self.totals() {
+                let owner = Owner::of(handle);
+                let frames = self.frames(handle);
+                let g = by_key.entry((owner, frames)).or_insert_with(|| Group {
+                    owner,
+                    frames: frames.to_vec(),
+                    count: Some(0),
+                    bytes: 0,
+                    handles: Vec::new(),
+                });
+                g.count = g.count.zip(count).map(|(a, b)| a + b);
+                g.bytes += bytes;
+                g.handles.push(handle);
+            }
+            let mut groups: Vec<Group> = by_key.into_values().collect();
+            for g in &mut groups {
+                g.handles.sort_unstable();
+            }
+            sort_groups(&mut groups, sort);
+            groups
+        })
     }
 
     /// The grouped report as text: a header (with the capture mode), the
@@ -101,63 +103,65 @@ impl Report<'_> {
     /// # allocowner's own (not in the totals above): 1052672 bytes mapped from the OS (side table, stack depot)
     /// ```
     pub fn grouped(&self, sort: SortBy, top_n: usize) -> String {
-        let groups = self.groups(sort);
-        let shown = groups.len().min(top_n);
-        let mut out = String::new();
-        let _ = writeln!(
-            out,
-            "# allocowner grouped report: live heap by owner stack, sorted by {}, top {shown} of {} groups",
-            match sort {
-                SortBy::Bytes => "bytes",
-                SortBy::Count => "count",
-            },
-            groups.len()
-        );
-        let _ = writeln!(out, "# capture: {}", capture_line(self.snapshot.mode));
-        out.push('\n');
-        for g in &groups[..shown] {
-            match g.count {
-                Some(c) => {
-                    let _ = write!(out, "{c} times, {} bytes", g.bytes);
+        crate::guard::inside(|| {
+            let groups = self.groups(sort);
+            let shown = groups.len().min(top_n);
+            let mut out = String::new();
+            let _ = writeln!(
+                out,
+                "# allocowner grouped report: live heap by owner stack, sorted by {}, top {shown} of {} groups",
+                match sort {
+                    SortBy::Bytes => "bytes",
+                    SortBy::Count => "count",
+                },
+                groups.len()
+            );
+            let _ = writeln!(out, "# capture: {}", capture_line(self.snapshot.mode));
+            out.push('\n');
+            for g in &groups[..shown] {
+                match g.count {
+                    Some(c) => {
+                        let _ = write!(out, "{c} times, {} bytes", g.bytes);
+                    }
+                    None => {
+                        let _ = write!(out, "? times, {} bytes", g.bytes);
+                    }
                 }
-                None => {
-                    let _ = write!(out, "? times, {} bytes", g.bytes);
+                if let Some(label) = g.owner.label() {
+                    let _ = write!(out, ", {label}");
                 }
-            }
-            if let Some(label) = g.owner.label() {
-                let _ = write!(out, ", {label}");
-            }
-            out.push_str(":\n");
-            for f in &g.frames {
-                out.push_str(&self.frame_line(f));
+                out.push_str(":\n");
+                for f in &g.frames {
+                    out.push_str(&self.frame_line(f));
+                    out.push('\n');
+                }
+                if g.frames.is_empty() && g.owner == Owner::Stack {
+                    out.push_str(" [no frames]\n");
+                }
                 out.push('\n');
             }
-            if g.frames.is_empty() && g.owner == Owner::Stack {
-                out.push_str(" [no frames]\n");
-            }
-            out.push('\n');
-        }
-        let program = groups.iter().filter(|g| g.is_program());
-        let bytes: u64 = program.clone().map(|g| g.bytes).sum();
-        let count: u64 = program.filter_map(|g| g.count).sum();
-        let early = groups.iter().any(|g| g.owner == Owner::Early);
-        let _ = writeln!(
-            out,
-            "# total: {bytes} bytes live in {count} allocations{}; {} groups, {shown} shown",
-            if early {
-                " (early estimate included)"
-            } else {
-                ""
-            },
-            groups.len()
-        );
-        let dummy = groups
-            .iter()
-            .find(|g| g.owner == Owner::Dummy)
-            .map(|g| (g.count.unwrap_or(0), g.bytes));
-        write_own_footer(&mut out, self.snapshot, dummy);
-        let addrs = unresolved_addrs(groups[..shown].iter().flat_map(|g| &g.frames));
-        self.render.write_module_map(&mut out, &addrs);
-        out
+            let program = groups.iter().filter(|g| g.is_program());
+            let bytes: u64 = program.clone().map(|g| g.bytes).sum();
+            let count: u64 = program.filter_map(|g| g.count).sum();
+            let early = groups.iter().any(|g| g.owner == Owner::Early);
+            let _ = writeln!(
+                out,
+                "# total: {bytes} bytes live in {count} allocations{}; {} groups, {shown} shown",
+                if early {
+                    " (early estimate included)"
+                } else {
+                    ""
+                },
+                groups.len()
+            );
+            let dummy = groups
+                .iter()
+                .find(|g| g.owner == Owner::Dummy)
+                .map(|g| (g.count.unwrap_or(0), g.bytes));
+            write_own_footer(&mut out, self.snapshot, dummy);
+            let addrs = unresolved_addrs(groups[..shown].iter().flat_map(|g| &g.frames));
+            self.render.write_module_map(&mut out, &addrs);
+            out
+        })
     }
 }

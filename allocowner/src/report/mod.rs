@@ -2,7 +2,10 @@
 //!
 //! Everything here runs at report time, outside the allocator: symbols are
 //! resolved (with the `backtrace` crate, cached per address) only when a
-//! [`Report`] is made, never when memory is allocated.
+//! [`Report`] is made, never when memory is allocated. What the reports
+//! allocate (symbol caches, the strings they return) is allocowner's own:
+//! it is recorded against [`StackHandle::DUMMY`], so making a report does
+//! not change the program's figures.
 //!
 //! | report | method | after |
 //! |---|---|---|
@@ -154,12 +157,12 @@ impl Owner {
 
 /// The line every report carries: how its stacks were captured.
 pub fn capture_line(mode: CaptureMode) -> String {
-    match mode {
+    crate::guard::inside(|| match mode {
         CaptureMode::FramePointers => "frame pointers (every allocation)".to_owned(),
         CaptureMode::Sampling { every } => format!(
             "sampling 1 in {every} allocations with the unwinder (the others: unsampled owner)"
         ),
-    }
+    })
 }
 
 /// Reports on one snapshot, with its stacks symbolized once.
@@ -294,17 +297,19 @@ impl<'a> Report<'a> {
     /// Symbolizes the stacks of `snapshot` with `symbolizer` (its cache is
     /// kept for the next report).
     pub fn with_symbolizer(snapshot: &'a Snapshot, symbolizer: &mut Symbolizer) -> Report<'a> {
-        let stacks: HashMap<StackHandle, Vec<Frame>> = snapshot
-            .stacks
-            .iter()
-            .map(|(&h, s)| (h, symbolizer.stack(&s.frames)))
-            .collect();
-        let render = Render::for_frames(stacks.values().flatten());
-        Report {
-            snapshot,
-            stacks,
-            render,
-        }
+        crate::guard::inside(|| {
+            let stacks: HashMap<StackHandle, Vec<Frame>> = snapshot
+                .stacks
+                .iter()
+                .map(|(&h, s)| (h, symbolizer.stack(&s.frames)))
+                .collect();
+            let render = Render::for_frames(stacks.values().flatten());
+            Report {
+                snapshot,
+                stacks,
+                render,
+            }
+        })
     }
 
     /// The snapshot reported on.
@@ -329,13 +334,13 @@ impl<'a> Report<'a> {
     /// (`0x7f.. (/usr/lib/libfoo.so+0x1234)`); `[inlined]` marks a function
     /// inlined into the next frame.
     pub fn frame_line(&self, f: &Frame) -> String {
-        self.render.frame_line(f)
+        crate::guard::inside(|| self.render.frame_line(f))
     }
 
     /// The short name of one frame in folded stacks and flame graphs: the
     /// function, else `module+0xADDR`, else the raw address.
     pub fn frame_label(&self, f: &Frame) -> String {
-        self.render.frame_label(f)
+        crate::guard::inside(|| self.render.frame_label(f))
     }
 
     /// Live count (when known) and bytes per handle, by the rule in the

@@ -93,92 +93,96 @@ impl ModuleMap {
     /// Reads `/proc/self/maps` and the ELF headers (build-id, segments) of
     /// every mapped file. Linux only: elsewhere, an error.
     pub fn current() -> std::io::Result<ModuleMap> {
-        let text = std::fs::read_to_string("/proc/self/maps")?;
-        let mut map = ModuleMap::parse(&text)
-            .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, e))?;
-        map.read_elf_headers();
-        Ok(map)
+        crate::guard::inside(|| {
+            let text = std::fs::read_to_string("/proc/self/maps")?;
+            let mut map = ModuleMap::parse(&text)
+                .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, e))?;
+            map.read_elf_headers();
+            Ok(map)
+        })
     }
 
     /// Parses the text of a `/proc/PID/maps` file, keeping executable
     /// mappings (and, per file, all its mappings to find the load address).
     /// Does not read the files: see [`ModuleMap::read_elf_headers`].
     pub fn parse(text: &str) -> Result<ModuleMap, MapsError> {
-        let mut modules: Vec<Module> = Vec::new();
-        let mut executable: Vec<bool> = Vec::new();
-        for (i, line) in text.lines().enumerate() {
-            if line.trim().is_empty() {
-                continue;
-            }
-            let err = |reason: String| MapsError {
-                line: i + 1,
-                reason,
-            };
-            let mut rest = line;
-            let mut field = || {
-                rest = rest.trim_start();
-                let end = rest.find(char::is_whitespace).unwrap_or(rest.len());
-                let (f, r) = rest.split_at(end);
-                rest = r;
-                f
-            };
-            let range = field();
-            let perms = field();
-            let offset = field();
-            let _dev = field();
-            let inode = field();
-            let path = rest.trim();
-            let (start, end) = range
-                .split_once('-')
-                .and_then(|(s, e)| {
-                    Some((
-                        usize::from_str_radix(s, 16).ok()?,
-                        usize::from_str_radix(e, 16).ok()?,
-                    ))
-                })
-                .filter(|(s, e)| s < e)
-                .ok_or_else(|| err(format!("bad address range {range:?}")))?;
-            if perms.len() != 4 || !perms.chars().all(|c| "rwxsp-".contains(c)) {
-                return Err(err(format!("bad permissions {perms:?}")));
-            }
-            let offset = u64::from_str_radix(offset, 16)
-                .map_err(|_| err(format!("bad file offset {offset:?}")))?;
-            if inode.parse::<u64>().is_err() {
-                return Err(err(format!("bad inode {inode:?}")));
-            }
-            if path.is_empty() {
-                continue; // anonymous memory: no code we can name
-            }
-            let path = path.strip_suffix(" (deleted)").unwrap_or(path);
-            let exec = perms.as_bytes()[2] == b'x';
-            let idx = modules
-                .iter()
-                .position(|m| m.path == Path::new(path))
-                .unwrap_or_else(|| {
-                    modules.push(Module {
-                        path: PathBuf::from(path),
-                        build_id: None,
-                        load_address: start.wrapping_sub(offset as usize),
-                        mappings: Vec::new(),
-                        elf_error: None,
-                        segments: None,
+        crate::guard::inside(|| {
+            let mut modules: Vec<Module> = Vec::new();
+            let mut executable: Vec<bool> = Vec::new();
+            for (i, line) in text.lines().enumerate() {
+                if line.trim().is_empty() {
+                    continue;
+                }
+                let err = |reason: String| MapsError {
+                    line: i + 1,
+                    reason,
+                };
+                let mut rest = line;
+                let mut field = || {
+                    rest = rest.trim_start();
+                    let end = rest.find(char::is_whitespace).unwrap_or(rest.len());
+                    let (f, r) = rest.split_at(end);
+                    rest = r;
+                    f
+                };
+                let range = field();
+                let perms = field();
+                let offset = field();
+                let _dev = field();
+                let inode = field();
+                let path = rest.trim();
+                let (start, end) = range
+                    .split_once('-')
+                    .and_then(|(s, e)| {
+                        Some((
+                            usize::from_str_radix(s, 16).ok()?,
+                            usize::from_str_radix(e, 16).ok()?,
+                        ))
+                    })
+                    .filter(|(s, e)| s < e)
+                    .ok_or_else(|| err(format!("bad address range {range:?}")))?;
+                if perms.len() != 4 || !perms.chars().all(|c| "rwxsp-".contains(c)) {
+                    return Err(err(format!("bad permissions {perms:?}")));
+                }
+                let offset = u64::from_str_radix(offset, 16)
+                    .map_err(|_| err(format!("bad file offset {offset:?}")))?;
+                if inode.parse::<u64>().is_err() {
+                    return Err(err(format!("bad inode {inode:?}")));
+                }
+                if path.is_empty() {
+                    continue; // anonymous memory: no code we can name
+                }
+                let path = path.strip_suffix(" (deleted)").unwrap_or(path);
+                let exec = perms.as_bytes()[2] == b'x';
+                let idx = modules
+                    .iter()
+                    .position(|m| m.path == Path::new(path))
+                    .unwrap_or_else(|| {
+                        modules.push(Module {
+                            path: PathBuf::from(path),
+                            build_id: None,
+                            load_address: start.wrapping_sub(offset as usize),
+                            mappings: Vec::new(),
+                            elf_error: None,
+                            segments: None,
+                        });
+                        executable.push(false);
+                        modules.len() - 1
                     });
-                    executable.push(false);
-                    modules.len() - 1
-                });
-            let m = &mut modules[idx];
-            if offset == 0 || start.wrapping_sub(offset as usize) < m.load_address {
-                m.load_address = start.wrapping_sub(offset as usize);
+                let m = &mut modules[idx];
+                if offset == 0 || start.wrapping_sub(offset as usize) < m.load_address {
+                    m.load_address = start.wrapping_sub(offset as usize);
+                }
+                m.mappings.push((start, end, offset));
+                executable[idx] |= exec;
             }
-            m.mappings.push((start, end, offset));
-            executable[idx] |= exec;
-        }
-        let modules = modules
-            .into_iter()
-            .zip(executable)
-            .filter_map(|(m, x)| x.then_some(m))
-            .collect();
-        Ok(ModuleMap { modules })
+            let modules = modules
+                .into_iter()
+                .zip(executable)
+                .filter_map(|(m, x)| x.then_some(m))
+                .collect();
+            Ok(ModuleMap { modules })
+        })
     }
 
     /// Reads each file's ELF headers: the build-id, and the segments that
@@ -187,21 +191,23 @@ impl ModuleMap {
     /// from the maps (`start - offset` of the first mapping) and say why in
     /// [`Module::elf_error`].
     pub fn read_elf_headers(&mut self) {
-        for m in self.modules.iter_mut().filter(|m| m.is_file()) {
-            match elf::read(&m.path) {
-                Ok(info) => {
-                    m.build_id = info.build_id.as_deref().map(hex);
-                    // The bias is any mapped address minus its vaddr.
-                    if let Some(&(start, _, off)) = m.mappings.first()
-                        && let Some(vaddr) = info.vaddr_of_offset(off)
-                    {
-                        m.load_address = start.wrapping_sub(vaddr as usize);
+        crate::guard::inside(|| {
+            for m in self.modules.iter_mut().filter(|m| m.is_file()) {
+                match elf::read(&m.path) {
+                    Ok(info) => {
+                        m.build_id = info.build_id.as_deref().map(hex);
+                        // The bias is any mapped address minus its vaddr.
+                        if let Some(&(start, _, off)) = m.mappings.first()
+                            && let Some(vaddr) = info.vaddr_of_offset(off)
+                        {
+                            m.load_address = start.wrapping_sub(vaddr as usize);
+                        }
+                        m.segments = Some(info);
                     }
-                    m.segments = Some(info);
+                    Err(e) => m.elf_error = Some(e.to_string()),
                 }
-                Err(e) => m.elf_error = Some(e.to_string()),
             }
-        }
+        });
     }
 
     /// The module holding `addr` and the address inside its file.

@@ -87,7 +87,7 @@ impl Symbolizer {
     /// empty (an unknown address gives one [`Frame::unresolved`]).
     pub fn resolve(&mut self, addr: usize) -> &[Frame] {
         if !self.cache.contains_key(&addr) {
-            let frames = self.lookup(addr);
+            let frames = crate::guard::inside(|| self.lookup(addr));
             self.cache.insert(addr, frames);
         }
         &self.cache[&addr]
@@ -144,11 +144,13 @@ impl Symbolizer {
     /// first), with the allocator's frames trimmed at the top and the
     /// runtime's start-up frames at the bottom: see [`trim`].
     pub fn stack(&mut self, addrs: &[usize]) -> Vec<Frame> {
-        let mut frames = Vec::with_capacity(addrs.len());
-        for &a in addrs {
-            frames.extend_from_slice(self.resolve(a));
-        }
-        trim(frames)
+        crate::guard::inside(|| {
+            let mut frames = Vec::with_capacity(addrs.len());
+            for &a in addrs {
+                frames.extend_from_slice(self.resolve(a));
+            }
+            trim(frames)
+        })
     }
 }
 
