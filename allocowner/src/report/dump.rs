@@ -1,6 +1,6 @@
 //! The page_owner-style dump: one block per live allocation.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::io::{self, Write};
 
 use super::{Owner, Report, capture_line, unresolved_addrs, write_own_footer};
@@ -81,6 +81,8 @@ impl Report<'_> {
                 )?;
             }
             writeln!(out)?;
+            // Each stack is rendered once, however many allocations it owns.
+            let mut rendered: HashMap<StackHandle, String> = HashMap::new();
             for &i in &order {
                 let a = &snap.allocations[i];
                 write!(out, "Allocation of {} bytes (align {}), ", a.size, a.align)?;
@@ -94,10 +96,15 @@ impl Report<'_> {
                 }
                 writeln!(out, "handle {}", handle_name(a.stack))?;
                 writeln!(out, "Address {:#x}", a.addr)?;
-                for f in self.frames(a.stack) {
-                    writeln!(out, "{}", self.frame_line(f))?;
-                }
-                writeln!(out)?;
+                let stack = rendered.entry(a.stack).or_insert_with(|| {
+                    let mut text = String::new();
+                    for f in self.frames(a.stack) {
+                        text.push_str(&self.frame_line(f));
+                        text.push('\n');
+                    }
+                    text
+                });
+                writeln!(out, "{stack}")?;
             }
             let mut footer = String::new();
             write_own_footer(
