@@ -256,8 +256,13 @@ fn dump_has_one_block_per_allocation_in_address_order() {
 /// Parses folded stacks back: stack -> bytes.
 fn parse_folded(text: &str) -> HashMap<Vec<String>, u64> {
     let mut out = HashMap::new();
-    for line in text.lines().filter(|l| !l.starts_with('#')) {
+    for line in text.lines() {
+        // Every line ends with a number, the header included (weight 0).
         let (stack, n) = line.rsplit_once(' ').expect("`stack bytes`");
+        if line.starts_with('#') {
+            assert_eq!(n, "0", "{line}");
+            continue;
+        }
         let frames = stack.split(';').map(str::to_owned).collect();
         assert!(out.insert(frames, n.parse::<u64>().unwrap()).is_none());
     }
@@ -270,7 +275,7 @@ fn folded_parses_back_to_the_program_bytes() {
     let text = Report::new(&snap).folded();
     assert!(
         text.starts_with(
-            "# allocowner folded stacks: live bytes; capture: frame pointers (every allocation)\n"
+            "# allocowner folded stacks of live bytes, capture: frame pointers (every allocation) 0\n"
         ),
         "{text}"
     );

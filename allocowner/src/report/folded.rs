@@ -40,14 +40,16 @@ impl Report<'_> {
     }
 
     /// Folded stacks weighted by live bytes, one line per distinct stack:
-    /// `outermost;...;innermost BYTES`, after a `#` comment line saying the
-    /// capture mode (flame graph tools skip lines they cannot parse).
+    /// `outermost;...;innermost BYTES`. The first line says the capture
+    /// mode; it starts with `#` and is itself a stack of weight 0, so that
+    /// every line ends with a number (speedscope detects the format by
+    /// that; flamegraph.pl and inferno draw nothing for it).
     /// Semicolons in frame names are replaced by commas. Special owners are
     /// stacks of one frame (`[early (estimated)]`, `[depot failure]`,
     /// `[unsampled]`); allocowner's own allocations are not included.
     ///
     /// ```text
-    /// # allocowner folded stacks: live bytes; capture: frame pointers (every allocation)
+    /// # allocowner folded stacks of live bytes, capture: frame pointers (every allocation) 0
     /// [early (estimated)] 4096
     /// myapp::main;myapp::load 64000
     /// ```
@@ -58,8 +60,8 @@ impl Report<'_> {
     pub fn folded(&self) -> String {
         crate::guard::inside(|| {
             let mut out = format!(
-                "# allocowner folded stacks: live bytes; capture: {}\n",
-                capture_line(self.snapshot.mode)
+                "# allocowner folded stacks of live bytes, capture: {} 0\n",
+                sanitize(&capture_line(self.snapshot.mode))
             );
             for (names, bytes) in self.folded_stacks() {
                 let _ = writeln!(out, "{} {bytes}", names.join(";"));

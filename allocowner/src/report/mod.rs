@@ -44,6 +44,35 @@
 //! and the report ends with the module map: each module's path, build-id and
 //! load address, with the `addr2line` command that symbolizes it offline.
 //!
+//! # Viewing
+//! - Text reports ([`Report::grouped`], [`Report::dump`], [`diff`]) are
+//!   read as they are; the dump keeps page_owner's shape (header line,
+//!   address line, frames, blank line) so it splits on blank lines.
+//! - [`Report::folded`]: `inferno-flamegraph --countname=bytes < heap.folded
+//!   > heap.svg`, `flamegraph.pl --countname=bytes`, or drop the file on
+//!   speedscope.app.
+//! - [`Report::flamegraph_svg`]: open the file in a browser; hover a frame
+//!   for its name, bytes and share.
+//!
+//! # Overhead (measured)
+//! Release build, this workspace's 2-core VM, one process with 1,000,003
+//! live allocations from 22 stacks of 8.7 frames on average:
+//!
+//! | step | time |
+//! |---|---|
+//! | [`Report::new`], first in the process (loads the binary's debug info) | 150–280 ms |
+//! | [`Report::with_symbolizer`] reusing a warm [`Symbolizer`] | 0.25 ms |
+//! | [`Report::grouped`] (one pass over the records) | 13–23 ms |
+//! | [`Report::folded`] | 19–31 ms |
+//! | [`Report::flamegraph_svg`] | 40–95 ms |
+//! | [`diff`] of two such snapshots | 36–102 ms |
+//! | [`Report::dump`]: 642 MB of text, about 640 bytes per allocation | 2.5–4.5 s |
+//!
+//! The first symbolization keeps the `backtrace` crate's parsed debug info
+//! of the binary: 36.7 MB of heap for the test binary measured, owned by
+//! [`StackHandle::DUMMY`] (allocowner's own). For large heaps prefer
+//! [`Report::write_dump`] into a `BufWriter<File>` over [`Report::dump`].
+//!
 //! # Example
 //! ```
 //! use allocowner::report::{Report, SortBy};
