@@ -48,9 +48,9 @@
 //! - Text reports ([`Report::grouped`], [`Report::dump`], [`diff`]) are
 //!   read as they are; the dump keeps page_owner's shape (header line,
 //!   address line, frames, blank line) so it splits on blank lines.
-//! - [`Report::folded`]: `inferno-flamegraph --countname=bytes < heap.folded
-//!   > heap.svg`, `flamegraph.pl --countname=bytes`, or drop the file on
-//!   speedscope.app.
+//! - [`Report::folded`]: pipe it through `inferno-flamegraph
+//!   --countname=bytes` or `flamegraph.pl --countname=bytes`, or drop the
+//!   file on speedscope.app.
 //! - [`Report::flamegraph_svg`]: open the file in a browser; hover a frame
 //!   for its name, bytes and share.
 //!
