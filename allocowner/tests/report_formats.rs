@@ -554,3 +554,67 @@ fn readelf_build_id(exe: &str) -> String {
         .expect("the test binary has a GNU build-id")
         .to_owned()
 }
+
+#[test]
+fn garbage_addresses_and_empty_snapshots_give_valid_reports() {
+    let h = StackHandle::from_raw(9);
+    let snap = Snapshot {
+        mode: CaptureMode::FramePointers,
+        allocations: vec![Allocation {
+            addr: 0x10,
+            size: 5,
+            align: 1,
+            stack: h,
+            thread: None,
+            timestamp_ns: None,
+        }],
+        stacks: HashMap::from([(
+            h,
+            Stack {
+                handle: h,
+                frames: vec![1, 0x10, usize::MAX],
+                live_count: 1,
+                live_bytes: 5,
+            },
+        )]),
+        early_bytes: 0,
+        own_mapped_bytes: 0,
+    };
+    let r = Report::new(&snap);
+    let text = r.grouped(SortBy::Bytes, 5);
+    assert!(
+        text.contains("1 times, 5 bytes:\n 0x1\n 0x10\n 0xffffffffffffffff\n"),
+        "{text}"
+    );
+    let dump = r.dump();
+    assert!(
+        dump.contains(
+            "Allocation of 5 bytes (align 1), tid ?, ts ?, handle 9\nAddress 0x10\n 0x1\n"
+        ),
+        "{dump}"
+    );
+    assert!(
+        r.folded().ends_with("\n0xffffffffffffffff;0x10;0x1 5\n"),
+        "{}",
+        r.folded()
+    );
+    check_xml(&r.flamegraph_svg());
+
+    let empty = Snapshot {
+        mode: CaptureMode::FramePointers,
+        allocations: vec![],
+        stacks: HashMap::new(),
+        early_bytes: 0,
+        own_mapped_bytes: 0,
+    };
+    let r = Report::new(&empty);
+    assert!(
+        r.grouped(SortBy::Bytes, 5)
+            .contains("# total: 0 bytes live in 0 allocations; 0 groups, 0 shown")
+    );
+    let svg = r.flamegraph_svg();
+    check_xml(&svg);
+    assert_eq!(svg.matches("class=\"frame\"").count(), 0);
+    assert_eq!(r.folded().lines().count(), 1);
+    assert!(diff(&empty, &empty).entries.is_empty());
+}
