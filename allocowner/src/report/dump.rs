@@ -16,6 +16,14 @@ fn handle_name(h: StackHandle) -> String {
     }
 }
 
+/// The name of live thread `tid` of this process (Linux: its `comm`, at
+/// most 15 bytes), as page_owner prints the task's; `None` once it exited.
+fn thread_name(tid: u64) -> Option<String> {
+    let comm = std::fs::read_to_string(format!("/proc/self/task/{tid}/comm")).ok()?;
+    let comm = comm.trim_end_matches('\n');
+    (!comm.is_empty()).then(|| comm.to_owned())
+}
+
 impl Report<'_> {
     /// The dump as a string: see [`Report::write_dump`].
     pub fn dump(&self) -> String {
@@ -29,9 +37,10 @@ impl Report<'_> {
 
     /// Writes one block per live allocation, in address order, as
     /// `/sys/kernel/debug/page_owner` prints one per page: a header line
-    /// (size, alignment, thread, timestamp, owner handle), the address, the
-    /// symbolized owner stack one frame per line, and a blank line. `tid ?`
-    /// and `ts ?` mean the thread client was off. A header says the capture
+    /// (size, alignment, thread id with the thread's name while it lives,
+    /// timestamp, owner handle), the address, the symbolized owner stack one
+    /// frame per line, and a blank line. `tid ?` and `ts ?` mean the thread
+    /// client was off. A header says the capture
     /// mode; a footer gives allocowner's own memory and, if some frame lacked
     /// debug info, the module map.
     ///
@@ -40,12 +49,12 @@ impl Report<'_> {
     /// # capture: frame pointers (every allocation)
     /// # 2 live allocations, 96 bytes (program: 1 allocations, 32 bytes)
     ///
-    /// Allocation of 32 bytes (align 8), tid 4242, ts 1200 ns, handle 1
+    /// Allocation of 32 bytes (align 8), tid 4242 (myapp), ts 1200 ns, handle 1
     /// Address 0x55d0c0a1b2c0
     ///  myapp::load (src/load.rs:42)
     ///  myapp::main (src/main.rs:7)
     ///
-    /// Allocation of 64 bytes (align 16), tid 4242, ts 1500 ns, handle dummy
+    /// Allocation of 64 bytes (align 16), tid 4242 (myapp), ts 1500 ns, handle dummy
     /// Address 0x55d0c0a1c000
     ///
     /// # allocowner's own (not in the totals above): 1052672 bytes mapped from the OS (side table, stack depot), 64 bytes in 1 heap allocations (dummy owner)
@@ -83,11 +92,15 @@ impl Report<'_> {
             writeln!(out)?;
             // Each stack is rendered once, however many allocations it owns.
             let mut rendered: HashMap<StackHandle, String> = HashMap::new();
+            let mut names: HashMap<u64, Option<String>> = HashMap::new();
             for &i in &order {
                 let a = &snap.allocations[i];
                 write!(out, "Allocation of {} bytes (align {}), ", a.size, a.align)?;
                 match a.thread {
-                    Some(t) => write!(out, "tid {t}, ")?,
+                    Some(t) => match names.entry(t).or_insert_with(|| thread_name(t)) {
+                        Some(name) => write!(out, "tid {t} ({name}), ")?,
+                        None => write!(out, "tid {t}, ")?,
+                    },
                     None => write!(out, "tid ?, ")?,
                 }
                 match a.timestamp_ns {
