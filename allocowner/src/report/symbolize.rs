@@ -226,11 +226,15 @@ fn is_allocator_entry(function: &str) -> bool {
 ///
 /// A stack made only of such frames is kept whole.
 pub fn trim(mut frames: Vec<Frame>) -> Vec<Frame> {
-    if let Some(i) = frames.iter().position(|f| {
+    if let Some(mut i) = frames.iter().position(|f| {
         f.function
             .as_deref()
             .is_some_and(|n| n.contains("__rust_begin_short_backtrace"))
     }) {
+        // Functions inlined into it go with it.
+        while i > 0 && frames[i - 1].addr == frames[i].addr {
+            i -= 1;
+        }
         frames.truncate(i);
     }
     let entry = frames
@@ -292,7 +296,15 @@ mod tests {
             named("app::work"),
             named("alloc::vec::Vec<T>::push"),
             named("app::main"),
-            named("std::sys::backtrace::__rust_begin_short_backtrace"),
+            Frame {
+                addr: 9,
+                inlined: true,
+                ..named("<fn() as FnOnce>::call_once")
+            },
+            Frame {
+                addr: 9,
+                ..named("std::sys::backtrace::__rust_begin_short_backtrace")
+            },
             named("main"),
         ];
         let names: Vec<_> = trim(stack)
