@@ -187,6 +187,7 @@ mod config;
 mod depot;
 mod grouped;
 mod guard;
+pub mod report;
 mod snapshot;
 mod spin;
 mod sys;
