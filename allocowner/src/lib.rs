@@ -178,14 +178,13 @@
     clippy::unused_self
 )]
 
-use std::io::{self, Write};
+use std::io;
 use std::path::Path;
 
 mod alloc;
 mod capture;
 mod config;
 mod depot;
-mod grouped;
 mod guard;
 pub mod report;
 mod snapshot;
@@ -304,8 +303,7 @@ pub fn stats() -> Stats {
 pub fn write_report(path: &Path) -> io::Result<()> {
     let snap = guard::inside(snapshot);
     guard::inside(|| {
-        let mut f = io::BufWriter::new(std::fs::File::create(path)?);
-        grouped::write_grouped(&snap, &mut f)?;
-        f.flush()
+        let text = report::Report::new(&snap).grouped(report::SortBy::Bytes, usize::MAX);
+        std::fs::write(path, text)
     })
 }

@@ -71,7 +71,8 @@ fn env_variable() {
     let report = std::fs::read_to_string(&path).unwrap();
     std::fs::remove_file(&path).unwrap();
     assert!(
-        report.starts_with("allocowner: live heap by owner stack (capture: frame pointers"),
+        report.starts_with("# allocowner grouped report: live heap by owner stack")
+            && report.contains("frame pointers"),
         "{report}"
     );
     assert!(report.contains("bytes in"), "{report}");

@@ -119,17 +119,6 @@ pub use grouped::{Group, SortBy};
 pub use modules::{MapsError, Module, ModuleMap};
 pub use symbolize::{Frame, Symbolizer, is_allocator_frame, trim};
 
-// Kept here until the lead moves it next to `StackHandle`: reports and their
-// tests build snapshots by hand.
-impl StackHandle {
-    /// The handle with raw value `raw` (for snapshots built by hand, or read
-    /// back from a file). Values at or above `u32::MAX - 3` are the special
-    /// handles ([`StackHandle::DUMMY`] and the rest).
-    pub const fn from_raw(raw: u32) -> StackHandle {
-        StackHandle(raw)
-    }
-}
-
 /// Who owns an allocation: a stack from the depot or a special owner.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Owner {
