@@ -5,5 +5,7 @@
 //!
 //! Not built yet.
 
+#[cfg(target_os = "linux")]
+pub mod access;
 mod snapshot;
 pub use snapshot::{Allocation, CaptureMode, Snapshot, Stack, StackHandle};

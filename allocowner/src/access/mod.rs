@@ -1,0 +1,25 @@
+//! A DAMON-style sampler of heap access regions, recorded in DAMON's formats.
+//!
+//! (Manual below: filled in with the measured figures.)
+
+#![cfg(target_os = "linux")]
+
+mod detect;
+mod env;
+mod error;
+mod json;
+mod monitor;
+mod record;
+mod regions;
+mod target;
+
+pub use detect::{DetectError, Mode, PAGE, Probe};
+pub use env::{ENV_VAR, MODE_ENV_VAR, stop_global};
+pub use error::AccessError;
+pub use monitor::{Attrs, Monitor, Summary};
+pub use record::{
+    Aggregation, Format, Intervals, MAGIC, MAX_BUFFER_LEN, MAX_PATH_LEN, MIN_BUFFER_LEN,
+    RecordControl, RecordedRegion, Recording, WriteStats,
+};
+pub use regions::{MIN_REGION, Region};
+pub use target::{exclude_mapping, forget_mapping};
