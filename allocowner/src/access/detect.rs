@@ -20,8 +20,8 @@ use std::fs::File;
 use std::io;
 use std::ops::Range;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::OnceLock;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 /// The page size the detectors work in.
 pub const PAGE: usize = 4096;
@@ -75,7 +75,9 @@ impl Probe {
     /// Tests both detectors on a scratch mapping.
     pub fn run() -> Probe {
         Probe {
-            write_protect: UffdWp::open().and_then(|d| d.self_test()).map_err(|e| e.to_string()),
+            write_protect: UffdWp::open()
+                .and_then(|d| d.self_test())
+                .map_err(|e| e.to_string()),
             mprotect: Trap::self_test().map_err(|e| e.to_string()),
         }
     }
@@ -540,7 +542,9 @@ impl Trap {
         if seen != [true, true, false] {
             return Err(DetectError {
                 step: "mprotect self-test",
-                source: io::Error::other(format!("touched flags of read/written/untouched pages were {seen:?}")),
+                source: io::Error::other(format!(
+                    "touched flags of read/written/untouched pages were {seen:?}"
+                )),
             });
         }
         Ok(())

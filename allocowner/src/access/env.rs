@@ -11,8 +11,8 @@
 use std::sync::{Mutex, PoisonError};
 
 use super::detect::Mode;
-use super::monitor::{Attrs, Monitor, Summary};
 use super::error::AccessError;
+use super::monitor::{Attrs, Monitor, Summary};
 
 /// The variable read at startup: `"<buffer_len> <path>"`.
 pub const ENV_VAR: &str = "ALLOCOWNER_ACCESS";

@@ -75,7 +75,10 @@ impl fmt::Display for AccessError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             AccessError::InvalidControl(s) => {
-                write!(f, "invalid record control string {s:?}: expected \"<buffer_len> <path>\"")
+                write!(
+                    f,
+                    "invalid record control string {s:?}: expected \"<buffer_len> <path>\""
+                )
             }
             AccessError::BufferLen(n) => write!(
                 f,
@@ -85,7 +88,9 @@ impl fmt::Display for AccessError {
                 write!(f, "too long (>=256 bytes) result file path: {n} bytes")
             }
             AccessError::InvalidAttrs(s) => write!(f, "invalid monitoring attributes: {s}"),
-            AccessError::Busy => f.write_str("the monitor is running: stop it before changing the recording (EBUSY)"),
+            AccessError::Busy => {
+                f.write_str("the monitor is running: stop it before changing the recording (EBUSY)")
+            }
             AccessError::Unsupported { mode, cause } => {
                 write!(f, "access detection mode {mode} cannot run here: {cause}")
             }

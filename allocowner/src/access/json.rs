@@ -154,7 +154,10 @@ impl Parser<'_> {
                 let start = self.i;
                 self.i += 1;
                 while self.i < self.s.len()
-                    && matches!(self.s[self.i], b'0'..=b'9' | b'.' | b'e' | b'E' | b'+' | b'-')
+                    && matches!(
+                        self.s[self.i],
+                        b'0'..=b'9' | b'.' | b'e' | b'E' | b'+' | b'-'
+                    )
                 {
                     self.i += 1;
                 }
@@ -231,12 +234,16 @@ mod tests {
 
     #[test]
     fn parses_damo_shapes() {
-        let v = parse(r#"[{"a": "1,234", "b": [1, -2, null, true], "c": {"d": "x\"\u0041"}}]"#).unwrap();
+        let v = parse(r#"[{"a": "1,234", "b": [1, -2, null, true], "c": {"d": "x\"\u0041"}}]"#)
+            .unwrap();
         let o = &v.as_array().unwrap()[0];
         assert_eq!(o.get("a").unwrap().as_u64(), Some(1234));
         assert_eq!(o.get("b").unwrap().as_array().unwrap()[0].as_u64(), Some(1));
         assert_eq!(o.get("b").unwrap().as_array().unwrap()[1].as_u64(), None);
-        assert_eq!(o.get("c").unwrap().get("d"), Some(&Value::String("x\"A".into())));
+        assert_eq!(
+            o.get("c").unwrap().get("d"),
+            Some(&Value::String("x\"A".into()))
+        );
     }
 
     #[test]

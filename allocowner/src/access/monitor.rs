@@ -52,7 +52,9 @@ impl Attrs {
             return bad("the sampling interval must be positive");
         }
         if self.aggr < self.sample || self.update < self.sample {
-            return bad("the aggregation and update intervals must be at least the sampling interval");
+            return bad(
+                "the aggregation and update intervals must be at least the sampling interval",
+            );
         }
         if self.min_nr_regions < 3 {
             return bad("min_nr_regions must be at least 3");
@@ -132,9 +134,14 @@ impl Session {
         published: Arc<Mutex<Vec<Region>>>,
     ) -> Result<Session, AccessError> {
         attrs.validate()?;
-        let detector = Detector::open(mode).map_err(|cause| AccessError::Unsupported { mode, cause })?;
+        let detector =
+            Detector::open(mode).map_err(|cause| AccessError::Unsupported { mode, cause })?;
         let writer = if ctl.enabled() {
-            Some(Writer::begin(ctl, u64::from(std::process::id()), attrs.intervals())?)
+            Some(Writer::begin(
+                ctl,
+                u64::from(std::process::id()),
+                attrs.intervals(),
+            )?)
         } else {
             None
         };
@@ -158,15 +165,17 @@ impl Session {
             published,
         };
         s.refresh_targets();
-        s.regions = regions::init_regions(&regions::three_regions(&s.targets), attrs.min_nr_regions);
+        s.regions =
+            regions::init_regions(&regions::three_regions(&s.targets), attrs.min_nr_regions);
         s.sz_limit = regions::sz_limit(&s.regions, attrs.min_nr_regions);
         s.prepare();
         Ok(s)
     }
 
     fn now(&self) -> u64 {
-        self.virtual_clock
-            .map_or_else(now_ns, |base| base + self.passed * self.attrs.sample.as_nanos() as u64)
+        self.virtual_clock.map_or_else(now_ns, |base| {
+            base + self.passed * self.attrs.sample.as_nanos() as u64
+        })
     }
 
     /// `damon_va_update`: re-read the target and register new mappings.
@@ -394,7 +403,11 @@ impl Monitor {
             false,
             Arc::clone(&self.published),
         )?;
-        *self.shared.stop.lock().unwrap_or_else(PoisonError::into_inner) = false;
+        *self
+            .shared
+            .stop
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner) = false;
         self.shared.running.store(true, Ordering::Release);
         let shared = Arc::clone(&self.shared);
         let spawned = std::thread::Builder::new()
@@ -420,7 +433,9 @@ impl Monitor {
     /// aggregation completed. Refused while the thread runs.
     pub fn tick(&mut self) -> Result<bool, AccessError> {
         if self.shared.running.load(Ordering::Acquire) {
-            return Err(AccessError::State("tick() needs a monitor whose thread is not running"));
+            return Err(AccessError::State(
+                "tick() needs a monitor whose thread is not running",
+            ));
         }
         if self.manual.is_none() {
             self.manual = Some(Session::begin(
@@ -446,18 +461,25 @@ impl Monitor {
         let Some(h) = self.thread.take() else {
             return Err(AccessError::State("the monitor is not running"));
         };
-        *self.shared.stop.lock().unwrap_or_else(PoisonError::into_inner) = true;
+        *self
+            .shared
+            .stop
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner) = true;
         self.shared.wake.notify_all();
-        let r = h.join().unwrap_or_else(|_| {
-            Err(AccessError::State("the monitor thread panicked"))
-        });
+        let r = h
+            .join()
+            .unwrap_or_else(|_| Err(AccessError::State("the monitor thread panicked")));
         self.shared.running.store(false, Ordering::Release);
         r
     }
 
     /// The regions of the last completed aggregation, with their counts.
     pub fn regions(&self) -> Vec<Region> {
-        self.published.lock().unwrap_or_else(PoisonError::into_inner).clone()
+        self.published
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
     }
 }
 
@@ -511,10 +533,24 @@ mod tests {
         assert_eq!(a.aggr, Duration::from_millis(100));
         assert_eq!(a.update, Duration::from_secs(1));
         assert_eq!((a.min_nr_regions, a.max_nr_regions), (10, 1000));
-        let bad = Attrs { min_nr_regions: 2000, ..a };
-        assert!(Monitor::new(bad).unwrap_err().to_string().contains("min_nr_regions"));
-        let bad = Attrs { aggr: Duration::from_millis(1), ..a };
-        assert!(matches!(Monitor::new(bad), Err(AccessError::InvalidAttrs(_))));
+        let bad = Attrs {
+            min_nr_regions: 2000,
+            ..a
+        };
+        assert!(
+            Monitor::new(bad)
+                .unwrap_err()
+                .to_string()
+                .contains("min_nr_regions")
+        );
+        let bad = Attrs {
+            aggr: Duration::from_millis(1),
+            ..a
+        };
+        assert!(matches!(
+            Monitor::new(bad),
+            Err(AccessError::InvalidAttrs(_))
+        ));
     }
 
     #[test]
@@ -524,7 +560,11 @@ mod tests {
         m.set_recording("4096 /tmp/access-unit-busy.data").unwrap();
         assert_eq!(m.recording(), "4096 /tmp/access-unit-busy.data");
         assert!(m.set_recording("100 /tmp/x").is_err());
-        assert_eq!(m.recording(), "4096 /tmp/access-unit-busy.data", "nothing half-applied");
+        assert_eq!(
+            m.recording(),
+            "4096 /tmp/access-unit-busy.data",
+            "nothing half-applied"
+        );
         m.set_recording("0 none").unwrap();
         m.start().unwrap();
         assert!(m.is_running());

@@ -195,7 +195,9 @@ impl Recording {
                 .map_err(|e| fmt_err(format!("zlib stream: {e}")))?;
             Recording::parse_json(&text)
         } else {
-            Err(fmt_err("neither the v2 magic 'damon_recfmt_ver' nor a zlib header"))
+            Err(fmt_err(
+                "neither the v2 magic 'damon_recfmt_ver' nor a zlib header",
+            ))
         }
     }
 
@@ -209,7 +211,9 @@ impl Recording {
                 r.i += 16;
                 let ver = r.u32("version")?;
                 if ver != 2 {
-                    return Err(fmt_err(format!("record format version {ver}, only 2 is read")));
+                    return Err(fmt_err(format!(
+                        "record format version {ver}, only 2 is read"
+                    )));
                 }
                 continue;
             }
@@ -221,7 +225,9 @@ impl Recording {
             let end_ns = sec
                 .checked_mul(1_000_000_000)
                 .and_then(|s| s.checked_add(nsec))
-                .ok_or_else(|| fmt_err(format!("timestamp {sec}.{nsec} overflows at byte {}", r.i)))?;
+                .ok_or_else(|| {
+                    fmt_err(format!("timestamp {sec}.{nsec} overflows at byte {}", r.i))
+                })?;
             let nr_targets = r.u32("nr_targets")?;
             for _ in 0..nr_targets {
                 let target_id = r.u64("target id")?;
@@ -232,7 +238,9 @@ impl Recording {
                     let end = r.u64("region end")?;
                     let nr_accesses = r.u32("nr_accesses")?;
                     if end < start {
-                        return Err(fmt_err(format!("region {start:#x}-{end:#x} ends before it starts")));
+                        return Err(fmt_err(format!(
+                            "region {start:#x}-{end:#x} ends before it starts"
+                        )));
                     }
                     regions.push(RecordedRegion {
                         start,
@@ -260,11 +268,14 @@ impl Recording {
     pub fn parse_json(text: &str) -> Result<Recording, AccessError> {
         let v = json::parse(text)
             .map_err(|e| fmt_err(format!("JSON at byte {}: {}", e.offset, e.what)))?;
-        let records = v.as_array().ok_or_else(|| fmt_err("top level is not a list of records"))?;
+        let records = v
+            .as_array()
+            .ok_or_else(|| fmt_err("top level is not a list of records"))?;
         let mut intervals = None;
         let mut aggregations = Vec::new();
         let need = |v: Option<&Value>, what: &str| -> Result<u64, AccessError> {
-            v.and_then(Value::as_u64).ok_or_else(|| fmt_err(format!("missing or bad '{what}'")))
+            v.and_then(Value::as_u64)
+                .ok_or_else(|| fmt_err(format!("missing or bad '{what}'")))
         };
         for rec in records {
             if let Some(iv) = rec.get("intervals").filter(|v| **v != Value::Null) {
@@ -282,7 +293,11 @@ impl Recording {
                 .ok_or_else(|| fmt_err("missing 'snapshots'"))?;
             for s in snaps {
                 let mut regions = Vec::new();
-                for r in s.get("regions").and_then(Value::as_array).ok_or_else(|| fmt_err("missing 'regions'"))? {
+                for r in s
+                    .get("regions")
+                    .and_then(Value::as_array)
+                    .ok_or_else(|| fmt_err("missing 'regions'"))?
+                {
                     let nr = r
                         .get("nr_accesses")
                         .and_then(|n| n.get("samples"))
@@ -291,7 +306,8 @@ impl Recording {
                     regions.push(RecordedRegion {
                         start: need(r.get("start"), "start")?,
                         end: need(r.get("end"), "end")?,
-                        nr_accesses: u32::try_from(nr).map_err(|_| fmt_err("nr_accesses too big"))?,
+                        nr_accesses: u32::try_from(nr)
+                            .map_err(|_| fmt_err("nr_accesses too big"))?,
                         age: r
                             .get("age")
                             .and_then(|a| a.get("aggr_intervals"))
@@ -401,7 +417,11 @@ impl Writer {
     /// Creates (truncating) the file and writes the header into the buffer.
     /// DAMON appended to an existing file; truncating keeps one header per
     /// file.
-    pub(crate) fn begin(ctl: &RecordControl, target_id: u64, iv: Intervals) -> Result<Writer, AccessError> {
+    pub(crate) fn begin(
+        ctl: &RecordControl,
+        target_id: u64,
+        iv: Intervals,
+    ) -> Result<Writer, AccessError> {
         let file = OpenOptions::new()
             .create(true)
             .write(true)
@@ -487,7 +507,12 @@ impl Writer {
     }
 
     /// `dbgfs_after_aggregation`: one record per aggregation.
-    pub(crate) fn aggregation(&mut self, start_ns: u64, end_ns: u64, regions: &[super::regions::Region]) {
+    pub(crate) fn aggregation(
+        &mut self,
+        start_ns: u64,
+        end_ns: u64,
+        regions: &[super::regions::Region],
+    ) {
         self.stats.aggregations += 1;
         match self.ctl.format() {
             Format::V2 => {
@@ -512,7 +537,10 @@ impl Writer {
                 }
                 self.first = false;
                 let total: usize = regions.iter().map(|r| r.end - r.start).sum();
-                let _ = write!(s, "{{\"start_time\": {start_ns}, \"end_time\": {end_ns}, \"regions\": [");
+                let _ = write!(
+                    s,
+                    "{{\"start_time\": {start_ns}, \"end_time\": {end_ns}, \"regions\": ["
+                );
                 for (i, r) in regions.iter().enumerate() {
                     let _ = write!(
                         s,
@@ -524,7 +552,10 @@ impl Writer {
                         r.age
                     );
                 }
-                let _ = write!(s, "], \"total_bytes\": {total}, \"damos_stats\": null, \"sample_interval_us\": null}}");
+                let _ = write!(
+                    s,
+                    "], \"total_bytes\": {total}, \"damos_stats\": null, \"sample_interval_us\": null}}"
+                );
                 self.put(s.as_bytes());
             }
         }
@@ -566,11 +597,20 @@ mod tests {
         assert_eq!(c.to_string(), "4096 /damon.data");
         assert_eq!(RecordControl::default().to_string(), "0 none");
         assert!("0 /x".parse::<RecordControl>().is_ok());
-        assert!(matches!("1023 /x".parse::<RecordControl>(), Err(AccessError::BufferLen(1023))));
+        assert!(matches!(
+            "1023 /x".parse::<RecordControl>(),
+            Err(AccessError::BufferLen(1023))
+        ));
         assert!("1024 /x".parse::<RecordControl>().is_ok());
         assert!("4194304 /x".parse::<RecordControl>().is_ok());
-        assert!(matches!("4194305 /x".parse::<RecordControl>(), Err(AccessError::BufferLen(4_194_305))));
-        assert!(matches!("99999999999 /x".parse::<RecordControl>(), Err(AccessError::BufferLen(_))));
+        assert!(matches!(
+            "4194305 /x".parse::<RecordControl>(),
+            Err(AccessError::BufferLen(4_194_305))
+        ));
+        assert!(matches!(
+            "99999999999 /x".parse::<RecordControl>(),
+            Err(AccessError::BufferLen(_))
+        ));
         let long = format!("4096 /{}", "a".repeat(254));
         assert!(long.parse::<RecordControl>().is_ok(), "255 bytes is fine");
         let too_long = format!("4096 /{}", "a".repeat(255));
@@ -582,7 +622,10 @@ mod tests {
             assert!(matches!(e, AccessError::InvalidControl(_)), "{bad:?}: {e}");
         }
         assert_eq!(c.format(), Format::V2);
-        assert_eq!("1024 /a.json.z".parse::<RecordControl>().unwrap().format(), Format::JsonCompressed);
+        assert_eq!(
+            "1024 /a.json.z".parse::<RecordControl>().unwrap().format(),
+            Format::JsonCompressed
+        );
     }
 
     fn region(s: usize, e: usize, n: u32, age: u32) -> Region {
@@ -607,7 +650,9 @@ mod tests {
         let path = dir.join("t.data");
         let ctl = RecordControl::new(1024, path.to_str().unwrap()).unwrap();
         let mut w = Writer::begin(&ctl, 4242, iv()).unwrap();
-        let regs: Vec<Region> = (0..60).map(|i| region(i * 4096, (i + 1) * 4096, (i % 21) as u32, 1)).collect();
+        let regs: Vec<Region> = (0..60)
+            .map(|i| region(i * 4096, (i + 1) * 4096, (i % 21) as u32, 1))
+            .collect();
         for k in 0..20u64 {
             w.aggregation(0, 1_000_000_000_000 + k * 100_000_000, &regs[..3]);
         }
@@ -639,7 +684,11 @@ mod tests {
         let ctl = RecordControl::new(2048, path.to_str().unwrap()).unwrap();
         let mut w = Writer::begin(&ctl, 7, iv()).unwrap();
         for k in 0..30u64 {
-            w.aggregation(k * 100, k * 100 + 100, &[region(4096, 8192, 3, 2), region(8192, 65536, 0, 9)]);
+            w.aggregation(
+                k * 100,
+                k * 100 + 100,
+                &[region(4096, 8192, 3, 2), region(8192, 65536, 0, 9)],
+            );
         }
         w.finish().unwrap();
         let bytes = std::fs::read(&path).unwrap();
@@ -651,7 +700,12 @@ mod tests {
         assert_eq!(rec.aggregations[29].start_ns, Some(2900));
         assert_eq!(
             rec.aggregations[3].regions[1],
-            RecordedRegion { start: 8192, end: 65536, nr_accesses: 0, age: Some(9) }
+            RecordedRegion {
+                start: 8192,
+                end: 65536,
+                nr_accesses: 0,
+                age: Some(9)
+            }
         );
         std::fs::remove_dir_all(&dir).unwrap();
     }
@@ -667,7 +721,12 @@ mod tests {
         let e = w.finish().unwrap_err();
         assert_eq!(e.errno(), libc::ENOSPC, "{e}");
         assert!(e.to_string().contains("dropped"), "{e}");
-        let e = Writer::begin(&RecordControl::new(1024, "/nonexistent-dir/x").unwrap(), 1, iv()).unwrap_err();
+        let e = Writer::begin(
+            &RecordControl::new(1024, "/nonexistent-dir/x").unwrap(),
+            1,
+            iv(),
+        )
+        .unwrap_err();
         assert_eq!(e.errno(), libc::ENOENT);
     }
 }

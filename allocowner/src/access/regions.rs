@@ -54,7 +54,11 @@ pub struct Rng(u64);
 impl Rng {
     /// A generator from `seed` (0 is replaced by a fixed non-zero value).
     pub fn new(seed: u64) -> Rng {
-        Rng(if seed == 0 { 0x9E37_79B9_7F4A_7C15 } else { seed })
+        Rng(if seed == 0 {
+            0x9E37_79B9_7F4A_7C15
+        } else {
+            seed
+        })
     }
 
     /// The next 64 random bits.
@@ -89,7 +93,11 @@ const fn align_up(x: usize) -> usize {
 /// fewer than two gaps, the mappings' spans are returned as they are (one or
 /// two ranges). `mappings` need not be sorted.
 pub fn three_regions(mappings: &[Range<usize>]) -> Vec<Range<usize>> {
-    let mut m: Vec<Range<usize>> = mappings.iter().filter(|r| r.start < r.end).cloned().collect();
+    let mut m: Vec<Range<usize>> = mappings
+        .iter()
+        .filter(|r| r.start < r.end)
+        .cloned()
+        .collect();
     m.sort_by_key(|r| r.start);
     if m.is_empty() {
         return Vec::new();
@@ -289,8 +297,8 @@ pub fn reset_aggregated(regions: &mut [Region]) {
 /// cut at a random point between 10% and 90% of what remains, page aligned.
 fn split_regions_of(regions: &mut Vec<Region>, nr_subs: usize, rng: &mut Rng) {
     let mut out = Vec::with_capacity(regions.len() * nr_subs);
-    for r in regions.drain(..) {
-        let mut r = r;
+    let mut rights: Vec<Region> = Vec::with_capacity(nr_subs);
+    for mut r in regions.drain(..) {
         let mut sz = r.size();
         let mut i = 0;
         while i + 1 < nr_subs && sz > 2 * MIN_REGION {
@@ -299,16 +307,16 @@ fn split_regions_of(regions: &mut Vec<Region>, nr_subs: usize, rng: &mut Rng) {
             if sub == 0 || sub >= sz {
                 continue;
             }
-            let mut left = r;
-            left.end = r.start + sub;
-            r.start = left.end;
-            // DAMON splits the left piece again; keep the right piece for
-            // the next cut and emit the left, which yields the same set of
-            // sizes distribution-wise while keeping the list sorted.
-            out.push(left);
-            sz = r.size();
+            // damon_split_region_at: the right piece is new, the left one
+            // (`r`) is cut again, as DAMON does.
+            let mut right = r;
+            right.start = r.start + sub;
+            r.end = right.start;
+            rights.push(right);
+            sz = sub;
         }
         out.push(r);
+        out.extend(rights.drain(..).rev());
     }
     *regions = out;
 }
@@ -401,7 +409,10 @@ mod tests {
         ]);
         apply_ranges(&mut r, &[5 * p..27 * p, 45 * p..55 * p, 73 * p..104 * p]);
         let got: Vec<(usize, usize)> = r.iter().map(|r| (r.start / p, r.end / p)).collect();
-        assert_eq!(got, vec![(5, 20), (20, 27), (45, 55), (73, 80), (80, 90), (90, 104)]);
+        assert_eq!(
+            got,
+            vec![(5, 20), (20, 27), (45, 55), (73, 80), (80, 90), (90, 104)]
+        );
         // A range with no region gets one; holes are filled.
         let mut r = regs(&[(10, 20, 0), (30, 40, 0)]);
         apply_ranges(&mut r, &[10 * p..40 * p, 100 * p..110 * p]);
@@ -414,7 +425,10 @@ mod tests {
         let p = MIN_REGION;
         let mut r = regs(&[(0, 10, 10), (10, 30, 13), (30, 40, 20), (40, 50, 19)]);
         merge(&mut r, 3, 100 * p, 1000, 20);
-        let got: Vec<(usize, usize, u32)> = r.iter().map(|r| (r.start / p, r.end / p, r.nr_accesses)).collect();
+        let got: Vec<(usize, usize, u32)> = r
+            .iter()
+            .map(|r| (r.start / p, r.end / p, r.nr_accesses))
+            .collect();
         // (10*10 + 13*20)/30 = 12; (20*10+19*10)/20 = 19
         assert_eq!(got, vec![(0, 30, 12), (30, 50, 19)]);
         let mut r = regs(&[(0, 10, 1), (10, 20, 1)]);
@@ -457,8 +471,15 @@ mod tests {
         for w in r.windows(2) {
             assert!(w[0].end <= w[1].start);
         }
-        assert!(r.iter().all(|x| x.start % p == 0 && x.end % p == 0 && x.size() > 0));
-        assert!(r.iter().filter(|x| x.start < 100 * p).all(|x| x.nr_accesses == 3));
+        assert!(
+            r.iter()
+                .all(|x| x.start % p == 0 && x.end % p == 0 && x.size() > 0)
+        );
+        assert!(
+            r.iter()
+                .filter(|x| x.start < 100 * p)
+                .all(|x| x.nr_accesses == 3)
+        );
         // No split above half the maximum.
         let before = r.len();
         split(&mut r, 20, 0, &mut rng);

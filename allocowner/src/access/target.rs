@@ -163,8 +163,7 @@ pub fn exclude_mapping(addr: usize, len: usize) -> bool {
     for (s, l) in &EXCLUDED {
         // AcqRel: claim the slot, then publish the length; readers take a
         // slot only once its length is non-zero.
-        if s
-            .compare_exchange(0, addr, Ordering::AcqRel, Ordering::Relaxed)
+        if s.compare_exchange(0, addr, Ordering::AcqRel, Ordering::Relaxed)
             .is_ok()
         {
             l.store(len, Ordering::Release);
@@ -222,7 +221,10 @@ mod tests {
         let t = select(&maps, &[]);
         assert_eq!(
             t,
-            vec![0x55d0_c020_0000..0x55d0_c030_0000, 0x7f00_0000_0000..0x7f00_0010_0000]
+            vec![
+                0x55d0_c020_0000..0x55d0_c030_0000,
+                0x7f00_0000_0000..0x7f00_0010_0000
+            ]
         );
     }
 
