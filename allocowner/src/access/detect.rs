@@ -412,6 +412,12 @@ static SLOTS: [Slot; TRAP_SLOTS] = [const {
     }
 }; TRAP_SLOTS];
 
+thread_local! {
+    /// The last fault address this thread found in no slot (const-initialised
+    /// and destructor-free, so reading it in the handler allocates nothing).
+    static LAST_UNMATCHED: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+}
+
 /// The SIGSEGV action in place before ours, to chain to.
 static PREVIOUS: OnceLock<libc::sigaction> = OnceLock::new();
 /// One trap user at a time (the slots are global).
@@ -443,6 +449,15 @@ extern "C" fn on_segv(sig: libc::c_int, info: *mut libc::siginfo_t, ctx: *mut li
             }
         }
     }
+    // Not in the table: the page may have been ours, disarmed and restored
+    // by the monitor (and its slot reused) while this thread was on its way
+    // here. Retry the access once; a second fault at the same address is
+    // not ours.
+    let retried = LAST_UNMATCHED.with(|c| c.replace(addr)) == addr;
+    if !retried {
+        return;
+    }
+    LAST_UNMATCHED.with(|c| c.set(0));
     // Not ours: hand over to the previous action.
     if let Some(prev) = PREVIOUS.get() {
         let h = prev.sa_sigaction;
@@ -559,7 +574,10 @@ fn install_handler() -> Result<(), DetectError> {
     // the handler field is set below.
     let mut act: libc::sigaction = unsafe { std::mem::zeroed() };
     act.sa_sigaction = on_segv as usize;
-    act.sa_flags = libc::SA_SIGINFO | libc::SA_ONSTACK | libc::SA_NODEFER;
+    // No SA_ONSTACK: an alternate signal stack is an anonymous mapping that
+    // may lie in the target and be armed, and then the kernel cannot push
+    // the signal frame. Thread stacks are never in the target.
+    act.sa_flags = libc::SA_SIGINFO | libc::SA_NODEFER;
     // SAFETY: as above, for the output.
     let mut old: libc::sigaction = unsafe { std::mem::zeroed() };
     // SAFETY: both pointers are valid sigaction values.

@@ -7,6 +7,7 @@
 mod detect;
 mod env;
 mod error;
+mod heatmap;
 mod json;
 mod monitor;
 mod record;
@@ -16,6 +17,7 @@ mod target;
 pub use detect::{DetectError, Mode, PAGE, Probe};
 pub use env::{ENV_VAR, MODE_ENV_VAR, stop_global};
 pub use error::AccessError;
+pub use heatmap::{HeatmapOptions, heat_matrix, heatmap_svg};
 pub use monitor::{Attrs, Monitor, Summary};
 pub use record::{
     Aggregation, Format, Intervals, MAGIC, MAX_BUFFER_LEN, MAX_PATH_LEN, MIN_BUFFER_LEN,

@@ -94,6 +94,16 @@ pub struct Summary {
     pub nr_regions: usize,
     /// The recorder's figures (zero when recording was off).
     pub write: WriteStats,
+    /// CPU time the monitor spent (its thread, or the ticks).
+    pub cpu: Duration,
+}
+
+fn thread_cpu() -> Duration {
+    // SAFETY: a zeroed timespec is valid output storage.
+    let mut ts: libc::timespec = unsafe { std::mem::zeroed() };
+    // SAFETY: `ts` is valid for writing.
+    unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &raw mut ts) };
+    Duration::new(ts.tv_sec as u64, ts.tv_nsec as u32)
 }
 
 fn now_ns() -> u64 {
@@ -122,6 +132,7 @@ struct Session {
     aggregations: u64,
     prepared: bool,
     published: Arc<Mutex<Vec<Region>>>,
+    cpu: Duration,
 }
 
 impl Session {
@@ -163,6 +174,7 @@ impl Session {
             aggregations: 0,
             prepared: false,
             published,
+            cpu: Duration::ZERO,
         };
         s.refresh_targets();
         s.regions =
@@ -220,6 +232,13 @@ impl Session {
     /// One sampling interval's work, after its sleep. Returns whether an
     /// aggregation completed.
     fn step(&mut self) -> bool {
+        let t0 = thread_cpu();
+        let aggregated = self.step_inner();
+        self.cpu += thread_cpu().saturating_sub(t0);
+        aggregated
+    }
+
+    fn step_inner(&mut self) -> bool {
         let max_nr = if self.prepared { self.check() } else { 0 };
         self.prepared = false;
         self.passed += 1;
@@ -280,6 +299,7 @@ impl Session {
             aggregations: self.aggregations,
             nr_regions: self.regions.len(),
             write: WriteStats::default(),
+            cpu: self.cpu,
         };
         if let Some(w) = self.writer.take() {
             s.write = w.finish()?;

@@ -96,7 +96,9 @@ const MAX_STACK_GUARD: usize = 1 << 20;
 /// Picks the monitoring target out of `maps`: `[heap]` and anonymous
 /// `rw-p` mappings, excluding `[stack]`, thread stacks (an anonymous `rw-p`
 /// mapping directly above an inaccessible guard of at most 1 MiB, which is how
-/// glibc lays out a pthread stack) and the ranges in `excluded`.
+/// glibc lays out a pthread stack), the `.bss` of loaded objects (an
+/// anonymous mapping right after a file mapping: static data, not heap, and
+/// where the monitor's own statics live) and the ranges in `excluded`.
 pub fn select(maps: &[Mapping], excluded: &[Range<usize>]) -> Vec<Range<usize>> {
     let mut out: Vec<Range<usize>> = Vec::new();
     for (i, m) in maps.iter().enumerate() {
@@ -111,6 +113,11 @@ pub fn select(maps: &[Mapping], excluded: &[Range<usize>]) -> Vec<Range<usize>> 
                 && below.len() <= MAX_STACK_GUARD
             {
                 continue; // a thread stack
+            }
+            if below.end == m.start && !below.name.is_empty() && !below.name.starts_with('[') {
+                // The .bss of the executable or a library: static data, not
+                // heap (and it holds the trap's own tables).
+                continue;
             }
         }
         // Cut out excluded ranges.
@@ -209,6 +216,7 @@ mod tests {
 7f0000101000-7f0000301000 rw-p 00000000 00:00 0
 7f0000400000-7f0000500000 r-xp 00000000 08:01 77 /usr/lib/libc.so.6
 7f0000500000-7f0000510000 rw-p 00000000 08:01 77 /usr/lib/libc.so.6
+7f0000510000-7f0000520000 rw-p 00000000 00:00 0
 7f0000600000-7f0000700000 rw-s 00000000 00:01 9 /dev/zero (deleted)
 7ffc00000000-7ffc00021000 rw-p 00000000 00:00 0 [stack]
 ";
@@ -216,8 +224,8 @@ mod tests {
     #[test]
     fn selects_heap_and_anonymous_rw_without_stacks() {
         let maps = parse_maps(MAPS).unwrap();
-        assert_eq!(maps.len(), 9);
-        assert_eq!(maps[7].name, "/dev/zero (deleted)");
+        assert_eq!(maps.len(), 10);
+        assert_eq!(maps[8].name, "/dev/zero (deleted)");
         let t = select(&maps, &[]);
         assert_eq!(
             t,
