@@ -7,11 +7,9 @@ use linkme::distributed_slice;
 
 use crate::callsite::{Callsite, UNREGISTERED};
 
-/// All callsites of the program. The name carries the crate's semver-major
-/// (0.1), so that two incompatible copies of dyndbg in one binary each get a
-/// slice of their own instead of mixing records of different layouts.
-#[distributed_slice]
-pub static DYNDBG_CALLSITES_0_1: [Callsite];
+// `DYNDBG_CALLSITES_<semver-major>` and its alias `CALLSITES`: the name
+// keeps semver-incompatible copies of dyndbg apart (see build.rs).
+include!(concat!(env!("OUT_DIR"), "/slice.rs"));
 
 /// What the registry computes once, at first use.
 struct Registry {
@@ -35,7 +33,7 @@ pub(crate) fn lock_writer() -> MutexGuard<'static, ()> {
 
 /// The callsites of the program, in link order.
 pub(crate) fn all() -> &'static [Callsite] {
-    &DYNDBG_CALLSITES_0_1
+    &CALLSITES
 }
 
 /// Runs the start-up work once: names, then the `DYNDBG` query. Every entry
@@ -74,21 +72,4 @@ pub(crate) fn index_of(cs: &Callsite) -> usize {
 pub(crate) fn function_name(cs: &Callsite) -> &'static str {
     init();
     REGISTRY.get().map_or("", |r| r.functions[index_of(cs)])
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn slice_name_follows_the_semver_major() {
-        // Bump DYNDBG_CALLSITES_x_y (and the macro that names it) with the
-        // version: the name is what keeps incompatible copies apart.
-        let major = env!("CARGO_PKG_VERSION_MAJOR");
-        let minor = env!("CARGO_PKG_VERSION_MINOR");
-        let expected = if major == "0" {
-            format!("0_{minor}")
-        } else {
-            major.to_owned()
-        };
-        assert_eq!(expected, "0_1");
-    }
 }
