@@ -1,11 +1,16 @@
 //! `ALLOCOWNER_ACCESS="<buffer_len> <path>"` starts the monitor before
 //! `main` with no call in the program, and process exit stops it and flushes
-//! the record file. The test re-runs its own binary as the program.
+//! the record file, in a program whose global allocator is `OwnerAlloc`
+//! (tracking on through `ALLOCOWNER=on`). The test re-runs its own binary as
+//! the program.
 
 use std::process::Command;
 use std::time::{Duration, Instant};
 
 use allocowner::access::Recording;
+
+#[global_allocator]
+static ALLOC: allocowner::OwnerAlloc = allocowner::OwnerAlloc::system();
 
 const CHILD: &str = "ACCESS_ENV_TEST_CHILD";
 
@@ -23,6 +28,10 @@ fn child() {
         std::hint::black_box(&buf);
         std::thread::sleep(Duration::from_millis(1));
     }
+    assert!(
+        allocowner::is_enabled(),
+        "ALLOCOWNER=on tracks this program"
+    );
     println!("hot set at {:#x}", buf.as_ptr() as usize + (8 << 20));
 }
 
@@ -36,6 +45,7 @@ fn run_child(control: &str) -> (String, String) {
         ])
         .env(CHILD, "1")
         .env("ALLOCOWNER_ACCESS", control)
+        .env("ALLOCOWNER", "on")
         .output()
         .unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout).into_owned();

@@ -4,6 +4,7 @@
 
 #![cfg(target_os = "linux")]
 
+mod attribution;
 mod detect;
 mod env;
 mod error;
@@ -14,6 +15,7 @@ mod record;
 mod regions;
 mod target;
 
+pub use attribution::{Attribution, OwnerHeat, attribute};
 pub use detect::{DetectError, Mode, PAGE, Probe};
 pub use env::{ENV_VAR, MODE_ENV_VAR, stop_global};
 pub use error::AccessError;

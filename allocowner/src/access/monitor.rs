@@ -432,7 +432,7 @@ impl Monitor {
         let shared = Arc::clone(&self.shared);
         let spawned = std::thread::Builder::new()
             .name("allocowner-access".to_owned())
-            .spawn(move || run(session, &shared));
+            .spawn(move || crate::guard::inside(|| run(session, &shared)));
         match spawned {
             Ok(h) => {
                 self.thread = Some(h);
@@ -458,17 +458,16 @@ impl Monitor {
             ));
         }
         if self.manual.is_none() {
-            self.manual = Some(Session::begin(
-                self.attrs,
-                self.mode,
-                &self.control,
-                self.seed,
-                true,
-                Arc::clone(&self.published),
-            )?);
+            let (attrs, mode, seed) = (self.attrs, self.mode, self.seed);
+            let published = Arc::clone(&self.published);
+            let s = crate::guard::inside(|| {
+                Session::begin(attrs, mode, &self.control, seed, true, published)
+            })?;
+            self.manual = Some(s);
             return Ok(false);
         }
-        Ok(self.manual.as_mut().expect("just checked").step())
+        let s = self.manual.as_mut().expect("just checked");
+        Ok(crate::guard::inside(|| s.step()))
     }
 
     /// Stops the session (thread or ticked), flushes and closes the record

@@ -155,14 +155,14 @@ pub fn current() -> io::Result<Vec<Range<usize>>> {
 }
 
 /// Slots of the exclusion table: start and length per slot, 0 when free.
-const EXCLUDE_SLOTS: usize = 256;
+const EXCLUDE_SLOTS: usize = 1024;
 static EXCLUDED: [(AtomicUsize, AtomicUsize); EXCLUDE_SLOTS] =
     [const { (AtomicUsize::new(0), AtomicUsize::new(0)) }; EXCLUDE_SLOTS];
 
 /// Leaves `[addr, addr + len)` out of every monitoring target: for the
 /// mappings allocowner makes for itself (side table, stack depot, the
 /// recorder's buffers). Lock-free and allocation-free, so the allocator may
-/// call it. Returns `false` when the table (256 entries) is full.
+/// call it. Returns `false` when the table (1024 entries) is full.
 pub fn exclude_mapping(addr: usize, len: usize) -> bool {
     if len == 0 {
         return true;
