@@ -7,6 +7,7 @@ mod common;
 #[path = "damo/venv.rs"]
 mod venv;
 
+use std::path::Path;
 use std::time::{Duration, Instant};
 
 use allocowner::access::{Attrs, Mode, Monitor, Recording};
@@ -19,25 +20,27 @@ fn damo_reads_our_recordings() {
     let damo2 = venv::damo("2.0.1");
     let dir = std::env::temp_dir().join(format!("access-damo-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
-    let mut w = Workload::new();
+    let mut work = Workload::new();
 
     // json_compressed, recorded by the monitor thread in real time.
     let jz = dir.join("hot.json.z");
-    let mut m = Monitor::new(Attrs::default()).unwrap();
-    m.set_recording(&format!("65536 {}", jz.display())).unwrap();
-    m.start().unwrap();
-    let t = Instant::now();
+    let mut monitor = Monitor::new(Attrs::default()).unwrap();
+    monitor
+        .set_recording(&format!("65536 {}", jz.display()))
+        .unwrap();
+    monitor.start().unwrap();
+    let began = Instant::now();
     let mut round = 0u8;
-    while t.elapsed() < Duration::from_millis(2500) {
+    while began.elapsed() < Duration::from_millis(2500) {
         round = round.wrapping_add(1);
-        w.write_hot(round);
+        work.write_hot(round);
         std::thread::sleep(Duration::from_millis(1));
     }
-    let summary = m.stop().unwrap();
+    let summary = monitor.stop().unwrap();
     assert!(summary.aggregations >= 20, "{summary:?}");
     let rec = Recording::read(&jz).unwrap();
-    let n = rec.aggregations.len();
-    assert_eq!(n as u64, summary.aggregations);
+    let count = rec.aggregations.len();
+    assert_eq!(count as u64, summary.aggregations);
     let ftype = venv::file_type(&jz);
     assert!(
         ftype.starts_with("zlib compressed data"),
@@ -47,7 +50,7 @@ fn damo_reads_our_recordings() {
     // `report access` on the last snapshot: damo sees exactly our regions,
     // and its hot regions (>= 50% access rate) hold the hot set.
     let jzs = jz.to_str().unwrap();
-    let last = (n - 1).to_string();
+    let last = (count - 1).to_string();
     let access = venv::damo_run(
         &damo3,
         &[
@@ -62,17 +65,21 @@ fn damo_reads_our_recordings() {
         ],
     );
     let regions = parse_access(&access);
-    let ours = &rec.aggregations[n - 1].regions;
+    let ours = &rec.aggregations[count - 1].regions;
     assert_eq!(regions.len(), ours.len(), "damo report access:\n{access}");
-    for (d, o) in regions.iter().zip(ours) {
-        assert_eq!((d.0, d.1), (o.start, o.end - o.start), "{access}");
+    for (theirs, mine) in regions.iter().zip(ours) {
+        assert_eq!(
+            (theirs.0, theirs.1),
+            (mine.start, mine.end - mine.start),
+            "{access}"
+        );
         // access in Hz: nr_accesses per 100 ms aggregation, times 10.
         assert!(
-            (d.2 - f64::from(o.nr_accesses) * 10.0).abs() < 0.01,
+            (theirs.2 - f64::from(mine.nr_accesses) * 10.0).abs() < 0.01,
             "{access}"
         );
     }
-    let hot = w.hot();
+    let hot = work.hot();
     let hot_covered: u64 = regions
         .iter()
         .filter(|r| r.2 >= 100.0)
@@ -89,8 +96,29 @@ fn damo_reads_our_recordings() {
 
     // `report wss`: the median working set is the hot set, give or take
     // the boundary regions.
+    let (median, wss) = median_wss(&damo3, jzs);
+    assert!(
+        (HOT as u64 * 9 / 10..=HOT as u64 * 3 / 2).contains(&median),
+        "median working set {median} for a {HOT}-byte hot set:\n{wss}"
+    );
+
+    // The picture of this recording, kept in the target dir to look at.
+    let svg = allocowner::access::heatmap_svg(&rec, &allocowner::access::HeatmapOptions::default());
+    assert!(svg.contains("fill=\"#ffffff\""), "the hot set shows white");
+    std::fs::write(
+        Path::new(env!("CARGO_TARGET_TMPDIR")).join("access-heatmap.svg"),
+        svg,
+    )
+    .unwrap();
+
+    v2_is_read_by_damo_2_0_1(&damo2, &dir, &mut work);
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// damo 3.4.3's `report wss` 50th percentile, with its output.
+fn median_wss(damo3: &Path, jzs: &str) -> (u64, String) {
     let wss = venv::damo_run(
-        &damo3,
+        damo3,
         &[
             "report",
             "wss",
@@ -112,43 +140,34 @@ fn damo_reads_our_recordings() {
             (f.next() == Some("50")).then(|| f.next().unwrap().parse::<u64>().unwrap())
         })
         .unwrap_or_else(|| panic!("no 50th percentile in:\n{wss}"));
-    assert!(
-        (HOT as u64 * 9 / 10..=HOT as u64 * 3 / 2).contains(&median),
-        "median working set {median} for a {HOT}-byte hot set:\n{wss}"
-    );
+    (median, wss)
+}
 
-    // v2 binary by manual ticks, read by damo 2.0.1's `report raw`: the same
-    // snapshots and regions as our reader.
+/// The v2 binary, by manual ticks, read by damo 2.0.1's `report raw`: the
+/// same snapshots and regions as our reader.
+fn v2_is_read_by_damo_2_0_1(damo2: &Path, dir: &Path, work: &mut Workload) {
     let v2 = dir.join("hot.data");
-    let mut m = record(
-        &mut w,
-        Mode::WriteProtect,
-        5,
-        v2.to_str().unwrap(),
-        30,
-        false,
-    );
-    m.stop().unwrap();
+    let mut monitor = record(work, Mode::WriteProtect, 5, v2.to_str().unwrap(), 30, false);
+    monitor.stop().unwrap();
     let rec2 = Recording::read(&v2).unwrap();
-    let raw = venv::damo_run(&damo2, &["report", "raw", "--input", v2.to_str().unwrap()]);
+    let raw = venv::damo_run(damo2, &["report", "raw", "--input", v2.to_str().unwrap()]);
     let snaps = parse_raw(&raw);
     assert_eq!(snaps.len(), rec2.aggregations.len(), "{raw}");
-    for (d, o) in snaps.iter().zip(&rec2.aggregations) {
-        let o: Vec<(u64, u64, u32)> = o
+    for (theirs, mine) in snaps.iter().zip(&rec2.aggregations) {
+        let mine: Vec<(u64, u64, u32)> = mine
             .regions
             .iter()
             .map(|r| (r.start, r.end, r.nr_accesses))
             .collect();
-        assert_eq!(d, &o);
+        assert_eq!(theirs, &mine);
     }
     let last2 = &rec2.aggregations[rec2.aggregations.len() - 1];
     assert!(
         last2
             .regions
             .iter()
-            .any(|r| r.nr_accesses >= 10 && r.start <= hot.start as u64 + 65536)
+            .any(|r| r.nr_accesses >= 10 && r.start <= work.hot().start as u64 + 65536)
     );
-    std::fs::remove_dir_all(&dir).unwrap();
 }
 
 /// `(addr, size, access_hz)` of each region line of `report access

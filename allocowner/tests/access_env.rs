@@ -20,7 +20,7 @@ fn child() {
     let mut buf = vec![0u8; 64 << 20];
     let t = Instant::now();
     let mut round = 0u8;
-    while t.elapsed() < Duration::from_millis(3000) {
+    while t.elapsed() < Duration::from_secs(3) {
         round = round.wrapping_add(1);
         for i in (8 << 20..12 << 20).step_by(4096) {
             buf[i] = round;
@@ -73,8 +73,10 @@ fn env_var_starts_and_exit_flushes() {
         let hot: u64 = stdout
             .lines()
             .find_map(|l| l.split_once("hot set at 0x"))
-            .map(|(_, h)| u64::from_str_radix(h.trim(), 16).unwrap())
-            .unwrap_or_else(|| panic!("{stdout}"));
+            .map_or_else(
+                || panic!("{stdout}"),
+                |(_, h)| u64::from_str_radix(h.trim(), 16).unwrap(),
+            );
         let rec = Recording::read(&path).unwrap();
         // 3 s of work at 100 ms per aggregation: the tail was flushed at
         // exit (the 4 KiB buffer holds a few aggregations).

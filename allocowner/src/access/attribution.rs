@@ -314,7 +314,7 @@ mod tests {
         let cold = a.coldest(5);
         assert_eq!(cold[0].stack, StackHandle(2));
         assert_eq!(cold[0].live_bytes, 0x3000);
-        assert_eq!(cold[0].cold_bytes, (0x3000 + 0x2000) / 2);
+        assert_eq!(cold[0].cold_bytes, 0x2800);
         assert_eq!(cold[0].hot_bytes, 0x1000 / 2);
         // [0x4000,0x5000) hot in agg 1, owned by nobody
         assert_eq!(a.unowned_hot_bytes, 0x1000 / 2);

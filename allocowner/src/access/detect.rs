@@ -573,7 +573,8 @@ fn install_handler() -> Result<(), DetectError> {
     // SAFETY: a zeroed sigaction is a valid "no flags, empty mask" value;
     // the handler field is set below.
     let mut act: libc::sigaction = unsafe { std::mem::zeroed() };
-    act.sa_sigaction = on_segv as usize;
+    let handler: extern "C" fn(libc::c_int, *mut libc::siginfo_t, *mut libc::c_void) = on_segv;
+    act.sa_sigaction = handler as *const () as usize;
     // No SA_ONSTACK: an alternate signal stack is an anonymous mapping that
     // may lie in the target and be armed, and then the kernel cannot push
     // the signal frame. Thread stacks are never in the target.

@@ -49,9 +49,8 @@ pub fn stop_global() -> Option<Result<Summary, AccessError>> {
 }
 
 extern "C" fn at_exit() {
-    match stop_global() {
-        Some(Err(e)) => eprintln!("allocowner::access: {e}"),
-        Some(Ok(_)) | None => {}
+    if let Some(Err(e)) = stop_global() {
+        eprintln!("allocowner::access: {e}");
     }
 }
 

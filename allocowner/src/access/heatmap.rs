@@ -133,27 +133,30 @@ fn colour(t: f64) -> (u8, u8, u8) {
 
 /// Renders `rec` as an SVG document.
 pub fn heatmap_svg(rec: &Recording, opts: &HeatmapOptions) -> String {
-    let m = heat_matrix(rec, opts);
-    let rows = m.len();
-    let cols = m.first().map_or(0, Vec::len);
-    let max = rec
-        .intervals
-        .map(|iv| (iv.aggr.as_nanos() / iv.sample.as_nanos().max(1)) as f64)
-        .unwrap_or_else(|| {
+    let matrix = heat_matrix(rec, opts);
+    let rows = matrix.len();
+    let cols = matrix.first().map_or(0, Vec::len);
+    let max = rec.intervals.map_or_else(
+        || {
             rec.aggregations
                 .iter()
                 .flat_map(|a| a.regions.iter().map(|r| f64::from(r.nr_accesses)))
                 .fold(1.0, f64::max)
-        });
+        },
+        |iv| (iv.aggr.as_nanos() / iv.sample.as_nanos().max(1)) as f64,
+    );
     let (cw, ch) = opts.cell;
     let (left, top) = (130, 40);
-    let (w, h) = (left + cols * cw + 20, top + rows * ch + 60);
+    let (width, height) = (left + cols * cw + 20, top + rows * ch + 60);
     let mut s = String::new();
     let _ = writeln!(
         s,
-        "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{w}\" height=\"{h}\" font-family=\"monospace\" font-size=\"11\">"
+        "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{width}\" height=\"{height}\" font-family=\"monospace\" font-size=\"11\">"
     );
-    let _ = writeln!(s, "<rect width=\"{w}\" height=\"{h}\" fill=\"white\"/>");
+    let _ = writeln!(
+        s,
+        "<rect width=\"{width}\" height=\"{height}\" fill=\"white\"/>"
+    );
     let (t0, t1) = match (rec.aggregations.first(), rec.aggregations.last()) {
         (Some(f), Some(l)) => (f.start_ns.unwrap_or(f.end_ns), l.end_ns),
         _ => (0, 0),
@@ -164,7 +167,7 @@ pub fn heatmap_svg(rec: &Recording, opts: &HeatmapOptions) -> String {
         rec.aggregations.len(),
         (t1.saturating_sub(t0)) as f64 / 1e9
     );
-    for (r, row) in m.iter().enumerate() {
+    for (r, row) in matrix.iter().enumerate() {
         for (c, v) in row.iter().enumerate() {
             let (cr, cg, cb) = colour(v / max);
             let _ = writeln!(

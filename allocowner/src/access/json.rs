@@ -211,23 +211,6 @@ impl Parser<'_> {
     }
 }
 
-/// Writes `s` as a JSON string literal.
-pub(crate) fn escape(s: &str, out: &mut String) {
-    out.push('"');
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            c if (c as u32) < 0x20 => {
-                use std::fmt::Write as _;
-                let _ = write!(out, "\\u{:04x}", c as u32);
-            }
-            c => out.push(c),
-        }
-    }
-    out.push('"');
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -252,8 +235,5 @@ mod tests {
         assert_eq!(e.offset, 5);
         assert!(parse("{\"a\" 1}").is_err());
         assert!(parse("[1] x").is_err());
-        let mut s = String::new();
-        escape("a\"b\n", &mut s);
-        assert_eq!(s, "\"a\\\"b\\u000a\"");
     }
 }

@@ -488,7 +488,7 @@ impl Monitor {
         self.shared.wake.notify_all();
         let r = h
             .join()
-            .unwrap_or_else(|_| Err(AccessError::State("the monitor thread panicked")));
+            .unwrap_or(Err(AccessError::State("the monitor thread panicked")));
         self.shared.running.store(false, Ordering::Release);
         r
     }

@@ -49,11 +49,11 @@ impl Region {
 /// A small, seedable random number generator (xorshift64*): DAMON's
 /// `damon_rand` needs no more, and tests need determinism.
 #[derive(Clone, Debug)]
-pub struct Rng(u64);
+pub(crate) struct Rng(u64);
 
 impl Rng {
     /// A generator from `seed` (0 is replaced by a fixed non-zero value).
-    pub fn new(seed: u64) -> Rng {
+    pub(crate) fn new(seed: u64) -> Rng {
         Rng(if seed == 0 {
             0x9E37_79B9_7F4A_7C15
         } else {
@@ -62,7 +62,7 @@ impl Rng {
     }
 
     /// The next 64 random bits.
-    pub fn next_u64(&mut self) -> u64 {
+    pub(crate) fn next_u64(&mut self) -> u64 {
         let mut x = self.0;
         x ^= x >> 12;
         x ^= x << 25;
@@ -72,7 +72,7 @@ impl Rng {
     }
 
     /// A value in `[lo, hi)`, as `damon_rand(lo, hi)`.
-    pub fn range(&mut self, lo: usize, hi: usize) -> usize {
+    pub(crate) fn range(&mut self, lo: usize, hi: usize) -> usize {
         if hi <= lo {
             return lo;
         }
@@ -92,7 +92,7 @@ const fn align_up(x: usize) -> usize {
 /// mappings cut at the two biggest gaps between consecutive mappings. With
 /// fewer than two gaps, the mappings' spans are returned as they are (one or
 /// two ranges). `mappings` need not be sorted.
-pub fn three_regions(mappings: &[Range<usize>]) -> Vec<Range<usize>> {
+pub(crate) fn three_regions(mappings: &[Range<usize>]) -> Vec<Range<usize>> {
     let mut m: Vec<Range<usize>> = mappings
         .iter()
         .filter(|r| r.start < r.end)
@@ -135,7 +135,7 @@ pub fn three_regions(mappings: &[Range<usize>]) -> Vec<Range<usize>> {
 
 /// Splits `[start, end)` into `nr` pieces of equal page-aligned size, the
 /// last one taking the rest, as `damon_va_evenly_split_region`.
-pub fn evenly_split(start: usize, end: usize, nr: usize) -> Vec<Region> {
+pub(crate) fn evenly_split(start: usize, end: usize, nr: usize) -> Vec<Region> {
     let sz = align_down((end - start) / nr.max(1));
     if nr <= 1 || sz == 0 {
         return vec![Region::new(start, end)];
@@ -152,7 +152,7 @@ pub fn evenly_split(start: usize, end: usize, nr: usize) -> Vec<Region> {
 
 /// The initial regions: the three regions, each split evenly so the total
 /// reaches `min_nr_regions`, as `__damon_va_init_regions`.
-pub fn init_regions(three: &[Range<usize>], min_nr_regions: usize) -> Vec<Region> {
+pub(crate) fn init_regions(three: &[Range<usize>], min_nr_regions: usize) -> Vec<Region> {
     let total: usize = three.iter().map(|r| r.end - r.start).sum();
     let sz = align_down(total / min_nr_regions.max(1)).max(MIN_REGION);
     let mut out = Vec::new();
@@ -167,7 +167,7 @@ pub fn init_regions(three: &[Range<usize>], min_nr_regions: usize) -> Vec<Region
 /// every range go, the first and last regions inside a range are stretched to
 /// its bounds, holes between regions inside a range are filled with new
 /// regions, and a range with no region gets one.
-pub fn apply_ranges(regions: &mut Vec<Region>, ranges: &[Range<usize>]) {
+pub(crate) fn apply_ranges(regions: &mut Vec<Region>, ranges: &[Range<usize>]) {
     let inside = |r: &Region| ranges.iter().any(|x| r.start < x.end && x.start < r.end);
     regions.retain(inside);
     let mut out: Vec<Region> = Vec::with_capacity(regions.len() + ranges.len());
@@ -219,7 +219,7 @@ pub fn apply_ranges(regions: &mut Vec<Region>, ranges: &[Range<usize>]) {
 }
 
 /// `damon_region_sz_limit`: the largest size a merge may produce.
-pub fn sz_limit(regions: &[Region], min_nr_regions: usize) -> usize {
+pub(crate) fn sz_limit(regions: &[Region], min_nr_regions: usize) -> usize {
     let total: usize = regions.iter().map(Region::size).sum();
     (total / min_nr_regions.max(1)).max(MIN_REGION)
 }
@@ -265,7 +265,7 @@ fn merge_pass(regions: &mut Vec<Region>, threshold: u32, sz_limit: usize, update
 /// are more than `max_nr_regions` regions and the threshold stays below
 /// `max_threshold` (aggregation / sampling). Ages are updated on the first
 /// pass only.
-pub fn merge(
+pub(crate) fn merge(
     regions: &mut Vec<Region>,
     threshold: u32,
     sz_limit: usize,
@@ -286,7 +286,7 @@ pub fn merge(
 }
 
 /// `kdamond_reset_aggregated`: remember and clear the counts.
-pub fn reset_aggregated(regions: &mut [Region]) {
+pub(crate) fn reset_aggregated(regions: &mut [Region]) {
     for r in regions {
         r.last_nr_accesses = r.nr_accesses;
         r.nr_accesses = 0;
@@ -325,7 +325,7 @@ fn split_regions_of(regions: &mut Vec<Region>, nr_subs: usize, rng: &mut Rng) {
 /// exist, split each in two, or in three when the count did not change since
 /// the last split and stays below a third of the maximum. Returns the count
 /// to pass as `last_nr_regions` next time.
-pub fn split(
+pub(crate) fn split(
     regions: &mut Vec<Region>,
     max_nr_regions: usize,
     last_nr_regions: usize,
@@ -364,7 +364,8 @@ mod tests {
             three_regions(&m),
             vec![10 * p..25 * p, 200 * p..220 * p, 300 * p..330 * p]
         );
-        assert_eq!(three_regions(&[p..2 * p]), vec![p..2 * p]);
+        let single = std::iter::once(p..2 * p).collect::<Vec<_>>();
+        assert_eq!(three_regions(&single), single);
         assert!(three_regions(&[]).is_empty());
     }
 

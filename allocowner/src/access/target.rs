@@ -9,7 +9,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 /// One line of `/proc/self/maps`.
 #[derive(Clone, PartialEq, Eq, Debug)]
-pub struct Mapping {
+pub(crate) struct Mapping {
     /// First address.
     pub start: usize,
     /// One past the last address.
@@ -22,30 +22,25 @@ pub struct Mapping {
 
 impl Mapping {
     /// Whether the mapping is private, readable and writable.
-    pub fn is_private_rw(&self) -> bool {
+    pub(crate) fn is_private_rw(&self) -> bool {
         &self.perms == b"rw-p"
     }
 
     /// Whether the mapping has no access at all (`---p`: a guard page or
     /// reserved address space).
-    pub fn is_inaccessible(&self) -> bool {
+    pub(crate) fn is_inaccessible(&self) -> bool {
         &self.perms[..3] == b"---"
     }
 
     /// Its size in bytes.
-    pub fn len(&self) -> usize {
+    pub(crate) fn len(&self) -> usize {
         self.end - self.start
-    }
-
-    /// Whether it is empty (never, for a line of the kernel's).
-    pub fn is_empty(&self) -> bool {
-        self.end == self.start
     }
 }
 
 /// A line of `/proc/self/maps` that could not be parsed.
 #[derive(Clone, PartialEq, Eq, Debug)]
-pub struct MapsError {
+pub(crate) struct MapsError {
     line: String,
 }
 
@@ -58,7 +53,7 @@ impl fmt::Display for MapsError {
 impl std::error::Error for MapsError {}
 
 /// Parses the text of a maps file.
-pub fn parse_maps(text: &str) -> Result<Vec<Mapping>, MapsError> {
+pub(crate) fn parse_maps(text: &str) -> Result<Vec<Mapping>, MapsError> {
     let err = |line: &str| MapsError {
         line: line.to_owned(),
     };
@@ -99,7 +94,7 @@ const MAX_STACK_GUARD: usize = 1 << 20;
 /// glibc lays out a pthread stack), the `.bss` of loaded objects (an
 /// anonymous mapping right after a file mapping: static data, not heap, and
 /// where the monitor's own statics live) and the ranges in `excluded`.
-pub fn select(maps: &[Mapping], excluded: &[Range<usize>]) -> Vec<Range<usize>> {
+pub(crate) fn select(maps: &[Mapping], excluded: &[Range<usize>]) -> Vec<Range<usize>> {
     let mut out: Vec<Range<usize>> = Vec::new();
     for (i, m) in maps.iter().enumerate() {
         if !m.is_private_rw() || !(m.name.is_empty() || m.name == "[heap]") {
@@ -121,7 +116,7 @@ pub fn select(maps: &[Mapping], excluded: &[Range<usize>]) -> Vec<Range<usize>> 
             }
         }
         // Cut out excluded ranges.
-        let mut pieces = vec![m.start..m.end];
+        let mut pieces: Vec<Range<usize>> = std::iter::once(m.start..m.end).collect();
         for x in excluded {
             pieces = pieces
                 .into_iter()
@@ -148,7 +143,7 @@ pub fn select(maps: &[Mapping], excluded: &[Range<usize>]) -> Vec<Range<usize>> 
 
 /// Reads `/proc/self/maps` and selects the target (see [`select`]), with the
 /// ranges registered through [`exclude_mapping`] left out.
-pub fn current() -> io::Result<Vec<Range<usize>>> {
+pub(crate) fn current() -> io::Result<Vec<Range<usize>>> {
     let text = std::fs::read_to_string("/proc/self/maps")?;
     let maps = parse_maps(&text).map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))?;
     Ok(select(&maps, &excluded_ranges()))
@@ -193,7 +188,7 @@ pub fn forget_mapping(addr: usize) {
 }
 
 /// The ranges currently excluded.
-pub fn excluded_ranges() -> Vec<Range<usize>> {
+pub(crate) fn excluded_ranges() -> Vec<Range<usize>> {
     EXCLUDED
         .iter()
         .filter_map(|(s, l)| {
@@ -239,7 +234,8 @@ mod tests {
     #[test]
     fn excluded_ranges_are_cut_out() {
         let maps = parse_maps(MAPS).unwrap();
-        let t = select(&maps, &[0x7f00_0001_0000..0x7f00_0002_0000]);
+        let cut = std::iter::once(0x7f00_0001_0000..0x7f00_0002_0000).collect::<Vec<_>>();
+        let t = select(&maps, &cut);
         assert_eq!(
             t,
             vec![
