@@ -145,9 +145,11 @@ pub fn heatmap_svg(rec: &Recording, opts: &HeatmapOptions) -> String {
         },
         |iv| (iv.aggr.as_nanos() / iv.sample.as_nanos().max(1)) as f64,
     );
-    let (cw, ch) = opts.cell;
+    // Stretch narrow recordings to a readable width.
+    let cw = opts.cell.0.max(480 / cols.max(1));
+    let ch = opts.cell.1;
     let (left, top) = (130, 40);
-    let (width, height) = (left + cols * cw + 20, top + rows * ch + 60);
+    let (width, height) = ((left + cols * cw + 20).max(720), top + rows * ch + 60);
     let mut s = String::new();
     let _ = writeln!(
         s,
@@ -181,8 +183,20 @@ pub fn heatmap_svg(rec: &Recording, opts: &HeatmapOptions) -> String {
     // Cuts between address spans, labelled.
     let axis = Axis::new(rec);
     if axis.total > 0 {
+        let mut last_label = f64::MIN;
         for &(start, _, off) in &axis.spans {
             let y = top as f64 + off as f64 / axis.total as f64 * (rows * ch) as f64;
+            if y - last_label < 12.0 {
+                // Too close to the previous label to print: the line only.
+                let _ = writeln!(
+                    s,
+                    "<line x1=\"{}\" y1=\"{y:.1}\" x2=\"{}\" y2=\"{y:.1}\" stroke=\"blue\" stroke-width=\"0.5\"/>",
+                    left - 4,
+                    left + cols * cw
+                );
+                continue;
+            }
+            last_label = y;
             let _ = writeln!(
                 s,
                 "<line x1=\"{}\" y1=\"{y:.1}\" x2=\"{}\" y2=\"{y:.1}\" stroke=\"blue\" stroke-width=\"0.5\"/><text x=\"2\" y=\"{:.1}\">{start:#x}</text>",
@@ -271,13 +285,13 @@ mod tests {
             &rec(),
             &HeatmapOptions {
                 columns: 5,
-                rows: 4,
-                cell: (2, 2),
+                rows: 8,
+                cell: (2, 10),
             },
         );
         assert!(s.starts_with("<svg"));
         assert!(s.trim_end().ends_with("</svg>"));
-        assert_eq!(s.matches("<rect x=").count(), 5 * 4 + 11);
+        assert_eq!(s.matches("<rect x=").count(), 5 * 8 + 11);
         assert!(s.contains(">0x7f0000000000<"), "{s}");
         assert!(s.contains("fill=\"#ffffff\""), "the hottest cell is white");
     }
