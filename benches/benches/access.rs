@@ -4,15 +4,21 @@
 //! sampling, 100 ms aggregation, 1 s update, 10..=1000 regions) in each
 //! detection mode.
 //!
-//! One operation is 400 passes over the hot set (a write every 64 bytes),
-//! about half a second; the "on" cases start the monitor before it and stop
-//! it (flushing nothing: recording off) after it, so start-up is included.
-//! The monitor's own work runs on its thread, so instruction counts under
-//! Callgrind say nothing here and are skipped.
+//! One operation is 400 passes over the hot set (a write every 64 bytes);
+//! the "on" cases start the monitor before it and stop it after it (recording
+//! off), so start and stop are included. The monitor's own work runs on its
+//! thread, so instruction counts under Callgrind would say nothing about it
+//! and are skipped. On a loaded machine, the wall-clock table also counts the
+//! time the workload waits for a core while the monitor thread runs; the
+//! second table gives the CPU time of the workload's own thread (its
+//! user time plus the kernel time of its write-protect faults or traps)
+//! and of the monitor thread, per operation.
 //!
 //! `cargo bench -p benches --bench access`
 
+use std::cell::{Cell, RefCell};
 use std::hint::black_box;
+use std::time::Duration;
 
 use allocowner::access::{Attrs, Mode, Monitor};
 use benches::{Case, compare};
@@ -34,15 +40,37 @@ fn op(buf: &mut [u8]) {
     }
 }
 
-fn with_monitor(mode: Mode, buf: &mut [u8], n: u64) {
-    let mut m = Monitor::with_mode(Attrs::default(), mode).expect("default attributes");
-    m.start().expect("the detector runs on this kernel");
+fn thread_cpu() -> Duration {
+    // SAFETY: a zeroed timespec is valid output storage.
+    let mut ts: libc::timespec = unsafe { std::mem::zeroed() };
+    // SAFETY: `ts` is valid for writing.
+    unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &raw mut ts) };
+    Duration::new(ts.tv_sec as u64, ts.tv_nsec as u32)
+}
+
+/// CPU time of the workload thread and of the monitor, and operations.
+#[derive(Default)]
+struct Cpu {
+    workload: Cell<Duration>,
+    monitor: Cell<Duration>,
+    ops: Cell<u64>,
+}
+
+fn run(buf: &mut [u8], n: u64, mode: Option<Mode>, cpu: &Cpu) {
+    let mut m = mode.map(|mode| {
+        let mut m = Monitor::with_mode(Attrs::default(), mode).expect("default attributes");
+        m.start().expect("the detector runs on this kernel");
+        m
+    });
+    let t = thread_cpu();
     for _ in 0..n {
         op(buf);
     }
-    let s = m.stop().expect("recording is off: nothing to fail");
-    if std::env::var_os("ACCESS_BENCH_VERBOSE").is_some() {
-        eprintln!("{s:?}");
+    cpu.workload.set(cpu.workload.get() + (thread_cpu() - t));
+    cpu.ops.set(cpu.ops.get() + n);
+    if let Some(m) = m.as_mut() {
+        let s = m.stop().expect("recording is off: nothing to fail");
+        cpu.monitor.set(cpu.monitor.get() + s.cpu);
     }
 }
 
@@ -51,26 +79,40 @@ fn main() {
         // SAFETY: single-threaded here, before any case runs.
         unsafe { std::env::set_var("BENCH_NO_CALLGRIND", "1") };
     }
-    let mut buf = vec![0u8; HEAP];
+    let mut heap = vec![0u8; HEAP];
     for i in (0..HEAP).step_by(4096) {
-        buf[i] = 1; // the rest: touched once
+        heap[i] = 1; // the rest: touched once
     }
-    let buf = std::cell::RefCell::new(buf);
+    let buf = RefCell::new(heap);
+    let modes = [None, Some(Mode::WriteProtect), Some(Mode::Mprotect)];
+    let names = [
+        "monitor off",
+        "monitor on: write-protect (default)",
+        "monitor on: mprotect (opt-in)",
+    ];
+    let cpu: [Cpu; 3] = Default::default();
+    let mut cases: Vec<Case<'_>> = (0..3)
+        .map(|i| {
+            let (buf, cpu) = (&buf, &cpu[i]);
+            Case::new(names[i], move |n| run(&mut buf.borrow_mut(), n, modes[i], cpu))
+        })
+        .collect();
     compare(
         "heap workload, access monitor off vs on (default attributes)",
-        &mut [
-            Case::new("monitor off", |n| {
-                let mut b = buf.borrow_mut();
-                for _ in 0..n {
-                    op(&mut b);
-                }
-            }),
-            Case::new("monitor on: write-protect (default)", |n| {
-                with_monitor(Mode::WriteProtect, &mut buf.borrow_mut(), n);
-            }),
-            Case::new("monitor on: mprotect (opt-in)", |n| {
-                with_monitor(Mode::Mprotect, &mut buf.borrow_mut(), n);
-            }),
-        ],
+        &mut cases,
     );
+    drop(cases);
+    let per_op = |c: &Cpu, d: Duration| d.as_secs_f64() * 1e3 / c.ops.get().max(1) as f64;
+    let base = per_op(&cpu[0], cpu[0].workload.get());
+    println!("\n## CPU time per operation (all rounds)\n");
+    println!("| case | workload thread ms/op | ratio | monitor thread ms/op |");
+    println!("|---|---|---|---|");
+    for (name, c) in names.iter().zip(&cpu) {
+        let w = per_op(c, c.workload.get());
+        println!(
+            "| {name} | {w:.2} | {:.2}x | {:.2} |",
+            w / base,
+            per_op(c, c.monitor.get())
+        );
+    }
 }

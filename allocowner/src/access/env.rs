@@ -7,6 +7,8 @@
 //! an `atexit` handler that stops the monitor and flushes the buffer when the
 //! program returns from `main` or calls `std::process::exit`. A process
 //! killed by a signal or ending in `_exit` loses what is still buffered.
+//! The constructor also notes the main thread, whose control block the
+//! target leaves out.
 
 use std::sync::{Mutex, PoisonError};
 
@@ -55,6 +57,7 @@ extern "C" fn at_exit() {
 }
 
 extern "C" fn init() {
+    super::target::note_main_thread();
     match start_from_env() {
         Ok(None) => {}
         Ok(Some(mode)) => {

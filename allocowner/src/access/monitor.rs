@@ -4,7 +4,7 @@
 use std::fmt;
 use std::ops::Range;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Condvar, Mutex, PoisonError};
+use std::sync::{Arc, Condvar, Mutex, PoisonError, mpsc};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
@@ -283,7 +283,11 @@ impl Session {
         aggregated
     }
 
-    fn finish(mut self) -> Result<Summary, AccessError> {
+    /// Ends the session: disarms, flushes and closes the record file.
+    /// Returns the detector still open: closing a userfaultfd makes the
+    /// kernel write-unprotect every registered page (about 10 ms for 256
+    /// MiB), which the monitor thread does after handing over the summary.
+    fn finish(mut self) -> (Result<Summary, AccessError>, Detector) {
         if self.prepared {
             // Disarm what is armed (mprotect) without counting.
             for i in 0..self.regions.len() {
@@ -301,10 +305,14 @@ impl Session {
             write: WriteStats::default(),
             cpu: self.cpu,
         };
-        if let Some(w) = self.writer.take() {
-            s.write = w.finish()?;
-        }
-        Ok(s)
+        let r = match self.writer.take() {
+            Some(w) => w.finish().map(|stats| {
+                s.write = stats;
+                s
+            }),
+            None => Ok(s),
+        };
+        (r, self.detector)
     }
 }
 
@@ -327,7 +335,10 @@ pub struct Monitor {
     seed: u64,
     shared: Arc<Shared>,
     published: Arc<Mutex<Vec<Region>>>,
-    thread: Option<JoinHandle<Result<Summary, AccessError>>>,
+    thread: Option<JoinHandle<()>>,
+    done: Option<mpsc::Receiver<Result<Summary, AccessError>>>,
+    /// A stopped thread still closing its detector.
+    releasing: Option<JoinHandle<()>>,
     manual: Option<Session>,
 }
 
@@ -364,6 +375,8 @@ impl Monitor {
             }),
             published: Arc::new(Mutex::new(Vec::new())),
             thread: None,
+            done: None,
+            releasing: None,
             manual: None,
         })
     }
@@ -415,6 +428,10 @@ impl Monitor {
         if self.is_running() {
             return Err(AccessError::Busy);
         }
+        // The previous thread has flushed; let it finish closing.
+        if let Some(h) = self.releasing.take() {
+            let _ = h.join();
+        }
         let session = Session::begin(
             self.attrs,
             self.mode,
@@ -430,12 +447,14 @@ impl Monitor {
             .unwrap_or_else(PoisonError::into_inner) = false;
         self.shared.running.store(true, Ordering::Release);
         let shared = Arc::clone(&self.shared);
+        let (tx, rx) = mpsc::sync_channel(1);
         let spawned = std::thread::Builder::new()
             .name("allocowner-access".to_owned())
-            .spawn(move || crate::guard::inside(|| run(session, &shared)));
+            .spawn(move || crate::guard::inside(|| run(session, &shared, &tx)));
         match spawned {
             Ok(h) => {
                 self.thread = Some(h);
+                self.done = Some(rx);
                 Ok(())
             }
             Err(e) => {
@@ -475,7 +494,7 @@ impl Monitor {
     /// failed write).
     pub fn stop(&mut self) -> Result<Summary, AccessError> {
         if let Some(s) = self.manual.take() {
-            return s.finish();
+            return s.finish().0;
         }
         let Some(h) = self.thread.take() else {
             return Err(AccessError::State("the monitor is not running"));
@@ -486,9 +505,14 @@ impl Monitor {
             .lock()
             .unwrap_or_else(PoisonError::into_inner) = true;
         self.shared.wake.notify_all();
-        let r = h
-            .join()
+        // The summary comes as soon as the file is flushed; the thread then
+        // closes the detector and ends on its own.
+        let r = self
+            .done
+            .take()
+            .and_then(|rx| rx.recv().ok())
             .unwrap_or(Err(AccessError::State("the monitor thread panicked")));
+        self.releasing = Some(h);
         self.shared.running.store(false, Ordering::Release);
         r
     }
@@ -510,7 +534,11 @@ impl Drop for Monitor {
     }
 }
 
-fn run(mut session: Session, shared: &Shared) -> Result<Summary, AccessError> {
+fn run(
+    mut session: Session,
+    shared: &Shared,
+    done: &mpsc::SyncSender<Result<Summary, AccessError>>,
+) {
     let sample = session.attrs.sample;
     let mut next = std::time::Instant::now() + sample;
     loop {
@@ -519,7 +547,17 @@ fn run(mut session: Session, shared: &Shared) -> Result<Summary, AccessError> {
             loop {
                 if *stop {
                     drop(stop);
-                    return session.finish();
+                    let (r, detector) = session.finish();
+                    if detector.mode() == Mode::Mprotect {
+                        // The trap's slots are global: free them before a
+                        // new monitor may start.
+                        drop(detector);
+                        let _ = done.send(r);
+                    } else {
+                        let _ = done.send(r);
+                        drop(detector);
+                    }
+                    return;
                 }
                 let now = std::time::Instant::now();
                 if now >= next {

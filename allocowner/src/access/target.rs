@@ -146,7 +146,32 @@ pub(crate) fn select(maps: &[Mapping], excluded: &[Range<usize>]) -> Vec<Range<u
 pub(crate) fn current() -> io::Result<Vec<Range<usize>>> {
     let text = std::fs::read_to_string("/proc/self/maps")?;
     let maps = parse_maps(&text).map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))?;
-    Ok(select(&maps, &excluded_ranges()))
+    let mut excluded = excluded_ranges();
+    // The main thread's control block (TCB, static TLS, the rseq area the
+    // kernel writes at every preemption) lives in an anonymous mapping of
+    // the dynamic loader, not on a stack. An armed page there would make
+    // the kernel's rseq update fail, which is fatal: leave that mapping
+    // out. Other threads keep theirs at the top of their stack mapping.
+    // SAFETY: pthread_self has no preconditions.
+    let here = unsafe { libc::pthread_self() } as usize;
+    for tp in [MAIN_THREAD_POINTER.load(Ordering::Relaxed), here] {
+        if let Some(m) = maps.iter().find(|m| m.start <= tp && tp < m.end) {
+            excluded.push(m.start..m.end);
+        }
+    }
+    Ok(select(&maps, &excluded))
+}
+
+/// The main thread's thread pointer, noted by the start-up constructor.
+static MAIN_THREAD_POINTER: AtomicUsize = AtomicUsize::new(0);
+
+/// Notes the calling thread as the main thread (run from `.init_array`).
+pub(crate) fn note_main_thread() {
+    // SAFETY: pthread_self has no preconditions.
+    let tp = unsafe { libc::pthread_self() } as usize;
+    // Relaxed: read later by the monitor, after thread creation (which
+    // synchronises).
+    MAIN_THREAD_POINTER.store(tp, Ordering::Relaxed);
 }
 
 /// Slots of the exclusion table: start and length per slot, 0 when free.
