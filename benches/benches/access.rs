@@ -94,7 +94,9 @@ fn main() {
     let mut cases: Vec<Case<'_>> = (0..3)
         .map(|i| {
             let (buf, cpu) = (&buf, &cpu[i]);
-            Case::new(names[i], move |n| run(&mut buf.borrow_mut(), n, modes[i], cpu))
+            Case::new(names[i], move |n| {
+                run(&mut buf.borrow_mut(), n, modes[i], cpu)
+            })
         })
         .collect();
     compare(
