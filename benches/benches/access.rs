@@ -66,7 +66,8 @@ fn run(buf: &mut [u8], n: u64, mode: Option<Mode>, cpu: &Cpu) {
     for _ in 0..n {
         op(buf);
     }
-    cpu.workload.set(cpu.workload.get() + (thread_cpu() - t));
+    cpu.workload
+        .set(cpu.workload.get() + thread_cpu().saturating_sub(t));
     cpu.ops.set(cpu.ops.get() + n);
     if let Some(m) = m.as_mut() {
         let s = m.stop().expect("recording is off: nothing to fail");
@@ -95,7 +96,7 @@ fn main() {
         .map(|i| {
             let (buf, cpu) = (&buf, &cpu[i]);
             Case::new(names[i], move |n| {
-                run(&mut buf.borrow_mut(), n, modes[i], cpu)
+                run(&mut buf.borrow_mut(), n, modes[i], cpu);
             })
         })
         .collect();
