@@ -54,7 +54,12 @@ pub fn ensure_file_command() {
     {
         return;
     }
-    let r = run(Command::new("apt-get").args(["install", "-y", "-q", "file"]));
+    let mut r = run(Command::new("apt-get").args(["install", "-y", "-q", "file"]));
+    if r.is_err() {
+        // Empty or stale package lists: refresh once and retry.
+        r = run(Command::new("apt-get").args(["update", "-q"]))
+            .and_then(|_| run(Command::new("apt-get").args(["install", "-y", "-q", "file"])));
+    }
     assert!(
         Command::new("file")
             .arg("--version")
