@@ -147,7 +147,7 @@ fn median_wss(damo3: &Path, jzs: &str) -> (u64, String) {
 /// same snapshots and regions as our reader.
 fn v2_is_read_by_damo_2_0_1(damo2: &Path, dir: &Path, work: &mut Workload) {
     let v2 = dir.join("hot.data");
-    let mut monitor = record(work, Mode::WriteProtect, 5, v2.to_str().unwrap(), 30, false);
+    let mut monitor = record(work, Mode::WriteProtect, 5, v2.to_str().unwrap(), 50, false);
     monitor.stop().unwrap();
     let rec2 = Recording::read(&v2).unwrap();
     let raw = venv::damo_run(damo2, &["report", "raw", "--input", v2.to_str().unwrap()]);
@@ -161,13 +161,9 @@ fn v2_is_read_by_damo_2_0_1(damo2: &Path, dir: &Path, work: &mut Workload) {
             .collect();
         assert_eq!(theirs, &mine);
     }
-    let last2 = &rec2.aggregations[rec2.aggregations.len() - 1];
-    assert!(
-        last2
-            .regions
-            .iter()
-            .any(|r| r.nr_accesses >= 10 && r.start <= work.hot().start as u64 + 65536)
-    );
+    // And the recording found the hot set.
+    let acc = common::accuracy(&rec2, work.heap(), work.hot(), 5, 20);
+    assert!(acc.recall >= 0.9, "{acc:?}");
 }
 
 /// `(addr, size, access_hz)` of each region line of `report access
