@@ -168,25 +168,28 @@
 //! # Overhead
 //!
 //! `cargo bench -p benches --bench access` runs the workload (400 passes of
-//! writes over the 16 MiB hot set, about half a second) with the monitor
+//! writes over the 16 MiB hot set, 120 to 500 ms depending on the load,
+//! the monitor started before and stopped after each) with the monitor
 //! off, then on at the default attributes in each mode, interleaved:
 //!
-//! | case | wall ns/op ratio (median of 4 runs) | workload thread CPU ratio | monitor thread CPU |
+//! | case | wall-clock ratio, 3 runs | workload thread CPU ratio | monitor thread CPU |
 //! |---|---|---|---|
 //! | monitor off | 1.00x | 1.00x | - |
-//! | on, write-protect (default) | 1.075x (1.01 to 1.24) | 1.035x (1.02 to 1.08) | about 1% of a core |
-//! | on, mprotect (opt-in) | 1.08x (1.05 to 1.15) | 1.035x (1.02 to 1.09) | about 3% of a core |
+//! | on, write-protect (default) | 1.01x, 1.05x, 1.07x | 1.02x, 1.02x, 1.05x | 1.0% of a core |
+//! | on, mprotect (opt-in) | 1.03x, 1.04x, 1.13x | 1.00x, 1.03x, 1.04x | 2.9% of a core |
 //!
-//! These runs were on a 2-core VM shared with other jobs (load average 5
-//! to 6): the wall-clock ratio also counts the time the workload waits for a
-//! core while the monitor thread runs, and varied from 1% to 24% between
-//! runs; the CPU time of the workload's own thread (its user time plus the
-//! kernel time of the faults the monitor causes) is the steadier figure and
-//! stays under 5%. Three 1-second runs with the monitor started once (no
-//! start/stop in the timing) measured 0.3% to 2.8% wall-clock. Start costs 0.2 ms; [`Monitor::stop`] returns once the file
-//! is flushed (tens of microseconds), and the thread then closes the
-//! userfaultfd, for which the kernel unprotects every registered page
-//! (about 10 ms for 256 MiB, off the caller's thread).
+//! These runs were on a 2-core VM shared with other jobs (load average
+//! about 6): the wall-clock ratio also counts the time the workload waits
+//! for a core while the monitor thread runs, so it varies by several percent
+//! between runs; the CPU time of the workload's own thread (its user time
+//! plus the kernel time of the faults the monitor causes) is the steadier
+//! figure. The monitor thread runs under `SCHED_BATCH`, so its 200 wake-ups
+//! a second never preempt the program (before that change the wall-clock
+//! ratio was 1.06x to 1.24x on the same machine). Start costs 0.2 ms;
+//! [`Monitor::stop`] returns once the file is flushed (tens of
+//! microseconds), and the thread then closes the userfaultfd, for which the
+//! kernel unprotects every registered page (about 10 ms for 256 MiB, off the
+//! caller's thread).
 //!
 //! # Attribution
 //!
