@@ -645,4 +645,25 @@ mod tests {
         assert!(!m.regions().is_empty());
         m.set_recording("1024 /tmp/z").unwrap();
     }
+
+    #[test]
+    fn unwritable_record_file_fails_start_cleanly() {
+        let mut m = Monitor::new(Attrs::default()).unwrap();
+        m.set_recording("4096 /nonexistent-dir/rec.data").unwrap();
+        let e = m.start().unwrap_err();
+        assert_eq!(e.errno(), libc::ENOENT, "{e}");
+        assert!(e.to_string().contains("/nonexistent-dir/rec.data"), "{e}");
+        assert!(!m.is_running());
+        assert!(m.tick().is_err(), "manual mode refuses the same file");
+        assert!(!m.is_running());
+        m.set_recording("0 none").unwrap();
+        m.tick().unwrap();
+        assert!(m.is_running(), "a ticked session counts as running");
+        assert_eq!(
+            m.set_recording("4096 /tmp/x").unwrap_err().errno(),
+            libc::EBUSY
+        );
+        m.stop().unwrap();
+        assert!(matches!(m.stop(), Err(AccessError::State(_))));
+    }
 }
