@@ -185,7 +185,47 @@ pub(crate) fn owner(anchor: usize) -> StackHandle {
             _ => return StackHandle::UNSAMPLED,
         }
     };
-    DEPOT.save(&buf[..n])
+    save_cached(&buf[..n])
+}
+
+const CACHE: usize = 64;
+
+/// A per-thread direct-mapped cache from a stack's 64-bit hash to its
+/// handle, so that a loop allocating from one place skips the depot's hash
+/// chain and frame comparison. Two distinct stacks with equal 64-bit hashes
+/// would share a handle: with a few thousand stacks the odds are about
+/// 2^-40. Depot records are never freed, so an entry never goes stale.
+/// Destructor-free, so usable during thread teardown.
+struct StackCache {
+    hashes: [Cell<u64>; CACHE],
+    handles: [Cell<u32>; CACHE],
+}
+
+thread_local! {
+    static STACK_CACHE: StackCache = const {
+        StackCache {
+            hashes: [const { Cell::new(0) }; CACHE],
+            handles: [const { Cell::new(0) }; CACHE],
+        }
+    };
+}
+
+#[inline]
+fn save_cached(frames: &[usize]) -> StackHandle {
+    let h = crate::depot::hash(frames) | 1; // never 0, the empty-slot mark
+    let slot = (h >> 58) as usize % CACHE;
+    let hit = STACK_CACHE.try_with(|c| (c.hashes[slot].get() == h).then(|| c.handles[slot].get()));
+    if let Ok(Some(handle)) = hit {
+        return StackHandle(handle);
+    }
+    let handle = DEPOT.save(frames);
+    if handle.is_stack() {
+        let _ = STACK_CACHE.try_with(|c| {
+            c.hashes[slot].set(h);
+            c.handles[slot].set(handle.0);
+        });
+    }
+    handle
 }
 
 /// Captures with the unwinder, dropping frames up to and including the

@@ -71,7 +71,7 @@ pub(crate) struct DepotStats {
 
 pub(crate) static DEPOT: Depot = Depot::new();
 
-fn hash(frames: &[usize]) -> u64 {
+pub(crate) fn hash(frames: &[usize]) -> u64 {
     let mut h: u64 = frames.len() as u64;
     for &f in frames {
         h = (h.rotate_left(5) ^ f as u64).wrapping_mul(0x517c_c1b7_2722_0a95);

@@ -52,7 +52,19 @@
 //!
 //! An unknown option or a bad value is reported once on stderr, naming it,
 //! and tracking stays off. At runtime: [`enable`], [`enable_with`] (same
-//! options, without `on`), [`disable`].
+//! options, without `on`), [`disable`] (stop recording, keep records),
+//! [`stop`] (forget everything, back to pass-through).
+//!
+//! ```
+//! let err = allocowner::enable_with("depth=8,colour=red").unwrap_err();
+//! assert_eq!(err.kind(), allocowner::ConfigErrorKind::UnknownOption);
+//! assert_eq!(
+//!     err.to_string(),
+//!     "allocowner: unknown option 'colour=red' (known: depth=N, report=PATH, thread, \
+//!      sample=N, depot_cap=BYTES, capture=fp|unwind|auto); tracking stays off"
+//! );
+//! assert!(!allocowner::is_enabled()); // nothing half-applied
+//! ```
 //!
 //! # What is recorded
 //!
@@ -92,6 +104,40 @@
 //! dynamic loader's lock (`dl_iterate_phdr`), which can deadlock with a
 //! thread that holds it and allocates (dhat-rs#38, gperftools#1159): prefer
 //! frame pointers. Symbols are resolved only when a report is made.
+//!
+//! # Reading the data
+//!
+//! [`snapshot`] takes a consistent copy of every record ([`Allocation`]:
+//! address, size, alignment, owner [`StackHandle`], thread and timestamp
+//! with the `thread` client) and of the live totals of every owner
+//! ([`Stack`]: frames as raw return addresses, innermost first, live count
+//! and bytes), plus the early estimate and allocowner's own mapped bytes,
+//! which are never mixed into the program's figures. [`stats`] reads
+//! allocowner's own figures without allocating. [`write_report`] writes the
+//! grouped report.
+//!
+//! The first frame of a stack is the function that called the allocator
+//! shim, or the shim itself (`__rust_alloc`) when the compiler did not
+//! inline it: nothing of allocowner's own is kept.
+//!
+//! # Overhead
+//!
+//! Off: one relaxed load and a branch per call; nothing is mapped (checked
+//! by a test: `own_mapped_bytes` stays 0). On, measured with
+//! `cargo bench -p benches --bench alloc` (2 shared cores, noisy VM;
+//! instruction counts under Callgrind are steadier): see the table in the
+//! bench's output and the figures below.
+//!
+//! | work (1 thread) | System | OwnerAlloc off | OwnerAlloc on | dhat |
+//! |---|---|---|---|---|
+//! | BTreeMap<String, Vec<u8>> build+drop, 20k entries, instructions | 1.00× | 1.00× | 1.77× | 18.2× |
+//!
+//! Memory: 16 bytes per record for the core client, in a table kept
+//! between 7/12 and 7/8 full: 19.4 bytes of side table per live
+//! allocation measured at the peak of a 433,000-allocation BTreeMap. Depot
+//! records are `16 + 8 × frames` bytes per unique stack (123 bytes for the
+//! 13-frame average there), in 16 KiB pools, plus a hash index of 4 bytes
+//! per 2 KiB of cap (128 KiB for the default 64 MiB cap).
 //!
 //! # Failure rules
 //!
@@ -144,13 +190,15 @@ pub use config::{ConfigError, ConfigErrorKind};
 pub use snapshot::{Allocation, CaptureMode, Snapshot, Stack, StackHandle};
 
 /// Turns tracking on with the default options (depth 16, no report, no
-/// thread client, frame pointers if present). Does nothing if already on.
+/// thread client, frame pointers if present). Does nothing if already on
+/// (the options in force, from `ALLOCOWNER` or [`enable_with`], stay).
 pub fn enable() -> Result<(), ConfigError> {
     tracker::enable_with("")
 }
 
 /// Turns tracking on with `options`, the `ALLOCOWNER` syntax without the
-/// leading `on` (e.g. `"depth=8,thread"`). Nothing changes on an error.
+/// leading `on` (e.g. `"depth=8,thread"`); options not given take their
+/// defaults. Nothing changes on an error.
 /// The `thread` client can only be chosen before tracking is first enabled.
 pub fn enable_with(options: &str) -> Result<(), ConfigError> {
     tracker::enable_with(options)
@@ -163,8 +211,9 @@ pub fn disable() {
 }
 
 /// Turns tracking off completely and forgets every record: the side
-/// table's memory goes back to the OS, every stack's live totals go to
-/// zero (the depot keeps its stacks), and `OwnerAlloc` is a pass-through
+/// table is emptied (its memory stays mapped, counted in
+/// [`Stats::own_mapped_bytes`], for a later enable), every stack's live
+/// totals go to zero (the depot keeps its stacks), and `OwnerAlloc` is a pass-through
 /// again, as if never enabled. A later [`enable`] starts afresh with a new
 /// early estimate. Call it while other threads are quiet: an allocation in
 /// flight at that moment may leave one stale record.

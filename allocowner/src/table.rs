@@ -100,9 +100,18 @@ pub(crate) struct Table {
 
 pub(crate) static TABLE: Table = Table::new();
 
+/// Records are placed by 1 KiB block of address space: the block picks the
+/// shard and a group of [`GROUP`] slots at random (a multiplicative hash),
+/// and the address's offset inside the block picks the slot in the group.
+/// Blocks allocated together are freed together, and their records then
+/// sit in the same few cache lines instead of one line per record.
+const BLOCK_SHIFT: u32 = 10;
+/// Slots per group: one per 16 bytes of a block.
+const GROUP: usize = 1 << (BLOCK_SHIFT - 4);
+
 #[inline]
 fn hash(addr: usize) -> u64 {
-    (addr as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15)
+    ((addr >> BLOCK_SHIFT) as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15)
 }
 
 #[inline]
@@ -110,9 +119,23 @@ fn shard_of(h: u64) -> usize {
     (h >> 56) as usize
 }
 
+/// The home slot of `addr` in a shard of `cap` slots (a multiple of GROUP).
 #[inline]
-fn home(h: u64, cap: usize) -> usize {
-    ((u128::from(h.rotate_left(8)) * cap as u128) >> 64) as usize
+fn home(addr: usize, cap: usize) -> usize {
+    let groups = cap / GROUP;
+    let g = ((u128::from(hash(addr).rotate_left(8)) * groups as u128) >> 64) as usize;
+    g * GROUP + ((addr >> 4) & (GROUP - 1))
+}
+
+/// Slots from `home` to `i`, wrapping around (no division).
+#[inline]
+fn distance(i: usize, home: usize, cap: usize) -> usize {
+    if i >= home { i - home } else { i + cap - home }
+}
+
+#[inline]
+fn next(i: usize, cap: usize) -> usize {
+    if i + 1 == cap { 0 } else { i + 1 }
 }
 
 fn mapping_len(cap: usize, stride: usize) -> usize {
@@ -155,7 +178,7 @@ impl Table {
                 stride += c.size;
             }
         }
-        debug_assert!(stride <= MAX_WORDS * 8);
+        debug_assert!(stride == 16 || stride == MAX_WORDS * 8);
         for c in &CLIENTS {
             if (c.need)(config) {
                 (c.init)(config);
@@ -222,23 +245,65 @@ impl Table {
         let _g = shard.lock.lock();
         let mut words = [0u64; MAX_WORDS];
         self.encode(r, &mut words);
-        if let Some(i) = self.find_in(shard, r.addr, h, stride) {
-            let old = self.read_row(shard, i, stride);
-            DEPOT.dec(old.handle, old.size);
-            self.write_row(shard, i, stride, &words);
-            DEPOT.inc(r.handle, r.size);
-            return true;
-        }
         // Relaxed: shard fields are guarded by its lock.
         let cap = shard.cap.load(Ordering::Relaxed);
         let len = shard.len.load(Ordering::Relaxed);
-        if (len + 1) * 8 > cap * 7 && !self.grow(shard, stride) {
-            return false;
+        if (len + 1) * 8 > cap * 7 {
+            // Growing may be needed; replacing an existing key is not an
+            // insert, so look first (rare: only near the load limit).
+            if let Some(i) = self.find_in(shard, r.addr, stride) {
+                self.replace_at(shard, i, stride, &words, r);
+                return true;
+            }
+            if !self.grow(shard, stride) {
+                return false;
+            }
         }
-        self.place(shard, words, stride);
-        shard.len.store(len + 1, Ordering::Relaxed);
+        // One Robin Hood pass: stop at the key (replace), or at the first
+        // slot whose entry is closer to its home than we are to ours (the
+        // key cannot be further on), and insert there.
+        let cap = shard.cap.load(Ordering::Relaxed);
+        let mut i = home(r.addr, cap);
+        let mut dist = 0;
+        loop {
+            let k = Self::key_at(shard, i, stride);
+            if k == 0 {
+                self.write_row(shard, i, stride, &words);
+                break;
+            }
+            if k == r.addr as u64 {
+                self.replace_at(shard, i, stride, &words, r);
+                return true;
+            }
+            let kdist = distance(i, home(k as usize, cap), cap);
+            if kdist < dist {
+                let theirs = Self::read_words(shard, i, stride);
+                self.write_row(shard, i, stride, &words);
+                self.place_from(shard, theirs, stride, next(i, cap), kdist + 1);
+                break;
+            }
+            i = next(i, cap);
+            dist += 1;
+        }
+        shard
+            .len
+            .store(shard.len.load(Ordering::Relaxed) + 1, Ordering::Relaxed);
         DEPOT.inc(r.handle, r.size);
         true
+    }
+
+    fn replace_at(
+        &self,
+        shard: &Shard,
+        i: usize,
+        stride: usize,
+        words: &[u64; MAX_WORDS],
+        r: &Record,
+    ) {
+        let old = self.read_row(shard, i, stride);
+        DEPOT.dec(old.handle, old.size);
+        self.write_row(shard, i, stride, words);
+        DEPOT.inc(r.handle, r.size);
     }
 
     /// Removes the record of `addr`, taking it off its stack's totals.
@@ -250,7 +315,7 @@ impl Table {
         let h = hash(addr);
         let shard = &self.shards[shard_of(h)];
         let _g = shard.lock.lock();
-        let i = self.find_in(shard, addr, h, stride)?;
+        let i = self.find_in(shard, addr, stride)?;
         let old = self.read_row(shard, i, stride);
         self.delete_at(shard, i, stride);
         DEPOT.dec(old.handle, old.size);
@@ -269,10 +334,17 @@ impl Table {
     fn read_words(shard: &Shard, i: usize, stride: usize) -> [u64; MAX_WORDS] {
         let p = Self::row_ptr(shard, i, stride);
         let mut w = [0u64; MAX_WORDS];
-        for (k, slot) in w.iter_mut().enumerate().take(stride / 8) {
-            // SAFETY: row `i` < cap lies inside the shard's mapping, 8-byte
-            // aligned (the stride is a multiple of 8); we hold the lock.
-            *slot = unsafe { p.add(k).read() };
+        // Word by word, not a loop over `stride` (which becomes a memcpy
+        // call on the hottest path): a stride is 16 or 32 bytes.
+        // SAFETY: row `i` < cap lies inside the shard's mapping, 8-byte
+        // aligned (strides are multiples of 8); we hold the lock.
+        unsafe {
+            w[0] = p.read();
+            w[1] = p.add(1).read();
+            if stride > 16 {
+                w[2] = p.add(2).read();
+                w[3] = p.add(3).read();
+            }
         }
         w
     }
@@ -283,9 +355,14 @@ impl Table {
 
     fn write_row(&self, shard: &Shard, i: usize, stride: usize, w: &[u64; MAX_WORDS]) {
         let p = Self::row_ptr(shard, i, stride);
-        for (k, &word) in w.iter().enumerate().take(stride / 8) {
-            // SAFETY: as in `read_words`.
-            unsafe { p.add(k).write(word) };
+        // SAFETY: as in `read_words`.
+        unsafe {
+            p.write(w[0]);
+            p.add(1).write(w[1]);
+            if stride > 16 {
+                p.add(2).write(w[2]);
+                p.add(3).write(w[3]);
+            }
         }
     }
 
@@ -295,13 +372,13 @@ impl Table {
         w & ADDR_MASK
     }
 
-    fn find_in(&self, shard: &Shard, addr: usize, h: u64, stride: usize) -> Option<usize> {
+    fn find_in(&self, shard: &Shard, addr: usize, stride: usize) -> Option<usize> {
         // Relaxed: guarded by the shard lock.
         let cap = shard.cap.load(Ordering::Relaxed);
         if cap == 0 {
             return None;
         }
-        let mut i = home(h, cap);
+        let mut i = home(addr, cap);
         let mut dist = 0;
         loop {
             let k = Self::key_at(shard, i, stride);
@@ -311,34 +388,46 @@ impl Table {
             if k == addr as u64 {
                 return Some(i);
             }
-            let kh = home(hash(k as usize), cap);
-            let kdist = (i + cap - kh) % cap;
+            let kdist = distance(i, home(k as usize, cap), cap);
             if kdist < dist {
                 return None; // Robin Hood: ours would have displaced this one
             }
-            i = if i + 1 == cap { 0 } else { i + 1 };
+            i = next(i, cap);
             dist += 1;
         }
     }
 
-    fn place(&self, shard: &Shard, mut words: [u64; MAX_WORDS], stride: usize) {
+    fn place(&self, shard: &Shard, words: [u64; MAX_WORDS], stride: usize) {
         let cap = shard.cap.load(Ordering::Relaxed);
-        let mut i = home(hash((words[0] & ADDR_MASK) as usize), cap);
-        let mut dist = 0;
+        let i = home((words[0] & ADDR_MASK) as usize, cap);
+        self.place_from(shard, words, stride, i, 0);
+    }
+
+    /// Robin Hood placement of a key known to be absent, from slot `i` at
+    /// distance `dist` from its home.
+    fn place_from(
+        &self,
+        shard: &Shard,
+        mut words: [u64; MAX_WORDS],
+        stride: usize,
+        mut i: usize,
+        mut dist: usize,
+    ) {
+        let cap = shard.cap.load(Ordering::Relaxed);
         loop {
             let k = Self::key_at(shard, i, stride);
             if k == 0 {
                 self.write_row(shard, i, stride, &words);
                 return;
             }
-            let kdist = (i + cap - home(hash(k as usize), cap)) % cap;
+            let kdist = distance(i, home(k as usize, cap), cap);
             if kdist < dist {
                 let theirs = Self::read_words(shard, i, stride);
                 self.write_row(shard, i, stride, &words);
                 words = theirs;
                 dist = kdist;
             }
-            i = if i + 1 == cap { 0 } else { i + 1 };
+            i = next(i, cap);
             dist += 1;
         }
     }
@@ -346,9 +435,9 @@ impl Table {
     fn delete_at(&self, shard: &Shard, mut i: usize, stride: usize) {
         let cap = shard.cap.load(Ordering::Relaxed);
         loop {
-            let j = if i + 1 == cap { 0 } else { i + 1 };
+            let j = next(i, cap);
             let k = Self::key_at(shard, j, stride);
-            if k == 0 || home(hash(k as usize), cap) == j {
+            if k == 0 || home(k as usize, cap) == j {
                 self.write_row(shard, i, stride, &[0; MAX_WORDS]);
                 break;
             }
@@ -416,22 +505,19 @@ impl Table {
         }
     }
 
-    /// Drops every record and returns the shards' memory to the OS. Only
+    /// Drops every record, keeping the shards' mappings (and their size)
+    /// for a later enable, so it does not grow them all over again. Only
     /// with every lock held.
     pub(crate) fn clear_locked(&self) {
         let stride = self.stride();
         for s in &self.shards {
             let cap = s.cap.load(Ordering::Relaxed);
-            if cap == 0 {
+            if cap == 0 || s.len.load(Ordering::Relaxed) == 0 {
                 continue;
             }
-            let len = mapping_len(cap, stride);
-            // SAFETY: the shard's mapping was made by `sys::map` with this
-            // length; every lock is held, so nobody else points into it.
-            unsafe { sys::unmap(s.rows.load(Ordering::Relaxed), len) };
-            self.bytes.fetch_sub(len as u64, Ordering::Relaxed);
-            s.rows.store(null_mut(), Ordering::Relaxed);
-            s.cap.store(0, Ordering::Relaxed);
+            // SAFETY: the shard's mapping holds `cap * stride` bytes; every
+            // lock is held, so nobody else reads or writes it.
+            unsafe { core::ptr::write_bytes(s.rows.load(Ordering::Relaxed), 0, cap * stride) };
             s.len.store(0, Ordering::Relaxed);
         }
     }

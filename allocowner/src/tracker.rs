@@ -216,6 +216,9 @@ extern "C" fn report_at_exit() {
 /// Turns tracking on at runtime with default options plus `options`.
 pub(crate) fn enable_with(options: &str) -> Result<(), ConfigError> {
     let config = Config::DEFAULT.parse_options(options.as_bytes())?;
+    if options.trim().is_empty() && state() == ON {
+        return Ok(()); // `enable()` while on keeps the options in force
+    }
     let _g = Guard::enter(INSIDE);
     // The first allocation may not have happened; make sure the env is not
     // read later over this explicit choice.
@@ -223,8 +226,8 @@ pub(crate) fn enable_with(options: &str) -> Result<(), ConfigError> {
     enable_config(&config)
 }
 
-/// Turns tracking off completely: every record is dropped and the side
-/// table's memory returned to the OS; stack totals go to zero (the depot
+/// Turns tracking off completely: every record is dropped (the side
+/// table's memory is kept, empty, for a later enable); stack totals go to zero (the depot
 /// keeps its stacks). `OwnerAlloc` is a pass-through again, as if never
 /// enabled; a later enable starts afresh, with a new early estimate.
 pub(crate) fn stop() {

@@ -42,7 +42,11 @@ fn disable_and_stop() {
     allocowner::stop();
     let s = allocowner::stats();
     assert!(!s.enabled);
-    assert_eq!((s.live_records, s.table_bytes), (0, 0));
+    assert_eq!(s.live_records, 0);
+    assert!(
+        s.table_bytes > 0,
+        "the emptied table stays mapped for a later enable"
+    );
     assert!(allocowner::snapshot().allocations.is_empty());
     drop(on);
     drop(paused);
