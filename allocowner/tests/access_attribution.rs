@@ -32,6 +32,17 @@ fn hottest_and_coldest_owners_are_named() {
     for i in (0..cold.len()).step_by(4096) {
         std::hint::black_box(cold[i]); // touched once, never written again
     }
+    // allocowner's own mappings (side table, depot) are out of the target.
+    let own = allocowner::access::excluded_ranges();
+    assert!(!own.is_empty(), "tracking on maps allocowner's tables");
+    for t in allocowner::access::target().unwrap() {
+        for o in &own {
+            assert!(
+                t.end <= o.start || o.end <= t.start,
+                "{t:x?} overlaps {o:x?}"
+            );
+        }
+    }
     let path = std::env::temp_dir().join(format!("access-attr-{}.json.z", std::process::id()));
     let mut m = Monitor::new(Attrs::default()).unwrap();
     m.seed(3);

@@ -105,7 +105,9 @@
 //! mapping directly above a guard of at most 1 MiB, glibc's layout), the
 //! `.bss` of loaded objects (an anonymous mapping directly after a file
 //! mapping) and the mappings allocowner makes for itself (registered with
-//! [`exclude_mapping`] by its side table and stack depot). Regions start as
+//! [`exclude_mapping`] by its side table and stack depot; see
+//! [`excluded_ranges`]). [`target`] returns what would be watched now.
+//! Regions start as
 //! DAMON's "three regions" (the span cut at the two biggest gaps) split
 //! evenly to the minimum count, and are refitted every update interval, when
 //! new mappings are registered with the detector.
@@ -241,4 +243,4 @@ pub use record::{
     RecordControl, RecordedRegion, Recording, WriteStats,
 };
 pub use regions::{MIN_REGION, Region};
-pub use target::{exclude_mapping, forget_mapping};
+pub use target::{current as target, exclude_mapping, excluded_ranges, forget_mapping};

@@ -141,9 +141,11 @@ pub(crate) fn select(maps: &[Mapping], excluded: &[Range<usize>]) -> Vec<Range<u
     out
 }
 
-/// Reads `/proc/self/maps` and selects the target (see [`select`]), with the
-/// ranges registered through [`exclude_mapping`] left out.
-pub(crate) fn current() -> io::Result<Vec<Range<usize>>> {
+/// The address ranges the monitor watches right now: read from
+/// `/proc/self/maps`, with the heap and anonymous writable mappings kept
+/// and thread stacks, `.bss`, the main thread's control block and the ranges
+/// registered through [`exclude_mapping`] left out.
+pub fn current() -> io::Result<Vec<Range<usize>>> {
     let text = std::fs::read_to_string("/proc/self/maps")?;
     let maps = parse_maps(&text).map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))?;
     let mut excluded = excluded_ranges();
@@ -212,8 +214,9 @@ pub fn forget_mapping(addr: usize) {
     }
 }
 
-/// The ranges currently excluded.
-pub(crate) fn excluded_ranges() -> Vec<Range<usize>> {
+/// The ranges currently left out through [`exclude_mapping`] (allocowner's
+/// own side table and stack depot, when tracking is on).
+pub fn excluded_ranges() -> Vec<Range<usize>> {
     EXCLUDED
         .iter()
         .filter_map(|(s, l)| {
