@@ -181,6 +181,8 @@
 use std::io;
 use std::path::Path;
 
+#[cfg(target_os = "linux")]
+pub mod access;
 mod alloc;
 mod capture;
 mod config;

@@ -27,6 +27,10 @@ pub(crate) fn map(len: usize) -> *mut u8 {
     }
     // Relaxed: a statistic, read only for reports.
     MAPPED_BYTES.fetch_add(len as u64, Ordering::Relaxed);
+    // Keep allocowner's own memory out of the access monitor's target
+    // (lock-free, allocation-free).
+    #[cfg(target_os = "linux")]
+    crate::access::exclude_mapping(p as usize, len);
     p.cast()
 }
 
@@ -36,6 +40,8 @@ pub(crate) fn map(len: usize) -> *mut u8 {
 /// `p` and `len` must be exactly those of one earlier [`map`] call, and
 /// nothing may use the memory afterwards.
 pub(crate) unsafe fn unmap(p: *mut u8, len: usize) {
+    #[cfg(target_os = "linux")]
+    crate::access::forget_mapping(p as usize);
     // SAFETY: the caller passes a live mapping of exactly this length.
     unsafe { libc::munmap(p.cast(), len) };
     // Relaxed: a statistic.

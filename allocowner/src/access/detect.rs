@@ -1,0 +1,673 @@
+//! Access checks on one page at a time, as DAMON's `prepare_access_checks` /
+//! `check_accesses`: reset a page, look again one sampling interval later.
+//!
+//! Two detectors work unprivileged on Linux:
+//!
+//! - [`Mode::WriteProtect`] (the default): userfaultfd write-protect in async
+//!   mode, opened with `UFFD_USER_MODE_ONLY`; a page is reset with
+//!   `UFFDIO_WRITEPROTECT` and checked with the `PAGEMAP_SCAN` ioctl on
+//!   `/proc/self/pagemap` (`PAGE_IS_WRITTEN`). Exact per page, resolved inside
+//!   the kernel (no handler thread), harmless to system calls; it sees
+//!   **writes only**: what it measures is write heat. Needs Linux 6.7.
+//! - [`Mode::Mprotect`] (opt-in): the page is made `PROT_NONE` and a
+//!   `SIGSEGV` handler notes the first touch and restores it. Sees reads and
+//!   writes, but a system call that touches an armed page (a `read(2)` into a
+//!   buffer, a `write(2)` from one) fails with `EFAULT` instead of faulting:
+//!   only use it on programs that tolerate that.
+
+use std::fmt;
+use std::fs::File;
+use std::io;
+use std::ops::Range;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::sync::OnceLock;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+
+/// The page size the detectors work in.
+pub const PAGE: usize = 4096;
+
+/// How accesses are detected.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug, Default)]
+pub enum Mode {
+    /// userfaultfd write-protect (async) + `PAGEMAP_SCAN`: writes only.
+    #[default]
+    WriteProtect,
+    /// `mprotect(PROT_NONE)` + `SIGSEGV` trap: reads and writes; system calls
+    /// touching an armed page fail with `EFAULT`.
+    Mprotect,
+}
+
+impl Mode {
+    /// The name used in reports and in `ALLOCOWNER_ACCESS_MODE`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Mode::WriteProtect => "write-protect",
+            Mode::Mprotect => "mprotect",
+        }
+    }
+
+    /// What the mode measures.
+    pub fn measures(self) -> &'static str {
+        match self {
+            Mode::WriteProtect => "writes (write heat)",
+            Mode::Mprotect => "reads and writes",
+        }
+    }
+}
+
+impl fmt::Display for Mode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// What the kernel and any seccomp policy allow here, from a self-test of
+/// each detector at start.
+#[derive(Clone, PartialEq, Eq, Debug)]
+pub struct Probe {
+    /// `Ok` or why write-protect mode cannot run.
+    pub write_protect: Result<(), String>,
+    /// `Ok` or why mprotect mode cannot run.
+    pub mprotect: Result<(), String>,
+}
+
+impl Probe {
+    /// Tests both detectors on a scratch mapping.
+    pub fn run() -> Probe {
+        Probe {
+            write_protect: UffdWp::open()
+                .and_then(|d| d.self_test())
+                .map_err(|e| e.to_string()),
+            mprotect: Trap::self_test().map_err(|e| e.to_string()),
+        }
+    }
+
+    /// Whether `mode` can run.
+    pub fn allows(&self, mode: Mode) -> bool {
+        match mode {
+            Mode::WriteProtect => self.write_protect.is_ok(),
+            Mode::Mprotect => self.mprotect.is_ok(),
+        }
+    }
+}
+
+impl fmt::Display for Probe {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (mode, r) in [
+            (Mode::WriteProtect, &self.write_protect),
+            (Mode::Mprotect, &self.mprotect),
+        ] {
+            match r {
+                Ok(()) => writeln!(f, "{mode}: available, detects {}", mode.measures())?,
+                Err(e) => writeln!(f, "{mode}: unavailable: {e}")?,
+            }
+        }
+        Ok(())
+    }
+}
+
+// === uapi constants (include/uapi/linux/userfaultfd.h, fs.h) ===
+
+const fn iowr(ty: u64, nr: u64, size: u64) -> u64 {
+    (3 << 30) | (size << 16) | (ty << 8) | nr
+}
+
+const UFFD_API: u64 = 0xAA;
+const UFFD_USER_MODE_ONLY: libc::c_int = 1;
+const UFFD_FEATURE_WP_UNPOPULATED: u64 = 1 << 13;
+const UFFD_FEATURE_WP_ASYNC: u64 = 1 << 15;
+const UFFDIO_API: u64 = iowr(0xAA, 0x3F, 24);
+const UFFDIO_REGISTER: u64 = iowr(0xAA, 0x00, 32);
+const UFFDIO_WRITEPROTECT: u64 = iowr(0xAA, 0x06, 24);
+const UFFDIO_REGISTER_MODE_WP: u64 = 1 << 1;
+const UFFDIO_WRITEPROTECT_MODE_WP: u64 = 1 << 0;
+const PAGEMAP_SCAN: u64 = iowr(b'f' as u64, 16, 96);
+const PM_SCAN_CHECK_WPASYNC: u64 = 1 << 1;
+const PAGE_IS_WRITTEN: u64 = 1 << 1;
+
+#[repr(C)]
+struct UffdioApi {
+    api: u64,
+    features: u64,
+    ioctls: u64,
+}
+
+#[repr(C)]
+struct UffdioRange {
+    start: u64,
+    len: u64,
+}
+
+#[repr(C)]
+struct UffdioRegister {
+    range: UffdioRange,
+    mode: u64,
+    ioctls: u64,
+}
+
+#[repr(C)]
+struct UffdioWriteprotect {
+    range: UffdioRange,
+    mode: u64,
+}
+
+#[repr(C)]
+#[derive(Default, Clone, Copy)]
+struct PageRegion {
+    start: u64,
+    end: u64,
+    categories: u64,
+}
+
+#[repr(C)]
+struct PmScanArg {
+    size: u64,
+    flags: u64,
+    start: u64,
+    end: u64,
+    walk_end: u64,
+    vec: u64,
+    vec_len: u64,
+    max_pages: u64,
+    category_inverted: u64,
+    category_mask: u64,
+    category_anyof_mask: u64,
+    return_mask: u64,
+}
+
+/// An error of a detector, naming the step that failed.
+#[derive(Debug)]
+pub struct DetectError {
+    step: &'static str,
+    source: io::Error,
+}
+
+impl DetectError {
+    fn last(step: &'static str) -> DetectError {
+        DetectError {
+            step,
+            source: io::Error::last_os_error(),
+        }
+    }
+}
+
+impl fmt::Display for DetectError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} failed: {}", self.step, self.source)?;
+        let hint = match (self.step, self.source.raw_os_error()) {
+            ("userfaultfd(UFFD_USER_MODE_ONLY)", Some(libc::ENOSYS)) => {
+                " (kernel built without CONFIG_USERFAULTFD, or a seccomp policy forbids it)"
+            }
+            ("userfaultfd(UFFD_USER_MODE_ONLY)", Some(libc::EPERM)) => {
+                " (vm.unprivileged_userfaultfd and UFFD_USER_MODE_ONLY both refused, or seccomp)"
+            }
+            ("UFFDIO_API(WP_ASYNC|WP_UNPOPULATED)", Some(libc::EINVAL)) => {
+                " (kernel older than 6.7: no async write-protect)"
+            }
+            ("PAGEMAP_SCAN", Some(libc::ENOTTY | libc::EINVAL)) => {
+                " (kernel older than 6.7: no PAGEMAP_SCAN)"
+            }
+            _ => "",
+        };
+        f.write_str(hint)
+    }
+}
+
+impl std::error::Error for DetectError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        Some(&self.source)
+    }
+}
+
+/// Maps `pages` scratch pages for a self-test; unmapped on drop.
+struct Scratch {
+    addr: usize,
+    len: usize,
+}
+
+impl Scratch {
+    fn new(pages: usize) -> Result<Scratch, DetectError> {
+        let len = pages * PAGE;
+        // SAFETY: a fresh private anonymous mapping, no address hint.
+        let p = unsafe {
+            libc::mmap(
+                std::ptr::null_mut(),
+                len,
+                libc::PROT_READ | libc::PROT_WRITE,
+                libc::MAP_PRIVATE | libc::MAP_ANONYMOUS,
+                -1,
+                0,
+            )
+        };
+        if p == libc::MAP_FAILED {
+            return Err(DetectError::last("mmap of the self-test pages"));
+        }
+        Ok(Scratch {
+            addr: p as usize,
+            len,
+        })
+    }
+
+    fn write(&self, page: usize) {
+        // SAFETY: the page lies inside this live read-write mapping.
+        unsafe { std::ptr::write_volatile((self.addr + page * PAGE) as *mut u8, 1) };
+    }
+
+    fn read(&self, page: usize) -> u8 {
+        // SAFETY: the page lies inside this live read-write mapping.
+        unsafe { std::ptr::read_volatile((self.addr + page * PAGE) as *const u8) }
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        // SAFETY: exactly the mapping made in `new`, no longer used.
+        unsafe { libc::munmap(self.addr as *mut libc::c_void, self.len) };
+    }
+}
+
+// === impl UffdWp ===
+
+/// The write-protect detector: one userfaultfd in async write-protect mode
+/// and `/proc/self/pagemap` for `PAGEMAP_SCAN`.
+#[derive(Debug)]
+pub(crate) struct UffdWp {
+    uffd: OwnedFd,
+    pagemap: File,
+}
+
+impl UffdWp {
+    pub(crate) fn open() -> Result<UffdWp, DetectError> {
+        // SAFETY: the userfaultfd syscall takes only flags and returns a new
+        // descriptor or -1.
+        let fd = unsafe {
+            libc::syscall(
+                libc::SYS_userfaultfd,
+                libc::O_CLOEXEC | libc::O_NONBLOCK | UFFD_USER_MODE_ONLY,
+            )
+        };
+        if fd < 0 {
+            return Err(DetectError::last("userfaultfd(UFFD_USER_MODE_ONLY)"));
+        }
+        // SAFETY: `fd` is a fresh descriptor that nothing else owns.
+        let uffd = unsafe { OwnedFd::from_raw_fd(fd as i32) };
+        let mut api = UffdioApi {
+            api: UFFD_API,
+            features: UFFD_FEATURE_WP_ASYNC | UFFD_FEATURE_WP_UNPOPULATED,
+            ioctls: 0,
+        };
+        // SAFETY: UFFDIO_API reads and writes one uffdio_api, which `api` is.
+        if unsafe { libc::ioctl(uffd.as_raw_fd(), UFFDIO_API, &raw mut api) } != 0 {
+            return Err(DetectError::last("UFFDIO_API(WP_ASYNC|WP_UNPOPULATED)"));
+        }
+        let pagemap = File::open("/proc/self/pagemap").map_err(|source| DetectError {
+            step: "open /proc/self/pagemap",
+            source,
+        })?;
+        Ok(UffdWp { uffd, pagemap })
+    }
+
+    /// Registers `range` (whole mappings) for write-protect tracking.
+    /// Registering again what is already registered is a no-op for the
+    /// kernel.
+    pub(crate) fn register(&self, range: &Range<usize>) -> Result<(), DetectError> {
+        let mut reg = UffdioRegister {
+            range: UffdioRange {
+                start: range.start as u64,
+                len: (range.end - range.start) as u64,
+            },
+            mode: UFFDIO_REGISTER_MODE_WP,
+            ioctls: 0,
+        };
+        // SAFETY: UFFDIO_REGISTER reads and writes one uffdio_register.
+        if unsafe { libc::ioctl(self.uffd.as_raw_fd(), UFFDIO_REGISTER, &raw mut reg) } != 0 {
+            return Err(DetectError::last("UFFDIO_REGISTER"));
+        }
+        Ok(())
+    }
+
+    /// Write-protects `[addr, addr + len)`: the next write there is noted.
+    pub(crate) fn reset(&self, addr: usize, len: usize) -> Result<(), DetectError> {
+        let mut wp = UffdioWriteprotect {
+            range: UffdioRange {
+                start: addr as u64,
+                len: len as u64,
+            },
+            mode: UFFDIO_WRITEPROTECT_MODE_WP,
+        };
+        // SAFETY: UFFDIO_WRITEPROTECT reads one uffdio_writeprotect.
+        if unsafe { libc::ioctl(self.uffd.as_raw_fd(), UFFDIO_WRITEPROTECT, &raw mut wp) } != 0 {
+            return Err(DetectError::last("UFFDIO_WRITEPROTECT"));
+        }
+        Ok(())
+    }
+
+    /// Whether the page at `addr` was written since its reset.
+    pub(crate) fn written(&self, addr: usize) -> Result<bool, DetectError> {
+        let mut out = [PageRegion::default(); 1];
+        let mut arg = PmScanArg {
+            size: size_of::<PmScanArg>() as u64,
+            flags: PM_SCAN_CHECK_WPASYNC,
+            start: addr as u64,
+            end: (addr + PAGE) as u64,
+            walk_end: 0,
+            vec: out.as_mut_ptr() as u64,
+            vec_len: 1,
+            max_pages: 0,
+            category_inverted: 0,
+            category_mask: PAGE_IS_WRITTEN,
+            category_anyof_mask: 0,
+            return_mask: PAGE_IS_WRITTEN,
+        };
+        // SAFETY: PAGEMAP_SCAN reads `arg` and writes at most `vec_len` (1)
+        // page_region entries to `vec`, which points at `out`.
+        let n = unsafe { libc::ioctl(self.pagemap.as_raw_fd(), PAGEMAP_SCAN, &raw mut arg) };
+        if n < 0 {
+            return Err(DetectError::last("PAGEMAP_SCAN"));
+        }
+        Ok(n > 0)
+    }
+
+    /// Checks on scratch pages that a write is seen, a read is not, and a
+    /// reset clears the page.
+    pub(crate) fn self_test(&self) -> Result<(), DetectError> {
+        let s = Scratch::new(4)?;
+        self.register(&(s.addr..s.addr + s.len))?;
+        self.reset(s.addr, s.len)?;
+        s.write(1);
+        let _ = s.read(2);
+        let seen = [
+            self.written(s.addr)?,
+            self.written(s.addr + PAGE)?,
+            self.written(s.addr + 2 * PAGE)?,
+        ];
+        self.reset(s.addr + PAGE, PAGE)?;
+        let after_reset = self.written(s.addr + PAGE)?;
+        if seen != [false, true, false] || after_reset {
+            return Err(DetectError {
+                step: "write-protect self-test",
+                source: io::Error::other(format!(
+                    "written flags of untouched/written/read pages were {seen:?}, after reset {after_reset}"
+                )),
+            });
+        }
+        Ok(())
+    }
+}
+
+// === impl Trap ===
+
+/// Slots of armed pages (one per region at most).
+pub(crate) const TRAP_SLOTS: usize = 4096;
+
+struct Slot {
+    page: AtomicUsize,
+    armed: AtomicBool,
+}
+
+static SLOTS: [Slot; TRAP_SLOTS] = [const {
+    Slot {
+        page: AtomicUsize::new(0),
+        armed: AtomicBool::new(false),
+    }
+}; TRAP_SLOTS];
+
+thread_local! {
+    /// The last fault address this thread found in no slot (const-initialised
+    /// and destructor-free, so reading it in the handler allocates nothing).
+    static LAST_UNMATCHED: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+}
+
+/// The SIGSEGV action in place before ours, to chain to.
+static PREVIOUS: OnceLock<libc::sigaction> = OnceLock::new();
+/// One trap user at a time (the slots are global).
+static TRAP_IN_USE: AtomicBool = AtomicBool::new(false);
+
+extern "C" fn on_segv(sig: libc::c_int, info: *mut libc::siginfo_t, ctx: *mut libc::c_void) {
+    // SAFETY: the kernel passes a valid siginfo for an SA_SIGINFO handler.
+    let addr = unsafe { (*info).si_addr() } as usize & !(PAGE - 1);
+    if addr != 0 {
+        for slot in &SLOTS {
+            // Acquire: pairs with the Release store of the page in `arm`.
+            if slot.page.load(Ordering::Acquire) == addr {
+                // AcqRel: whoever clears `armed` first owns the hit.
+                if slot.armed.swap(false, Ordering::AcqRel) {
+                    // SAFETY: `addr` is a page of a read-write mapping that
+                    // `arm` made PROT_NONE; this restores it. mprotect is
+                    // async-signal-safe.
+                    unsafe {
+                        libc::mprotect(
+                            addr as *mut libc::c_void,
+                            PAGE,
+                            libc::PROT_READ | libc::PROT_WRITE,
+                        );
+                    }
+                }
+                // Disarmed meanwhile by the monitor (which restores the page):
+                // returning retries the access.
+                return;
+            }
+        }
+    }
+    // Not in the table: the page may have been ours, disarmed and restored
+    // by the monitor (and its slot reused) while this thread was on its way
+    // here. Retry the access once; a second fault at the same address is
+    // not ours.
+    let retried = LAST_UNMATCHED.with(|c| c.replace(addr)) == addr;
+    if !retried {
+        return;
+    }
+    LAST_UNMATCHED.with(|c| c.set(0));
+    // Not ours: hand over to the previous action.
+    if let Some(prev) = PREVIOUS.get() {
+        let h = prev.sa_sigaction;
+        if h == libc::SIG_DFL || h == libc::SIG_IGN {
+            // SAFETY: reinstalling the saved action; returning re-executes the
+            // faulting instruction, which then gets the default action.
+            unsafe { libc::sigaction(libc::SIGSEGV, prev, std::ptr::null_mut()) };
+        } else if prev.sa_flags & libc::SA_SIGINFO != 0 {
+            // SAFETY: the saved handler was installed with SA_SIGINFO, so it
+            // has this signature.
+            let f: extern "C" fn(libc::c_int, *mut libc::siginfo_t, *mut libc::c_void) =
+                unsafe { std::mem::transmute(h) };
+            f(sig, info, ctx);
+        } else {
+            // SAFETY: a plain handler takes the signal number only.
+            let f: extern "C" fn(libc::c_int) = unsafe { std::mem::transmute(h) };
+            f(sig);
+        }
+    }
+}
+
+/// The mprotect detector: arms pages in the global slot table.
+#[derive(Debug)]
+pub(crate) struct Trap {
+    _private: (),
+}
+
+impl Drop for Trap {
+    fn drop(&mut self) {
+        for slot in 0..TRAP_SLOTS {
+            self.disarm(slot);
+        }
+        // Release: the slots are all disarmed before the next owner arms.
+        TRAP_IN_USE.store(false, Ordering::Release);
+    }
+}
+
+impl Trap {
+    pub(crate) fn open() -> Result<Trap, DetectError> {
+        // Acquire: see the previous owner's disarmed slots.
+        if TRAP_IN_USE.swap(true, Ordering::Acquire) {
+            return Err(DetectError {
+                step: "mprotect trap",
+                source: io::Error::other("another monitor already uses the mprotect trap"),
+            });
+        }
+        if let Err(e) = install_handler() {
+            TRAP_IN_USE.store(false, Ordering::Release);
+            return Err(e);
+        }
+        Ok(Trap { _private: () })
+    }
+
+    /// Arms the page at `addr` in `slot`: its next touch is noted.
+    pub(crate) fn arm(&self, slot: usize, addr: usize) -> Result<(), DetectError> {
+        let s = &SLOTS[slot];
+        // Release: the handler must see the page before it can fault on it.
+        s.page.store(addr, Ordering::Release);
+        s.armed.store(true, Ordering::Release);
+        // SAFETY: `addr` is a page inside a private read-write target mapping;
+        // the handler restores it on first touch.
+        if unsafe { libc::mprotect(addr as *mut libc::c_void, PAGE, libc::PROT_NONE) } != 0 {
+            s.armed.store(false, Ordering::Release);
+            return Err(DetectError::last("mprotect(PROT_NONE)"));
+        }
+        Ok(())
+    }
+
+    /// Disarms `slot`: whether its page was touched since [`Trap::arm`].
+    pub(crate) fn disarm(&self, slot: usize) -> bool {
+        let s = &SLOTS[slot];
+        // AcqRel: whoever clears `armed` first owns the page's restoration.
+        let untouched = s.armed.swap(false, Ordering::AcqRel);
+        if untouched {
+            let addr = s.page.load(Ordering::Acquire);
+            // SAFETY: restores the page `arm` protected.
+            unsafe {
+                libc::mprotect(
+                    addr as *mut libc::c_void,
+                    PAGE,
+                    libc::PROT_READ | libc::PROT_WRITE,
+                );
+            }
+        }
+        !untouched
+    }
+
+    fn self_test() -> Result<(), DetectError> {
+        let t = Trap::open()?;
+        let s = Scratch::new(3)?;
+        t.arm(0, s.addr)?;
+        t.arm(1, s.addr + PAGE)?;
+        t.arm(2, s.addr + 2 * PAGE)?;
+        let _ = s.read(0);
+        s.write(1);
+        let seen = [t.disarm(0), t.disarm(1), t.disarm(2)];
+        if seen != [true, true, false] {
+            return Err(DetectError {
+                step: "mprotect self-test",
+                source: io::Error::other(format!(
+                    "touched flags of read/written/untouched pages were {seen:?}"
+                )),
+            });
+        }
+        Ok(())
+    }
+}
+
+fn install_handler() -> Result<(), DetectError> {
+    if PREVIOUS.get().is_some() {
+        return Ok(());
+    }
+    // SAFETY: a zeroed sigaction is a valid "no flags, empty mask" value;
+    // the handler field is set below.
+    let mut act: libc::sigaction = unsafe { std::mem::zeroed() };
+    let handler: extern "C" fn(libc::c_int, *mut libc::siginfo_t, *mut libc::c_void) = on_segv;
+    act.sa_sigaction = handler as *const () as usize;
+    // No SA_ONSTACK: an alternate signal stack is an anonymous mapping that
+    // may lie in the target and be armed, and then the kernel cannot push
+    // the signal frame. Thread stacks are never in the target.
+    act.sa_flags = libc::SA_SIGINFO | libc::SA_NODEFER;
+    // SAFETY: as above, for the output.
+    let mut old: libc::sigaction = unsafe { std::mem::zeroed() };
+    // SAFETY: both pointers are valid sigaction values.
+    if unsafe { libc::sigaction(libc::SIGSEGV, &raw const act, &raw mut old) } != 0 {
+        return Err(DetectError::last("sigaction(SIGSEGV)"));
+    }
+    let _ = PREVIOUS.set(old);
+    Ok(())
+}
+
+// === impl Detector ===
+
+/// A detector of either mode, used by the monitor.
+#[derive(Debug)]
+pub(crate) enum Detector {
+    Wp(UffdWp),
+    Trap(Trap),
+}
+
+impl Detector {
+    /// Opens and self-tests the detector of `mode`.
+    pub(crate) fn open(mode: Mode) -> Result<Detector, DetectError> {
+        match mode {
+            Mode::WriteProtect => {
+                let d = UffdWp::open()?;
+                d.self_test()?;
+                Ok(Detector::Wp(d))
+            }
+            Mode::Mprotect => {
+                Trap::self_test()?;
+                Ok(Detector::Trap(Trap::open()?))
+            }
+        }
+    }
+
+    /// Makes new target mappings checkable (write-protect needs them
+    /// registered; mprotect needs nothing). Failures (a mapping that went
+    /// away) leave that mapping unchecked: its samples read as not accessed.
+    pub(crate) fn register(&self, ranges: &[Range<usize>]) -> usize {
+        match self {
+            Detector::Wp(d) => ranges.iter().filter(|r| d.register(r).is_err()).count(),
+            Detector::Trap(_) => 0,
+        }
+    }
+
+    /// Resets the page at `addr`, sampled for region slot `slot`.
+    pub(crate) fn prepare(&self, slot: usize, addr: usize) -> bool {
+        match self {
+            Detector::Wp(d) => d.reset(addr, PAGE).is_ok(),
+            Detector::Trap(t) => slot < TRAP_SLOTS && t.arm(slot, addr).is_ok(),
+        }
+    }
+
+    /// Whether the page prepared for `slot` at `addr` was accessed.
+    pub(crate) fn check(&self, slot: usize, addr: usize) -> bool {
+        match self {
+            Detector::Wp(d) => d.written(addr).unwrap_or(false),
+            Detector::Trap(t) => slot < TRAP_SLOTS && t.disarm(slot),
+        }
+    }
+
+    /// The mode.
+    pub(crate) fn mode(&self) -> Mode {
+        match self {
+            Detector::Wp(_) => Mode::WriteProtect,
+            Detector::Trap(_) => Mode::Mprotect,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ioctl_numbers_match_the_uapi() {
+        // From the kernel headers (x86_64).
+        assert_eq!(UFFDIO_API, 0xc018_aa3f);
+        assert_eq!(UFFDIO_REGISTER, 0xc020_aa00);
+        assert_eq!(UFFDIO_WRITEPROTECT, 0xc018_aa06);
+        assert_eq!(PAGEMAP_SCAN, 0xc060_6610);
+        assert_eq!(size_of::<PmScanArg>(), 96);
+    }
+
+    #[test]
+    fn both_detectors_work_on_this_kernel() {
+        let p = Probe::run();
+        assert!(p.allows(Mode::WriteProtect), "{p}");
+        assert!(p.allows(Mode::Mprotect), "{p}");
+        assert!(p.to_string().contains("write-protect: available"), "{p}");
+    }
+}

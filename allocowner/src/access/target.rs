@@ -1,0 +1,297 @@
+//! The monitoring target, read from `/proc/self/maps` alone: the brk heap and
+//! the anonymous private writable mappings, less thread stacks and the
+//! mappings allocowner made for itself.
+
+use std::fmt;
+use std::io;
+use std::ops::Range;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+/// One line of `/proc/self/maps`.
+#[derive(Clone, PartialEq, Eq, Debug)]
+pub(crate) struct Mapping {
+    /// First address.
+    pub start: usize,
+    /// One past the last address.
+    pub end: usize,
+    /// The four permission characters, e.g. `rw-p`.
+    pub perms: [u8; 4],
+    /// The path or pseudo-name (`[heap]`, `[stack]`), empty for anonymous.
+    pub name: String,
+}
+
+impl Mapping {
+    /// Whether the mapping is private, readable and writable.
+    pub(crate) fn is_private_rw(&self) -> bool {
+        &self.perms == b"rw-p"
+    }
+
+    /// Whether the mapping has no access at all (`---p`: a guard page or
+    /// reserved address space).
+    pub(crate) fn is_inaccessible(&self) -> bool {
+        &self.perms[..3] == b"---"
+    }
+
+    /// Its size in bytes.
+    pub(crate) fn len(&self) -> usize {
+        self.end - self.start
+    }
+}
+
+/// A line of `/proc/self/maps` that could not be parsed.
+#[derive(Clone, PartialEq, Eq, Debug)]
+pub(crate) struct MapsError {
+    line: String,
+}
+
+impl fmt::Display for MapsError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "unparsable line in /proc/self/maps: {:?}", self.line)
+    }
+}
+
+impl std::error::Error for MapsError {}
+
+/// Parses the text of a maps file.
+pub(crate) fn parse_maps(text: &str) -> Result<Vec<Mapping>, MapsError> {
+    let err = |line: &str| MapsError {
+        line: line.to_owned(),
+    };
+    let mut out = Vec::new();
+    for line in text.lines().filter(|l| !l.trim().is_empty()) {
+        let mut fields = line.split_ascii_whitespace();
+        let range = fields.next().ok_or_else(|| err(line))?;
+        let perms = fields.next().ok_or_else(|| err(line))?;
+        // offset, dev, inode
+        for _ in 0..3 {
+            fields.next().ok_or_else(|| err(line))?;
+        }
+        let name = fields.collect::<Vec<_>>().join(" ");
+        let (s, e) = range.split_once('-').ok_or_else(|| err(line))?;
+        let start = usize::from_str_radix(s, 16).map_err(|_| err(line))?;
+        let end = usize::from_str_radix(e, 16).map_err(|_| err(line))?;
+        let perms: [u8; 4] = perms.as_bytes().try_into().map_err(|_| err(line))?;
+        if end < start {
+            return Err(err(line));
+        }
+        out.push(Mapping {
+            start,
+            end,
+            perms,
+            name,
+        });
+    }
+    Ok(out)
+}
+
+/// The largest guard that sits below a thread stack: glibc's default is one
+/// page, Rust's `thread::Builder` leaves it, users may raise it.
+const MAX_STACK_GUARD: usize = 1 << 20;
+
+/// Picks the monitoring target out of `maps`: `[heap]` and anonymous
+/// `rw-p` mappings, excluding `[stack]`, thread stacks (an anonymous `rw-p`
+/// mapping directly above an inaccessible guard of at most 1 MiB, which is how
+/// glibc lays out a pthread stack), the `.bss` of loaded objects (an
+/// anonymous mapping right after a file mapping: static data, not heap, and
+/// where the monitor's own statics live) and the ranges in `excluded`.
+pub(crate) fn select(maps: &[Mapping], excluded: &[Range<usize>]) -> Vec<Range<usize>> {
+    let mut out: Vec<Range<usize>> = Vec::new();
+    for (i, m) in maps.iter().enumerate() {
+        if !m.is_private_rw() || !(m.name.is_empty() || m.name == "[heap]") {
+            continue;
+        }
+        if m.name.is_empty() && i > 0 {
+            let below = &maps[i - 1];
+            if below.end == m.start
+                && below.is_inaccessible()
+                && below.name.is_empty()
+                && below.len() <= MAX_STACK_GUARD
+            {
+                continue; // a thread stack
+            }
+            if below.end == m.start && !below.name.is_empty() && !below.name.starts_with('[') {
+                // The .bss of the executable or a library: static data, not
+                // heap (and it holds the trap's own tables).
+                continue;
+            }
+        }
+        // Cut out excluded ranges.
+        let mut pieces: Vec<Range<usize>> = std::iter::once(m.start..m.end).collect();
+        for x in excluded {
+            pieces = pieces
+                .into_iter()
+                .flat_map(|p| {
+                    if x.end <= p.start || x.start >= p.end {
+                        vec![p]
+                    } else {
+                        let mut v = Vec::new();
+                        if p.start < x.start {
+                            v.push(p.start..x.start);
+                        }
+                        if x.end < p.end {
+                            v.push(x.end..p.end);
+                        }
+                        v
+                    }
+                })
+                .collect();
+        }
+        out.extend(pieces);
+    }
+    out
+}
+
+/// The address ranges the monitor watches right now: read from
+/// `/proc/self/maps`, with the heap and anonymous writable mappings kept
+/// and thread stacks, `.bss`, the main thread's control block and the ranges
+/// registered through [`exclude_mapping`] left out.
+pub fn current() -> io::Result<Vec<Range<usize>>> {
+    let text = std::fs::read_to_string("/proc/self/maps")?;
+    let maps = parse_maps(&text).map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))?;
+    let mut excluded = excluded_ranges();
+    // The main thread's control block (TCB, static TLS, the rseq area the
+    // kernel writes at every preemption) lives in an anonymous mapping of
+    // the dynamic loader, not on a stack. An armed page there would make
+    // the kernel's rseq update fail, which is fatal: leave that mapping
+    // out. Other threads keep theirs at the top of their stack mapping.
+    // SAFETY: pthread_self has no preconditions.
+    let here = unsafe { libc::pthread_self() } as usize;
+    for tp in [MAIN_THREAD_POINTER.load(Ordering::Relaxed), here] {
+        if let Some(m) = maps.iter().find(|m| m.start <= tp && tp < m.end) {
+            excluded.push(m.start..m.end);
+        }
+    }
+    Ok(select(&maps, &excluded))
+}
+
+/// The main thread's thread pointer, noted by the start-up constructor.
+static MAIN_THREAD_POINTER: AtomicUsize = AtomicUsize::new(0);
+
+/// Notes the calling thread as the main thread (run from `.init_array`).
+pub(crate) fn note_main_thread() {
+    // SAFETY: pthread_self has no preconditions.
+    let tp = unsafe { libc::pthread_self() } as usize;
+    // Relaxed: read later by the monitor, after thread creation (which
+    // synchronises).
+    MAIN_THREAD_POINTER.store(tp, Ordering::Relaxed);
+}
+
+/// Slots of the exclusion table: start and length per slot, 0 when free.
+const EXCLUDE_SLOTS: usize = 1024;
+static EXCLUDED: [(AtomicUsize, AtomicUsize); EXCLUDE_SLOTS] =
+    [const { (AtomicUsize::new(0), AtomicUsize::new(0)) }; EXCLUDE_SLOTS];
+
+/// Leaves `[addr, addr + len)` out of every monitoring target: for the
+/// mappings allocowner makes for itself (side table, stack depot, the
+/// recorder's buffers). Lock-free and allocation-free, so the allocator may
+/// call it. Returns `false` when the table (1024 entries) is full.
+pub fn exclude_mapping(addr: usize, len: usize) -> bool {
+    if len == 0 {
+        return true;
+    }
+    for (s, l) in &EXCLUDED {
+        // AcqRel: claim the slot, then publish the length; readers take a
+        // slot only once its length is non-zero.
+        if s.compare_exchange(0, addr, Ordering::AcqRel, Ordering::Relaxed)
+            .is_ok()
+        {
+            l.store(len, Ordering::Release);
+            return true;
+        }
+    }
+    false
+}
+
+/// Undoes [`exclude_mapping`] for the mapping starting at `addr` (when it is
+/// unmapped).
+pub fn forget_mapping(addr: usize) {
+    for (s, l) in &EXCLUDED {
+        if s.load(Ordering::Acquire) == addr && l.load(Ordering::Acquire) != 0 {
+            l.store(0, Ordering::Release);
+            s.store(0, Ordering::Release);
+            return;
+        }
+    }
+}
+
+/// The ranges currently left out through [`exclude_mapping`] (allocowner's
+/// own side table and stack depot, when tracking is on).
+pub fn excluded_ranges() -> Vec<Range<usize>> {
+    EXCLUDED
+        .iter()
+        .filter_map(|(s, l)| {
+            let start = s.load(Ordering::Acquire);
+            let len = l.load(Ordering::Acquire);
+            (start != 0 && len != 0).then(|| start..start + len)
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MAPS: &str = "\
+55d0c0000000-55d0c0001000 r--p 00000000 08:01 123 /usr/bin/prog
+55d0c0200000-55d0c0300000 rw-p 00000000 00:00 0 [heap]
+7f0000000000-7f0000100000 rw-p 00000000 00:00 0
+7f0000100000-7f0000101000 ---p 00000000 00:00 0
+7f0000101000-7f0000301000 rw-p 00000000 00:00 0
+7f0000400000-7f0000500000 r-xp 00000000 08:01 77 /usr/lib/libc.so.6
+7f0000500000-7f0000510000 rw-p 00000000 08:01 77 /usr/lib/libc.so.6
+7f0000510000-7f0000520000 rw-p 00000000 00:00 0
+7f0000600000-7f0000700000 rw-s 00000000 00:01 9 /dev/zero (deleted)
+7ffc00000000-7ffc00021000 rw-p 00000000 00:00 0 [stack]
+";
+
+    #[test]
+    fn selects_heap_and_anonymous_rw_without_stacks() {
+        let maps = parse_maps(MAPS).unwrap();
+        assert_eq!(maps.len(), 10);
+        assert_eq!(maps[8].name, "/dev/zero (deleted)");
+        let t = select(&maps, &[]);
+        assert_eq!(
+            t,
+            vec![
+                0x55d0_c020_0000..0x55d0_c030_0000,
+                0x7f00_0000_0000..0x7f00_0010_0000
+            ]
+        );
+    }
+
+    #[test]
+    fn excluded_ranges_are_cut_out() {
+        let maps = parse_maps(MAPS).unwrap();
+        let cut = std::iter::once(0x7f00_0001_0000..0x7f00_0002_0000).collect::<Vec<_>>();
+        let t = select(&maps, &cut);
+        assert_eq!(
+            t,
+            vec![
+                0x55d0_c020_0000..0x55d0_c030_0000,
+                0x7f00_0000_0000..0x7f00_0001_0000,
+                0x7f00_0002_0000..0x7f00_0010_0000
+            ]
+        );
+    }
+
+    #[test]
+    fn bad_lines_are_named() {
+        let e = parse_maps("zz-10 rw-p 0 0 0\n").unwrap_err();
+        assert!(e.to_string().contains("zz-10"), "{e}");
+        assert!(parse_maps("1000-2000 rw-p\n").is_err());
+    }
+
+    #[test]
+    fn exclusion_table_round_trip() {
+        assert!(exclude_mapping(0x1234_5000, 0x2000));
+        assert!(excluded_ranges().contains(&(0x1234_5000..0x1234_7000)));
+        forget_mapping(0x1234_5000);
+        assert!(!excluded_ranges().contains(&(0x1234_5000..0x1234_7000)));
+    }
+
+    #[test]
+    fn this_process_has_a_target() {
+        let t = current().unwrap();
+        assert!(!t.is_empty());
+    }
+}
