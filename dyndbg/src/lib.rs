@@ -119,6 +119,7 @@ mod env;
 mod flags;
 mod function_name;
 mod output;
+mod pool;
 mod query;
 mod registry;
 
@@ -127,7 +128,7 @@ mod registry;
 pub mod __private;
 
 pub use callsite::Callsite;
-pub use control::{callsites, control, listing, reset};
+pub use control::{Stats, callsites, control, listing, reset, stats};
 pub use dyndbg_macros::pr_debug;
 pub use env::ENV_VAR;
 pub use flags::Flags;

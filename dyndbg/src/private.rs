@@ -27,14 +27,17 @@ pub fn emit(cs: &'static Callsite, args: fmt::Arguments<'_>) {
     if !flags.contains(crate::Flags::PRINT) {
         return;
     }
-    crate::output::emit(&crate::Record::new(
-        cs.module(),
-        cs.file(),
-        cs.function(),
-        cs.line(),
-        flags,
-        args,
-    ));
+    // The cached body (never the pool): an enabled print never decompresses.
+    crate::registry::with_enabled_body(cs, |body| {
+        crate::output::emit(&crate::Record::new(
+            body.module,
+            body.file,
+            body.function,
+            body.line,
+            flags,
+            args,
+        ));
+    });
 }
 
 /// Expands a callsite: the static record and the fast path, or, with the
