@@ -55,8 +55,12 @@ fn main() {
     compare(
         "disabled callsite",
         &mut [
-            Case::new("log::debug! (max level Info)", |n| (0..n).for_each(|i| disabled::log(black_box(i)))),
-            Case::new("pr_debug! (off)", |n| (0..n).for_each(|i| disabled::pr_debug(black_box(i)))),
+            Case::new("log::debug! (max level Info)", |n| {
+                (0..n).for_each(|i| disabled::log(black_box(i)))
+            }),
+            Case::new("pr_debug! (off)", |n| {
+                (0..n).for_each(|i| disabled::pr_debug(black_box(i)))
+            }),
             Case::new("tracing::debug! (EnvFilter info)", |n| {
                 (0..n).for_each(|i| disabled::tracing(black_box(i)));
             }),
@@ -66,11 +70,18 @@ fn main() {
     compare(
         "enabled callsite, formatted and discarded",
         &mut [
-            Case::new("tracing fmt -> io::sink", |n| (0..n).for_each(|i| enabled::tracing(black_box(i)))),
-            Case::new("pr_debug! +pmfl -> Discard", |n| (0..n).for_each(|i| enabled::pr_debug(black_box(i)))),
+            Case::new("tracing fmt -> io::sink", |n| {
+                (0..n).for_each(|i| enabled::tracing(black_box(i)))
+            }),
+            Case::new("pr_debug! +pmfl -> Discard", |n| {
+                (0..n).for_each(|i| enabled::pr_debug(black_box(i)))
+            }),
             Case::new("format! of the same line", |n| {
                 for i in 0..n {
-                    black_box(format!("callsite::enabled:pr_debug:27: request {i} took {}us", i * 3));
+                    black_box(format!(
+                        "callsite::enabled:pr_debug:27: request {i} took {}us",
+                        i * 3
+                    ));
                 }
             }),
         ],

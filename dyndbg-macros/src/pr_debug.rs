@@ -97,7 +97,7 @@ fn emit(input: &Input) -> TokenStream {
             fn __dyndbg_fn() -> &'static str {
                 ::dyndbg::__private::type_name_of_val(&__dyndbg_fn)
             }
-            #[::dyndbg::__private::linkme::distributed_slice(::dyndbg::__private::DYNDBG_CALLSITES_0_1)]
+            #[::dyndbg::__private::linkme::distributed_slice(::dyndbg::__private::CALLSITES)]
             #[linkme(crate = ::dyndbg::__private::linkme)]
             static __DYNDBG_CALLSITE: ::dyndbg::__private::Callsite =
                 ::dyndbg::__private::Callsite::private_new(&::dyndbg::__private::Body {

@@ -40,14 +40,20 @@ fn run_child(query: Option<&str>, nocapture: bool) -> (bool, String) {
         cmd.env("DYNDBG", q);
     }
     let out = cmd.output().unwrap();
-    (out.status.success(), String::from_utf8_lossy(&out.stderr).into_owned())
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
 }
 
 #[test]
 fn env_query_applies_before_the_first_callsite() {
     let (ok, stderr) = run_child(Some("func connect +pfl; module env_var::app =p"), true);
     assert!(ok, "{stderr}");
-    assert!(stderr.contains("connect:12: connecting to example.org\n"), "{stderr}");
+    assert!(
+        stderr.contains("connect:12: connecting to example.org\n"),
+        "{stderr}"
+    );
     assert!(stderr.contains("\ntick 1\n"), "{stderr}");
     assert!(!stderr.contains("child done"), "{stderr}");
     assert!(stderr.contains("child exit"), "{stderr}");
@@ -57,9 +63,15 @@ fn env_query_applies_before_the_first_callsite() {
 fn bad_env_query_is_reported_once_and_changes_nothing() {
     let (ok, stderr) = run_child(Some("module env_var::app +p; func connect +x"), true);
     assert!(ok, "the program goes on: {stderr}");
-    let reports: Vec<&str> = stderr.lines().filter(|l| l.starts_with("dyndbg:")).collect();
+    let reports: Vec<&str> = stderr
+        .lines()
+        .filter(|l| l.starts_with("dyndbg:"))
+        .collect();
     assert_eq!(reports.len(), 1, "{stderr}");
-    assert!(reports[0].contains("DYNDBG") && reports[0].contains("'x'"), "{stderr}");
+    assert!(
+        reports[0].contains("DYNDBG") && reports[0].contains("'x'"),
+        "{stderr}"
+    );
     assert!(!stderr.contains("tick 1"), "nothing half-applied: {stderr}");
     assert!(stderr.contains("child exit"), "{stderr}");
 }
@@ -79,5 +91,8 @@ fn output_goes_through_the_test_harness_capture() {
 fn no_env_var_means_all_off() {
     let (ok, stderr) = run_child(None, true);
     assert!(ok, "{stderr}");
-    assert!(!stderr.contains("connecting") && !stderr.contains("tick"), "{stderr}");
+    assert!(
+        !stderr.contains("connecting") && !stderr.contains("tick"),
+        "{stderr}"
+    );
 }

@@ -86,7 +86,11 @@ fn function_names_need_no_annotation() {
         ("names: nested fn", "outer::inner", "names::net"),
         ("names: async fn", "fetch", "names::net"),
         ("names: async block", "fetch", "names::net"),
-        ("names: impl in another module", "Client::from_another_module", "names::elsewhere"),
+        (
+            "names: impl in another module",
+            "Client::from_another_module",
+            "names::elsewhere",
+        ),
         ("names: free function", "free_function", "names"),
     ];
     for (format, function, module) in expected {
@@ -97,14 +101,22 @@ fn function_names_need_no_annotation() {
         assert!(!cs.function().contains(' '), "{format}");
     }
     assert_eq!(site("names: method").line(), 13);
-    assert_eq!(site("names: generic impl").format(), "names: generic impl {:?}");
+    assert_eq!(
+        site("names: generic impl").format(),
+        "names: generic impl {:?}"
+    );
 }
 
 #[test]
 fn callsites_are_listed_before_they_run() {
     // None of the functions above has been called in this test binary's
     // process necessarily; the slice still holds all of them.
-    assert!(dyndbg::callsites().filter(|cs| cs.format().starts_with("names: ")).count() == 10);
+    assert!(
+        dyndbg::callsites()
+            .filter(|cs| cs.format().starts_with("names: "))
+            .count()
+            == 10
+    );
     // Keep the functions used.
     if std::hint::black_box(false) {
         use net::Greet;

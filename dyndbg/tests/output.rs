@@ -19,7 +19,9 @@ impl Sink for Collect {
 }
 
 fn setup() -> MutexGuard<'static, ()> {
-    let guard = SERIAL.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    let guard = SERIAL
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
     dyndbg::set_sink(Collect);
     dyndbg::reset();
     LINES.lock().unwrap().clear();
@@ -78,8 +80,14 @@ fn prefix_follows_the_flags() {
     let got = lines();
     assert_eq!(got.len(), 3, "{got:?}");
     assert_eq!(got[0], "send:43: sending 3 bytes");
-    assert_eq!(got[1], "output::transport:dyndbg/tests/output.rs:43: sending 4 bytes");
-    let tid = got[2].strip_prefix('[').and_then(|s| s.split_once("] ")).unwrap();
+    assert_eq!(
+        got[1],
+        "output::transport:dyndbg/tests/output.rs:43: sending 4 bytes"
+    );
+    let tid = got[2]
+        .strip_prefix('[')
+        .and_then(|s| s.split_once("] "))
+        .unwrap();
     assert!(tid.0.parse::<u64>().unwrap() > 0, "{got:?}");
     assert_eq!(tid.1, "sending 5 bytes");
 }
@@ -88,11 +96,14 @@ fn prefix_follows_the_flags() {
 fn flags_show_in_callsites_and_listing() {
     let _g = setup();
     dyndbg::control("func send +pf").unwrap();
-    let cs = dyndbg::callsites().find(|cs| cs.function() == "send").unwrap();
+    let cs = dyndbg::callsites()
+        .find(|cs| cs.function() == "send")
+        .unwrap();
     assert_eq!(cs.flags().to_string(), "pf");
     assert!(
-        dyndbg::listing()
-            .contains("dyndbg/tests/output.rs:43 [output::transport]send =pf \"sending {n} bytes\"\n"),
+        dyndbg::listing().contains(
+            "dyndbg/tests/output.rs:43 [output::transport]send =pf \"sending {n} bytes\"\n"
+        ),
         "{}",
         dyndbg::listing()
     );
@@ -111,5 +122,13 @@ fn threads_see_the_change() {
     });
     let mut got = lines();
     got.sort();
-    assert_eq!(got, ["sending 0 bytes", "sending 1 bytes", "sending 2 bytes", "sending 3 bytes"]);
+    assert_eq!(
+        got,
+        [
+            "sending 0 bytes",
+            "sending 1 bytes",
+            "sending 2 bytes",
+            "sending 3 bytes"
+        ]
+    );
 }

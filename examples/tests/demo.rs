@@ -4,18 +4,23 @@ use std::process::Command;
 
 fn run(dyndbg: Option<&str>) -> String {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_demo"));
-    cmd.env_remove("DYNDBG").env_remove("ALLOCOWNER").env_remove("ALLOCOWNER_ACCESS");
+    cmd.env_remove("DYNDBG")
+        .env_remove("ALLOCOWNER")
+        .env_remove("ALLOCOWNER_ACCESS");
     if let Some(q) = dyndbg {
         cmd.env("DYNDBG", q);
     }
     let out = cmd.output().expect("demo runs");
-    let text = String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
+    let text =
+        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{text}");
     text
 }
 
 fn between<'a>(text: &'a str, from: &str, to: &str) -> &'a str {
-    let start = text.find(from).unwrap_or_else(|| panic!("no {from:?} in\n{text}"));
+    let start = text
+        .find(from)
+        .unwrap_or_else(|| panic!("no {from:?} in\n{text}"));
     let rest = &text[start..];
     let end = rest.find(to).unwrap_or(rest.len());
     &rest[..end]
@@ -24,7 +29,10 @@ fn between<'a>(text: &'a str, from: &str, to: &str) -> &'a str {
 #[test]
 fn demo_shows_queries_at_work() {
     let text = run(None);
-    assert!(text.contains("# filename:lineno [module]function flags format"), "{text}");
+    assert!(
+        text.contains("# filename:lineno [module]function flags format"),
+        "{text}"
+    );
     assert!(
         text.contains("[demo::net]Client::connect =_ \"connecting to {host}\""),
         "{text}"
@@ -33,14 +41,29 @@ fn demo_shows_queries_at_work() {
     assert_eq!(round1.lines().count(), 1, "round 1 is quiet: {round1}");
     let round2 = between(&text, "== round 2", "== round 3");
     assert!(round2.contains("(matched 5 callsites)"), "{round2}");
-    assert!(round2.contains("\nconnecting to db.internal:5432\n"), "{round2}");
-    assert!(round2.contains("Store::put:14: put key-2-0 (64 bytes)"), "{round2}");
-    assert!(!round2.contains("received"), "classed callsites stay off: {round2}");
+    assert!(
+        round2.contains("\nconnecting to db.internal:5432\n"),
+        "{round2}"
+    );
+    assert!(
+        round2.contains("Store::put:14: put key-2-0 (64 bytes)"),
+        "{round2}"
+    );
+    assert!(
+        !round2.contains("received"),
+        "classed callsites stay off: {round2}"
+    );
     let round3 = between(&text, "== round 3", "== a bad query");
     assert!(round3.contains("demo::net:received 64 bytes"), "{round3}");
-    assert!(round3.contains("flush:examples/demo/storage.rs: flushing 4 items"), "{round3}");
+    assert!(
+        round3.contains("flush:examples/demo/storage.rs: flushing 4 items"),
+        "{round3}"
+    );
     let bad = between(&text, "== a bad query", "== the flags now");
-    assert!(bad.contains("error: query 2") && bad.contains("'q'"), "{bad}");
+    assert!(
+        bad.contains("error: query 2") && bad.contains("'q'"),
+        "{bad}"
+    );
     let round4 = between(&text, "== round 4", "\u{0}");
     assert_eq!(round4.lines().count(), 1, "round 4 is quiet: {round4}");
 }
@@ -49,6 +72,12 @@ fn demo_shows_queries_at_work() {
 fn demo_applies_dyndbg_at_startup() {
     let text = run(Some("func connect +pfl"));
     let round1 = between(&text, "== round 1", "== round 2");
-    assert!(round1.contains("with DYNDBG=\"func connect +pfl\""), "{round1}");
-    assert!(round1.contains("Client::connect:12: connecting to db.internal:5432"), "{round1}");
+    assert!(
+        round1.contains("with DYNDBG=\"func connect +pfl\""),
+        "{round1}"
+    );
+    assert!(
+        round1.contains("Client::connect:12: connecting to db.internal:5432"),
+        "{round1}"
+    );
 }

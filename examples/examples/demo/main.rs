@@ -27,10 +27,15 @@ fn main() {
     section("callsites compiled into this program (dyndbg::listing())");
     eprint!("{}", dyndbg::listing());
 
-    section(match std::env::var("DYNDBG") {
-        Ok(q) => format!("round 1, with DYNDBG={q:?} applied before the first callsite ran"),
-        Err(_) => "round 1, everything off (set DYNDBG to switch callsites on at startup)".to_owned(),
-    }.as_str());
+    section(
+        match std::env::var("DYNDBG") {
+            Ok(q) => format!("round 1, with DYNDBG={q:?} applied before the first callsite ran"),
+            Err(_) => {
+                "round 1, everything off (set DYNDBG to switch callsites on at startup)".to_owned()
+            }
+        }
+        .as_str(),
+    );
     serve(1);
 
     let query = "module demo::net +p; func Store::put +pfl";
@@ -40,7 +45,9 @@ fn main() {
     serve(2);
 
     let query = "class WIRE +pmt; func flush +pfs";
-    section(&format!("round 3, after dyndbg::control({query:?}): classed callsites answer only to `class`"));
+    section(&format!(
+        "round 3, after dyndbg::control({query:?}): classed callsites answer only to `class`"
+    ));
     let matched = dyndbg::control(query).expect("a valid query");
     eprintln!("(matched {matched} callsites)");
     serve(3);
@@ -53,7 +60,14 @@ fn main() {
 
     section("the flags now, as the kernel's control file shows them");
     for cs in dyndbg::callsites().filter(|cs| !cs.flags().is_empty()) {
-        eprintln!("{}:{} [{}]{} ={}", cs.file(), cs.line(), cs.module(), cs.function(), cs.flags());
+        eprintln!(
+            "{}:{} [{}]{} ={}",
+            cs.file(),
+            cs.line(),
+            cs.module(),
+            cs.function(),
+            cs.flags()
+        );
     }
 
     dyndbg::reset();

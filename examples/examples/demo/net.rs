@@ -10,12 +10,20 @@ pub(crate) struct Client {
 impl Client {
     pub(crate) fn connect(host: &str) -> Client {
         pr_debug!("connecting to {host}");
-        Client { host: host.to_owned(), sent: 0 }
+        Client {
+            host: host.to_owned(),
+            sent: 0,
+        }
     }
 
     pub(crate) fn send(&mut self, payload: &[u8]) {
         self.sent += payload.len();
-        pr_debug!("sent {} bytes to {} ({} total)", payload.len(), self.host, self.sent);
+        pr_debug!(
+            "sent {} bytes to {} ({} total)",
+            payload.len(),
+            self.host,
+            self.sent
+        );
     }
 
     pub(crate) fn recv(&mut self) -> Vec<u8> {
