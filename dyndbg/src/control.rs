@@ -6,6 +6,7 @@ use std::sync::MutexGuard;
 use crate::callsite::{Callsite, UNREGISTERED};
 use crate::flags::Flags;
 use crate::query::{self, QueryError, SiteInfo};
+use crate::pool::BodyView;
 use crate::registry::{self, Store};
 
 impl SiteInfo for Callsite {
@@ -65,13 +66,7 @@ pub(crate) fn apply_locked(batch: &[query::Query], writer: &MutexGuard<'static, 
         let cs = &sites[i];
         let head = cs.head_bits();
         let old = Flags::from_bits(head);
-        let mut new = old;
-        for q in batch {
-            if q.matches(body) {
-                matched += 1;
-                new = q.apply(new);
-            }
-        }
+        let new = step(batch, body, old, &mut matched);
         if new == old {
             return;
         }
@@ -88,6 +83,30 @@ pub(crate) fn apply_locked(batch: &[query::Query], writer: &MutexGuard<'static, 
         }
     });
     matched
+}
+
+/// One callsite through a batch: its new flags; `matched` counts matches.
+fn step(batch: &[query::Query], body: &BodyView<'_>, old: Flags, matched: &mut usize) -> Flags {
+    let mut new = old;
+    for q in batch {
+        if q.matches(body) {
+            *matched += 1;
+            new = q.apply(new);
+        }
+    }
+    new
+}
+
+/// What a batch would do on `store`, from flags `old`, changing nothing:
+/// the match count and every callsite's new flags. For the equivalence
+/// tests of the pool against the raw records.
+pub(crate) fn simulate(store: &Store, batch: &[query::Query], old: &[Flags]) -> (usize, Vec<Flags>) {
+    let mut matched = 0;
+    let mut flags = old.to_vec();
+    registry::for_each_body(store, |i, body| {
+        flags[i] = step(batch, body, old[i], &mut matched);
+    });
+    (matched, flags)
 }
 
 /// Returns every callsite to the flags it had at startup (compile-time
@@ -135,8 +154,12 @@ pub fn callsites() -> impl ExactSizeIterator<Item = &'static Callsite> {
 /// block.
 pub fn listing() -> String {
     registry::init();
-    let store = registry::store();
     let sites = registry::all();
+    write_listing(registry::store(), |i| sites[i].flags())
+}
+
+/// The listing of `store`'s bodies with the flags `flags(i)`.
+pub(crate) fn write_listing(store: &Store, flags: impl Fn(usize) -> Flags) -> String {
     let mut out = String::from("# filename:lineno [module]function flags format\n");
     registry::for_each_body(store, |i, body| {
         let _ = write!(
@@ -146,7 +169,7 @@ pub fn listing() -> String {
             body.line,
             body.module,
             body.function,
-            sites[i].flags()
+            flags(i)
         );
         escape_format(body.format, &mut out);
         out.push('"');

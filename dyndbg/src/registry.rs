@@ -151,16 +151,7 @@ fn build_store() -> Store {
     if !pool_wanted() {
         return Store::Raw(build_raw());
     }
-    let pool = Pool::build(
-        |f| {
-            for cs in all() {
-                // One name at a time: the names only ever live in the pool.
-                f(&raw_view(cs, &computed_name(cs)));
-            }
-        },
-        pool::Params::default(),
-    );
-    match pool {
+    match build_pool(pool::Params::default()) {
         Ok(pool) => {
             fill_cache(&pool);
             Store::Pool(pool)
@@ -172,7 +163,20 @@ fn build_store() -> Store {
     }
 }
 
-fn build_raw() -> RawStore {
+/// A pool of every callsite's body.
+pub(crate) fn build_pool(params: pool::Params) -> Result<Pool, pool::PoolError> {
+    Pool::build(
+        |f| {
+            for cs in all() {
+                // One name at a time: the names only ever live in the pool.
+                f(&raw_view(cs, &computed_name(cs)));
+            }
+        },
+        params,
+    )
+}
+
+pub(crate) fn build_raw() -> RawStore {
     let mut names_bytes = 0;
     let mut raw_body_bytes = 0;
     let functions = all()

@@ -446,7 +446,7 @@ fn main() {
         if members.is_empty() {
             continue;
         }
-        counts.modules += 1;
+        // The domain module holds files, no callsite: not counted.
         let _ = writeln!(by_domain, "pub mod {} {{", d.name);
         for line in members {
             by_domain.push_str(line);
