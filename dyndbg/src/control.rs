@@ -5,8 +5,8 @@ use std::sync::MutexGuard;
 
 use crate::callsite::{Callsite, UNREGISTERED};
 use crate::flags::Flags;
-use crate::query::{self, QueryError, SiteInfo};
 use crate::pool::BodyView;
+use crate::query::{self, QueryError, SiteInfo};
 use crate::registry::{self, Store};
 
 impl SiteInfo for Callsite {
@@ -100,7 +100,11 @@ fn step(batch: &[query::Query], body: &BodyView<'_>, old: Flags, matched: &mut u
 /// What a batch would do on `store`, from flags `old`, changing nothing:
 /// the match count and every callsite's new flags. For the equivalence
 /// tests of the pool against the raw records.
-pub(crate) fn simulate(store: &Store, batch: &[query::Query], old: &[Flags]) -> (usize, Vec<Flags>) {
+pub(crate) fn simulate(
+    store: &Store,
+    batch: &[query::Query],
+    old: &[Flags],
+) -> (usize, Vec<Flags>) {
     let mut matched = 0;
     let mut flags = old.to_vec();
     registry::for_each_body(store, |i, body| {
@@ -203,6 +207,9 @@ pub struct Stats {
     /// Heap bytes of function names kept outside the pool: all of them with
     /// `DYNDBG_POOL=off`, else those handed out by [`Callsite::function`].
     pub names_bytes: usize,
+    /// Bytes of `.rodata` pages holding the raw records' strings that were
+    /// returned to the OS after the pool copied them (Linux, `DYNDBG_POOL=on`).
+    pub dropped_raw_bytes: usize,
     /// Whether the bodies are in the pool (false with `DYNDBG_POOL=off`).
     pub pooled: bool,
 }

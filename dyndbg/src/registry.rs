@@ -18,8 +18,9 @@ use crate::pool::{self, BodyView, CachedBody, Pool};
 include!(concat!(env!("OUT_DIR"), "/slice.rs"));
 
 /// The environment variable that chooses where bodies live, read once at
-/// first use: `off` keeps the raw records, `on` (the default) builds the
-/// pool.
+/// first use: `off` keeps the raw records; `on` (the default) builds the
+/// pool and drops the raw strings' pages; `keep` builds the pool and keeps
+/// them mapped.
 pub(crate) const POOL_ENV_VAR: &str = "DYNDBG_POOL";
 
 /// Where queries and listings read the bodies.
@@ -112,21 +113,70 @@ pub(crate) fn store_built() -> bool {
     STORE.get().is_some()
 }
 
-fn pool_wanted() -> bool {
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum PoolMode {
+    /// `on` (the default): the pool, then the raw strings' pages dropped.
+    Drop,
+    /// `keep`: the pool, the raw strings' pages left mapped.
+    Keep,
+    /// `off`: no pool.
+    Off,
+}
+
+fn pool_mode() -> PoolMode {
     match std::env::var(POOL_ENV_VAR) {
-        Err(std::env::VarError::NotPresent) => true,
-        Ok(v) if v == "on" => true,
-        Ok(v) if v == "off" => false,
-        Ok(v) => {
-            eprintln!("dyndbg: {POOL_ENV_VAR}={v:?} is neither \"on\" nor \"off\"; using the pool");
-            true
-        }
+        Err(std::env::VarError::NotPresent) => PoolMode::Drop,
+        Ok(v) => match v.as_str() {
+            "on" => PoolMode::Drop,
+            "keep" => PoolMode::Keep,
+            "off" => PoolMode::Off,
+            _ => {
+                eprintln!(
+                    "dyndbg: {POOL_ENV_VAR}={v:?} is not one of \"on\", \"keep\", \"off\"; using \"on\""
+                );
+                PoolMode::Drop
+            }
+        },
         Err(std::env::VarError::NotUnicode(_)) => {
-            eprintln!("dyndbg: {POOL_ENV_VAR} is not valid UTF-8; using the pool");
-            true
+            eprintln!("dyndbg: {POOL_ENV_VAR} is not valid UTF-8; using \"on\"");
+            PoolMode::Drop
         }
     }
 }
+
+/// Bytes of raw-string pages dropped after the pool was built.
+static DROPPED: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
+/// Returns the pages of the raw records' strings to the OS (Linux); the
+/// pool has copied them. Returns the bytes dropped.
+#[cfg(target_os = "linux")]
+fn drop_raw_strings() -> usize {
+    let pages = crate::pool::resident::pages(all().iter().flat_map(|cs| {
+        let b = cs.body();
+        [b.module, b.file, b.format, b.class].map(|s| (s.as_ptr() as usize, s.len()))
+    }));
+    crate::pool::resident::drop_clean_file_pages(&pages)
+}
+
+#[cfg(not(target_os = "linux"))]
+fn drop_raw_strings() -> usize {
+    0
+}
+
+/// The build's scratch (zstd's compression context and dictionary tables,
+/// a few MiB) is freed by now; glibc keeps freed memory mapped unless
+/// asked, so ask once.
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
+fn trim_heap() {
+    // SAFETY: malloc_trim only returns free memory of the allocator to
+    // the OS; it has no preconditions.
+    unsafe {
+        libc::malloc_trim(0);
+    }
+}
+
+#[cfg(not(all(target_os = "linux", target_env = "gnu")))]
+fn trim_heap() {}
 
 /// The function name of a static record, computed from its `type_name`.
 fn computed_name(cs: &Callsite) -> String {
@@ -148,12 +198,17 @@ fn raw_view<'a>(cs: &'static Callsite, function: &'a str) -> BodyView<'a> {
 }
 
 fn build_store() -> Store {
-    if !pool_wanted() {
+    let mode = pool_mode();
+    if mode == PoolMode::Off {
         return Store::Raw(build_raw());
     }
     match build_pool(pool::Params::default()) {
         Ok(pool) => {
             fill_cache(&pool);
+            if mode == PoolMode::Drop {
+                DROPPED.store(drop_raw_strings(), Ordering::Relaxed);
+            }
+            trim_heap();
             Store::Pool(pool)
         }
         Err(err) => {
@@ -165,13 +220,11 @@ fn build_store() -> Store {
 
 /// A pool of every callsite's body.
 pub(crate) fn build_pool(params: pool::Params) -> Result<Pool, pool::PoolError> {
+    let sites = all();
     Pool::build(
-        |f| {
-            for cs in all() {
-                // One name at a time: the names only ever live in the pool.
-                f(&raw_view(cs, &computed_name(cs)));
-            }
-        },
+        sites.len(),
+        // One name at a time: the names only ever live in the pool.
+        |i, f| f(&raw_view(&sites[i], &computed_name(&sites[i]))),
         params,
     )
 }
@@ -200,10 +253,7 @@ pub(crate) fn build_raw() -> RawStore {
 /// defaults or flags set before the pool existed).
 fn fill_cache(pool: &Pool) {
     let sites = all();
-    if !sites
-        .iter()
-        .any(|cs| cs.flags().contains(Flags::PRINT))
-    {
+    if !sites.iter().any(|cs| cs.flags().contains(Flags::PRINT)) {
         return;
     }
     pool.for_each(|i, view| {
@@ -288,10 +338,7 @@ pub(crate) fn stats() -> crate::control::Stats {
         .unwrap_or_else(PoisonError::into_inner)
         .as_ref()
         .map_or((0, 0), |map| {
-            (
-                map.len(),
-                map.values().map(|b| b.bytes()).sum::<usize>(),
-            )
+            (map.len(), map.values().map(|b| b.bytes()).sum::<usize>())
         });
     let interned: usize = NAMES
         .lock()
@@ -310,6 +357,7 @@ pub(crate) fn stats() -> crate::control::Stats {
         cached_bodies,
         cached_bytes,
         names_bytes: names_bytes + interned,
+        dropped_raw_bytes: DROPPED.load(Ordering::Relaxed),
         pooled,
     }
 }

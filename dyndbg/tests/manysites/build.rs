@@ -43,128 +43,552 @@ struct Domain {
 const DOMAINS: &[Domain] = &[
     Domain {
         name: "net",
-        nouns: &["socket", "connection", "packet", "peer", "handshake", "listener", "route", "frame", "window", "keepalive", "backlog", "address", "interface", "datagram", "stream"],
-        adjectives: &["half-open", "idle", "congested", "stale", "remote", "local", "duplicate", "fragmented", "out-of-order"],
+        nouns: &[
+            "socket",
+            "connection",
+            "packet",
+            "peer",
+            "handshake",
+            "listener",
+            "route",
+            "frame",
+            "window",
+            "keepalive",
+            "backlog",
+            "address",
+            "interface",
+            "datagram",
+            "stream",
+        ],
+        adjectives: &[
+            "half-open",
+            "idle",
+            "congested",
+            "stale",
+            "remote",
+            "local",
+            "duplicate",
+            "fragmented",
+            "out-of-order",
+        ],
     },
     Domain {
         name: "storage",
-        nouns: &["extent", "block", "journal", "superblock", "inode", "segment", "snapshot", "volume", "checkpoint", "stripe", "bitmap", "sector", "tier", "replica"],
-        adjectives: &["dirty", "clean", "torn", "compacted", "orphaned", "sealed", "mirrored", "degraded", "sparse"],
+        nouns: &[
+            "extent",
+            "block",
+            "journal",
+            "superblock",
+            "inode",
+            "segment",
+            "snapshot",
+            "volume",
+            "checkpoint",
+            "stripe",
+            "bitmap",
+            "sector",
+            "tier",
+            "replica",
+        ],
+        adjectives: &[
+            "dirty",
+            "clean",
+            "torn",
+            "compacted",
+            "orphaned",
+            "sealed",
+            "mirrored",
+            "degraded",
+            "sparse",
+        ],
     },
     Domain {
         name: "sched",
-        nouns: &["task", "runqueue", "worker", "timer", "deadline", "quantum", "thread", "affinity", "waker", "slice", "epoch", "priority"],
-        adjectives: &["runnable", "blocked", "starved", "preempted", "pinned", "migrated", "parked", "overdue", "throttled"],
+        nouns: &[
+            "task", "runqueue", "worker", "timer", "deadline", "quantum", "thread", "affinity",
+            "waker", "slice", "epoch", "priority",
+        ],
+        adjectives: &[
+            "runnable",
+            "blocked",
+            "starved",
+            "preempted",
+            "pinned",
+            "migrated",
+            "parked",
+            "overdue",
+            "throttled",
+        ],
     },
     Domain {
         name: "crypto",
-        nouns: &["cipher", "nonce", "key", "signature", "certificate", "digest", "session ticket", "handshake transcript", "keystore", "entropy pool", "tag"],
-        adjectives: &["expired", "revoked", "weak", "ephemeral", "wrapped", "rotated", "untrusted", "pinned", "truncated"],
+        nouns: &[
+            "cipher",
+            "nonce",
+            "key",
+            "signature",
+            "certificate",
+            "digest",
+            "session ticket",
+            "handshake transcript",
+            "keystore",
+            "entropy pool",
+            "tag",
+        ],
+        adjectives: &[
+            "expired",
+            "revoked",
+            "weak",
+            "ephemeral",
+            "wrapped",
+            "rotated",
+            "untrusted",
+            "pinned",
+            "truncated",
+        ],
     },
     Domain {
         name: "db",
-        nouns: &["transaction", "row", "index", "cursor", "table", "lock", "savepoint", "query plan", "tuple", "page", "vacuum", "statistic", "constraint"],
-        adjectives: &["committed", "aborted", "uncommitted", "visible", "bloated", "unique", "deferred", "serializable", "phantom"],
+        nouns: &[
+            "transaction",
+            "row",
+            "index",
+            "cursor",
+            "table",
+            "lock",
+            "savepoint",
+            "query plan",
+            "tuple",
+            "page",
+            "vacuum",
+            "statistic",
+            "constraint",
+        ],
+        adjectives: &[
+            "committed",
+            "aborted",
+            "uncommitted",
+            "visible",
+            "bloated",
+            "unique",
+            "deferred",
+            "serializable",
+            "phantom",
+        ],
     },
     Domain {
         name: "http",
-        nouns: &["request", "response", "header", "cookie", "redirect", "upstream", "route", "body", "chunk", "status line", "origin", "preflight"],
-        adjectives: &["malformed", "cached", "chunked", "gzipped", "cross-origin", "idempotent", "conditional", "keep-alive", "oversized"],
+        nouns: &[
+            "request",
+            "response",
+            "header",
+            "cookie",
+            "redirect",
+            "upstream",
+            "route",
+            "body",
+            "chunk",
+            "status line",
+            "origin",
+            "preflight",
+        ],
+        adjectives: &[
+            "malformed",
+            "cached",
+            "chunked",
+            "gzipped",
+            "cross-origin",
+            "idempotent",
+            "conditional",
+            "keep-alive",
+            "oversized",
+        ],
     },
     Domain {
         name: "cache",
-        nouns: &["entry", "shard", "eviction", "slab", "bucket", "generation", "hit", "miss", "tombstone", "lease", "hot set"],
-        adjectives: &["warm", "cold", "evicted", "pinned", "expired", "refreshed", "negative", "shared", "admitted"],
+        nouns: &[
+            "entry",
+            "shard",
+            "eviction",
+            "slab",
+            "bucket",
+            "generation",
+            "hit",
+            "miss",
+            "tombstone",
+            "lease",
+            "hot set",
+        ],
+        adjectives: &[
+            "warm",
+            "cold",
+            "evicted",
+            "pinned",
+            "expired",
+            "refreshed",
+            "negative",
+            "shared",
+            "admitted",
+        ],
     },
     Domain {
         name: "auth",
-        nouns: &["token", "principal", "role", "grant", "credential", "session", "claim", "policy", "scope", "audit record", "challenge"],
-        adjectives: &["anonymous", "elevated", "delegated", "revoked", "forged", "refreshed", "federated", "missing", "denied"],
+        nouns: &[
+            "token",
+            "principal",
+            "role",
+            "grant",
+            "credential",
+            "session",
+            "claim",
+            "policy",
+            "scope",
+            "audit record",
+            "challenge",
+        ],
+        adjectives: &[
+            "anonymous",
+            "elevated",
+            "delegated",
+            "revoked",
+            "forged",
+            "refreshed",
+            "federated",
+            "missing",
+            "denied",
+        ],
     },
     Domain {
         name: "fs",
-        nouns: &["directory", "file handle", "mount", "symlink", "watch", "lease", "permission", "xattr", "dentry", "quota", "path"],
-        adjectives: &["readonly", "dangling", "locked", "hidden", "truncated", "renamed", "recursive", "mounted", "busy"],
+        nouns: &[
+            "directory",
+            "file handle",
+            "mount",
+            "symlink",
+            "watch",
+            "lease",
+            "permission",
+            "xattr",
+            "dentry",
+            "quota",
+            "path",
+        ],
+        adjectives: &[
+            "readonly",
+            "dangling",
+            "locked",
+            "hidden",
+            "truncated",
+            "renamed",
+            "recursive",
+            "mounted",
+            "busy",
+        ],
     },
     Domain {
         name: "gpu",
-        nouns: &["command buffer", "fence", "shader", "texture", "queue", "descriptor", "pipeline", "surface", "swapchain", "heap", "barrier"],
-        adjectives: &["signaled", "resident", "evicted", "compiled", "stalled", "coherent", "mapped", "lost", "suboptimal"],
+        nouns: &[
+            "command buffer",
+            "fence",
+            "shader",
+            "texture",
+            "queue",
+            "descriptor",
+            "pipeline",
+            "surface",
+            "swapchain",
+            "heap",
+            "barrier",
+        ],
+        adjectives: &[
+            "signaled",
+            "resident",
+            "evicted",
+            "compiled",
+            "stalled",
+            "coherent",
+            "mapped",
+            "lost",
+            "suboptimal",
+        ],
     },
     Domain {
         name: "audio",
-        nouns: &["buffer", "period", "stream", "mixer", "sample", "codec", "channel map", "underrun", "latency", "device"],
-        adjectives: &["muted", "clipped", "resampled", "interleaved", "xrun", "paused", "drained", "mono", "stereo"],
+        nouns: &[
+            "buffer",
+            "period",
+            "stream",
+            "mixer",
+            "sample",
+            "codec",
+            "channel map",
+            "underrun",
+            "latency",
+            "device",
+        ],
+        adjectives: &[
+            "muted",
+            "clipped",
+            "resampled",
+            "interleaved",
+            "xrun",
+            "paused",
+            "drained",
+            "mono",
+            "stereo",
+        ],
     },
     Domain {
         name: "config",
-        nouns: &["setting", "override", "profile", "schema", "default", "reload", "secret", "environment", "layer", "key path"],
-        adjectives: &["deprecated", "unknown", "invalid", "inherited", "shadowed", "required", "redacted", "empty", "merged"],
+        nouns: &[
+            "setting",
+            "override",
+            "profile",
+            "schema",
+            "default",
+            "reload",
+            "secret",
+            "environment",
+            "layer",
+            "key path",
+        ],
+        adjectives: &[
+            "deprecated",
+            "unknown",
+            "invalid",
+            "inherited",
+            "shadowed",
+            "required",
+            "redacted",
+            "empty",
+            "merged",
+        ],
     },
     Domain {
         name: "rpc",
-        nouns: &["call", "stub", "deadline", "metadata", "channel", "service", "retry budget", "stream", "codec", "interceptor", "backoff"],
-        adjectives: &["unary", "streaming", "cancelled", "hedged", "throttled", "unavailable", "pending", "half-closed", "slow"],
+        nouns: &[
+            "call",
+            "stub",
+            "deadline",
+            "metadata",
+            "channel",
+            "service",
+            "retry budget",
+            "stream",
+            "codec",
+            "interceptor",
+            "backoff",
+        ],
+        adjectives: &[
+            "unary",
+            "streaming",
+            "cancelled",
+            "hedged",
+            "throttled",
+            "unavailable",
+            "pending",
+            "half-closed",
+            "slow",
+        ],
     },
     Domain {
         name: "metrics",
-        nouns: &["counter", "gauge", "histogram", "label", "exporter", "scrape", "series", "bucket", "exemplar", "aggregation"],
-        adjectives: &["cumulative", "delta", "stale", "high-cardinality", "dropped", "sampled", "monotonic", "reset", "exported"],
+        nouns: &[
+            "counter",
+            "gauge",
+            "histogram",
+            "label",
+            "exporter",
+            "scrape",
+            "series",
+            "bucket",
+            "exemplar",
+            "aggregation",
+        ],
+        adjectives: &[
+            "cumulative",
+            "delta",
+            "stale",
+            "high-cardinality",
+            "dropped",
+            "sampled",
+            "monotonic",
+            "reset",
+            "exported",
+        ],
     },
     Domain {
         name: "power",
-        nouns: &["governor", "frequency", "idle state", "thermal zone", "battery", "wakeup source", "suspend", "regulator", "clock"],
-        adjectives: &["throttled", "boosted", "sleeping", "critical", "charging", "discharging", "gated", "nominal", "overheated"],
+        nouns: &[
+            "governor",
+            "frequency",
+            "idle state",
+            "thermal zone",
+            "battery",
+            "wakeup source",
+            "suspend",
+            "regulator",
+            "clock",
+        ],
+        adjectives: &[
+            "throttled",
+            "boosted",
+            "sleeping",
+            "critical",
+            "charging",
+            "discharging",
+            "gated",
+            "nominal",
+            "overheated",
+        ],
     },
     Domain {
         name: "ui",
-        nouns: &["widget", "layout", "frame", "input event", "focus", "animation", "glyph", "viewport", "theme", "accessibility tree"],
-        adjectives: &["dirty", "visible", "clipped", "hovered", "disabled", "animated", "scaled", "offscreen", "focused"],
+        nouns: &[
+            "widget",
+            "layout",
+            "frame",
+            "input event",
+            "focus",
+            "animation",
+            "glyph",
+            "viewport",
+            "theme",
+            "accessibility tree",
+        ],
+        adjectives: &[
+            "dirty",
+            "visible",
+            "clipped",
+            "hovered",
+            "disabled",
+            "animated",
+            "scaled",
+            "offscreen",
+            "focused",
+        ],
     },
 ];
 
 /// Verbs: base, past, -ing.
 const VERBS: &[(&str, &str, &str)] = &[
-    ("open", "opened", "opening"), ("close", "closed", "closing"), ("flush", "flushed", "flushing"),
-    ("allocate", "allocated", "allocating"), ("release", "released", "releasing"), ("queue", "queued", "queueing"),
-    ("drop", "dropped", "dropping"), ("retry", "retried", "retrying"), ("resolve", "resolved", "resolving"),
-    ("parse", "parsed", "parsing"), ("validate", "validated", "validating"), ("reject", "rejected", "rejecting"),
-    ("schedule", "scheduled", "scheduling"), ("cancel", "cancelled", "cancelling"), ("merge", "merged", "merging"),
-    ("split", "split", "splitting"), ("replay", "replayed", "replaying"), ("evict", "evicted", "evicting"),
-    ("promote", "promoted", "promoting"), ("demote", "demoted", "demoting"), ("encode", "encoded", "encoding"),
-    ("decode", "decoded", "decoding"), ("sync", "synced", "syncing"), ("map", "mapped", "mapping"),
-    ("unmap", "unmapped", "unmapping"), ("register", "registered", "registering"), ("attach", "attached", "attaching"),
-    ("detach", "detached", "detaching"), ("refresh", "refreshed", "refreshing"), ("compact", "compacted", "compacting"),
-    ("restore", "restored", "restoring"), ("snapshot", "snapshotted", "snapshotting"), ("throttle", "throttled", "throttling"),
-    ("wake", "woke", "waking"), ("park", "parked", "parking"), ("spawn", "spawned", "spawning"),
-    ("sign", "signed", "signing"), ("verify", "verified", "verifying"), ("negotiate", "negotiated", "negotiating"),
-    ("rebalance", "rebalanced", "rebalancing"), ("checkpoint", "checkpointed", "checkpointing"), ("rotate", "rotated", "rotating"),
+    ("open", "opened", "opening"),
+    ("close", "closed", "closing"),
+    ("flush", "flushed", "flushing"),
+    ("allocate", "allocated", "allocating"),
+    ("release", "released", "releasing"),
+    ("queue", "queued", "queueing"),
+    ("drop", "dropped", "dropping"),
+    ("retry", "retried", "retrying"),
+    ("resolve", "resolved", "resolving"),
+    ("parse", "parsed", "parsing"),
+    ("validate", "validated", "validating"),
+    ("reject", "rejected", "rejecting"),
+    ("schedule", "scheduled", "scheduling"),
+    ("cancel", "cancelled", "cancelling"),
+    ("merge", "merged", "merging"),
+    ("split", "split", "splitting"),
+    ("replay", "replayed", "replaying"),
+    ("evict", "evicted", "evicting"),
+    ("promote", "promoted", "promoting"),
+    ("demote", "demoted", "demoting"),
+    ("encode", "encoded", "encoding"),
+    ("decode", "decoded", "decoding"),
+    ("sync", "synced", "syncing"),
+    ("map", "mapped", "mapping"),
+    ("unmap", "unmapped", "unmapping"),
+    ("register", "registered", "registering"),
+    ("attach", "attached", "attaching"),
+    ("detach", "detached", "detaching"),
+    ("refresh", "refreshed", "refreshing"),
+    ("compact", "compacted", "compacting"),
+    ("restore", "restored", "restoring"),
+    ("snapshot", "snapshotted", "snapshotting"),
+    ("throttle", "throttled", "throttling"),
+    ("wake", "woke", "waking"),
+    ("park", "parked", "parking"),
+    ("spawn", "spawned", "spawning"),
+    ("sign", "signed", "signing"),
+    ("verify", "verified", "verifying"),
+    ("negotiate", "negotiated", "negotiating"),
+    ("rebalance", "rebalanced", "rebalancing"),
+    ("checkpoint", "checkpointed", "checkpointing"),
+    ("rotate", "rotated", "rotating"),
 ];
 
 const ERRORS: &[&str] = &[
-    "connection reset by peer", "timed out", "no space left on device", "permission denied",
-    "resource temporarily unavailable", "invalid argument", "broken pipe", "operation would block",
-    "checksum mismatch", "unexpected end of file", "out of memory", "already exists", "not found",
-    "too many open files", "protocol error", "value out of range", "deadline exceeded", "quota exceeded",
-    "interrupted system call", "device or resource busy", "stale handle", "version mismatch",
-    "corrupt header", "lock poisoned", "channel closed", "bad magic number",
+    "connection reset by peer",
+    "timed out",
+    "no space left on device",
+    "permission denied",
+    "resource temporarily unavailable",
+    "invalid argument",
+    "broken pipe",
+    "operation would block",
+    "checksum mismatch",
+    "unexpected end of file",
+    "out of memory",
+    "already exists",
+    "not found",
+    "too many open files",
+    "protocol error",
+    "value out of range",
+    "deadline exceeded",
+    "quota exceeded",
+    "interrupted system call",
+    "device or resource busy",
+    "stale handle",
+    "version mismatch",
+    "corrupt header",
+    "lock poisoned",
+    "channel closed",
+    "bad magic number",
 ];
 
 const KEYS: &[&str] = &[
-    "len", "cap", "id", "gen", "seq", "off", "count", "state", "mask", "err", "flags", "epoch", "ttl",
-    "rtt", "cwnd", "prio", "lvl", "idx", "tag", "owner", "refs", "pending", "budget", "limit", "addr",
+    "len", "cap", "id", "gen", "seq", "off", "count", "state", "mask", "err", "flags", "epoch",
+    "ttl", "rtt", "cwnd", "prio", "lvl", "idx", "tag", "owner", "refs", "pending", "budget",
+    "limit", "addr",
 ];
 
 const STATES: &[&str] = &[
-    "idle", "ready", "running", "draining", "closed", "degraded", "recovering", "suspended", "active",
-    "standby", "initializing", "failed", "quiescent", "stopping", "warming up",
+    "idle",
+    "ready",
+    "running",
+    "draining",
+    "closed",
+    "degraded",
+    "recovering",
+    "suspended",
+    "active",
+    "standby",
+    "initializing",
+    "failed",
+    "quiescent",
+    "stopping",
+    "warming up",
 ];
 
 const QUALIFIERS: &[&str] = &[
-    "after a short delay", "on the slow path", "under memory pressure", "while holding the lock",
-    "for the second time", "before the deadline", "without waiting", "in the background",
-    "from the retry loop", "during shutdown", "at startup", "on behalf of the caller", "again",
-    "lazily", "eagerly", "speculatively", "in batch mode", "as a fallback", "out of band",
+    "after a short delay",
+    "on the slow path",
+    "under memory pressure",
+    "while holding the lock",
+    "for the second time",
+    "before the deadline",
+    "without waiting",
+    "in the background",
+    "from the retry loop",
+    "during shutdown",
+    "at startup",
+    "on behalf of the caller",
+    "again",
+    "lazily",
+    "eagerly",
+    "speculatively",
+    "in batch mode",
+    "as a fallback",
+    "out of band",
 ];
 
 const TIME_UNITS: &[&str] = &["ns", "us", "ms", "s"];
@@ -249,7 +673,11 @@ fn tail(rng: &mut Rng, args: &mut Args, d: &Domain) -> String {
         5 => format!(", {} left", args.number(rng)),
         6 => format!(" for {}", noun_phrase(rng, d)),
         7 => format!(" [{}]", kv(rng, args, 1, 2)),
-        8 => format!(" because {} was {}", noun_phrase(rng, d), rng.pick(d.adjectives)),
+        8 => format!(
+            " because {} was {}",
+            noun_phrase(rng, d),
+            rng.pick(d.adjectives)
+        ),
         9 => format!(" -> {}", rng.pick(STATES)),
         _ => String::new(),
     }
@@ -262,18 +690,74 @@ fn sentence(rng: &mut Rng, d: &Domain) -> (String, Vec<String>) {
     let mut s = match rng.below(14) {
         0 => format!("{} {} {}", noun_phrase(rng, d), past, args.any(rng)),
         1 => format!("{} {} {}", ing, noun_phrase(rng, d), args.any(rng)),
-        2 => format!("failed to {} {} {}: {}", verb, noun_phrase(rng, d), args.any(rng), rng.pick(ERRORS)),
+        2 => format!(
+            "failed to {} {} {}: {}",
+            verb,
+            noun_phrase(rng, d),
+            args.any(rng),
+            rng.pick(ERRORS)
+        ),
         3 => format!("{}: {}", noun_phrase(rng, d), kv(rng, &mut args, 2, 4)),
-        4 => format!("{} {} of {} {}", past, args.number(rng), args.number(rng), noun_phrase(rng, d)),
-        5 => format!("{} {} -> {}", noun_phrase(rng, d), rng.pick(STATES), rng.pick(STATES)),
-        6 => format!("no {} for {}, falling back to {}", noun_phrase(rng, d), args.any(rng), noun_phrase(rng, d)),
-        7 => format!("will {} {} {}", verb, noun_phrase(rng, d), rng.pick(QUALIFIERS)),
-        8 => format!("{} took {}{} (budget {}{})", ing, args.any(rng), rng.pick(TIME_UNITS), args.number(rng), rng.pick(TIME_UNITS)),
+        4 => format!(
+            "{} {} of {} {}",
+            past,
+            args.number(rng),
+            args.number(rng),
+            noun_phrase(rng, d)
+        ),
+        5 => format!(
+            "{} {} -> {}",
+            noun_phrase(rng, d),
+            rng.pick(STATES),
+            rng.pick(STATES)
+        ),
+        6 => format!(
+            "no {} for {}, falling back to {}",
+            noun_phrase(rng, d),
+            args.any(rng),
+            noun_phrase(rng, d)
+        ),
+        7 => format!(
+            "will {} {} {}",
+            verb,
+            noun_phrase(rng, d),
+            rng.pick(QUALIFIERS)
+        ),
+        8 => format!(
+            "{} took {}{} (budget {}{})",
+            ing,
+            args.any(rng),
+            rng.pick(TIME_UNITS),
+            args.number(rng),
+            rng.pick(TIME_UNITS)
+        ),
         9 => format!("skip {}: already {}", noun_phrase(rng, d), past),
-        10 => format!("{} {} is {}, {} it", noun_phrase(rng, d), args.any(rng), rng.pick(d.adjectives), ing),
+        10 => format!(
+            "{} {} is {}, {} it",
+            noun_phrase(rng, d),
+            args.any(rng),
+            rng.pick(d.adjectives),
+            ing
+        ),
         11 => format!("enter: {}", kv(rng, &mut args, 1, 3)),
-        12 => format!("{} \"{}\" with {}", past, args.any(rng), noun_phrase(rng, d)),
-        _ => format!("{} {} {}", rng.pick(&["could not", "refusing to", "about to", "trying to", "unable to"]), verb, noun_phrase(rng, d)),
+        12 => format!(
+            "{} \"{}\" with {}",
+            past,
+            args.any(rng),
+            noun_phrase(rng, d)
+        ),
+        _ => format!(
+            "{} {} {}",
+            rng.pick(&[
+                "could not",
+                "refusing to",
+                "about to",
+                "trying to",
+                "unable to"
+            ]),
+            verb,
+            noun_phrase(rng, d)
+        ),
     };
     s.push_str(&tail(rng, &mut args, d));
     if rng.chance(10) {
@@ -347,7 +831,15 @@ fn callsite(rng: &mut Rng, d: &Domain, out: &mut String, indent: &str, counts: &
 
 const PARAMS: &str = "id: u64, name: &str, ratio: f64, ok: bool";
 
-fn function(rng: &mut Rng, d: &Domain, out: &mut String, indent: &str, name: &str, sites: usize, counts: &mut Counts) {
+fn function(
+    rng: &mut Rng,
+    d: &Domain,
+    out: &mut String,
+    indent: &str,
+    name: &str,
+    sites: usize,
+    counts: &mut Counts,
+) {
     let _ = writeln!(out, "{indent}pub fn {name}({PARAMS}) {{");
     let inner = format!("{indent}    ");
     for i in 0..sites {
@@ -383,7 +875,14 @@ fn main() {
     for f in 0..files_wanted {
         let d = &DOMAINS[f % DOMAINS.len()];
         // A file name from the domain's vocabulary, unique.
-        let mut stem = ident(&format!("{}_{}", rng.pick(d.nouns), rng.pick(&["core", "io", "state", "table", "proto", "pool", "util", "policy", "driver", "codec", "manager", "queue"])));
+        let mut stem = ident(&format!(
+            "{}_{}",
+            rng.pick(d.nouns),
+            rng.pick(&[
+                "core", "io", "state", "table", "proto", "pool", "util", "policy", "driver",
+                "codec", "manager", "queue"
+            ])
+        ));
         while !used.insert(format!("{}/{}", d.name, stem)) {
             stem = format!("{stem}{}", rng.below(10));
         }
@@ -420,15 +919,25 @@ fn main() {
                 }
             }
         }
-        let _ = writeln!(code, "impl std::fmt::Display for {ty} {{\n    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {{");
-        let _ = writeln!(code, "        let (id, name, ratio, ok) = (7u64, \"x\", 0.5f64, true);");
+        let _ = writeln!(
+            code,
+            "impl std::fmt::Display for {ty} {{\n    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {{"
+        );
+        let _ = writeln!(
+            code,
+            "        let (id, name, ratio, ok) = (7u64, \"x\", 0.5f64, true);"
+        );
         for _ in 0..1 + rng.below(4) {
             callsite(&mut rng, d, &mut code, "        ", &mut counts);
         }
         counts.functions += 1;
         let _ = writeln!(code, "        f.write_str(\"{ty}\")\n    }}\n}}");
         std::fs::write(&path, code).expect("write generated file");
-        let _ = writeln!(tree, "    #[path = {:?}]\n    pub mod {stem};", path.display().to_string());
+        let _ = writeln!(
+            tree,
+            "    #[path = {:?}]\n    pub mod {stem};",
+            path.display().to_string()
+        );
         if let Some(first) = first_fn {
             let _ = writeln!(touch, "    {}::{first}(1, \"touch\", 0.25, true);", d.name);
         }
@@ -454,10 +963,19 @@ fn main() {
         let _ = writeln!(by_domain, "}}");
     }
     let mut generated = by_domain;
-    let _ = writeln!(generated, "pub const CALLSITES: usize = {};", counts.callsites);
+    let _ = writeln!(
+        generated,
+        "pub const CALLSITES: usize = {};",
+        counts.callsites
+    );
     let _ = writeln!(generated, "pub const FILES: usize = {files_wanted};");
     let _ = writeln!(generated, "pub const MODULES: usize = {};", counts.modules);
-    let _ = writeln!(generated, "pub const FUNCTIONS: usize = {};", counts.functions);
+    let _ = writeln!(
+        generated,
+        "pub const FUNCTIONS: usize = {};",
+        counts.functions
+    );
     let _ = writeln!(generated, "pub fn touch_all() {{\n{touch}}}");
-    std::fs::write(Path::new(&out_dir).join("generated.rs"), generated).expect("write generated.rs");
+    std::fs::write(Path::new(&out_dir).join("generated.rs"), generated)
+        .expect("write generated.rs");
 }

@@ -25,13 +25,21 @@ fn callsites_are_spread_and_varied() {
     assert_eq!(sites.len(), dyndbg_manysites::CALLSITES);
     let files: HashSet<_> = sites.iter().map(|cs| cs.file()).collect();
     let modules: HashSet<_> = sites.iter().map(|cs| cs.module()).collect();
-    let functions: HashSet<_> = sites.iter().map(|cs| (cs.module(), cs.function())).collect();
+    let functions: HashSet<_> = sites
+        .iter()
+        .map(|cs| (cs.module(), cs.function()))
+        .collect();
     let formats: HashSet<_> = sites.iter().map(|cs| cs.format()).collect();
     assert_eq!(files.len(), dyndbg_manysites::FILES);
     assert_eq!(modules.len(), dyndbg_manysites::MODULES);
     assert_eq!(functions.len(), dyndbg_manysites::FUNCTIONS);
     // A corpus, not a few templates: almost every format string is unique.
-    assert!(formats.len() * 100 >= sites.len() * 95, "{} of {}", formats.len(), sites.len());
+    assert!(
+        formats.len() * 100 >= sites.len() * 95,
+        "{} of {}",
+        formats.len(),
+        sites.len()
+    );
 }
 
 #[test]
@@ -50,7 +58,10 @@ fn sweep() {
         for block in [4096, 16384, 65536] {
             for dict in [0, 8192, 16384, 32768] {
                 let t = dyndbg::__private::pool_check::trial(block, dict, level);
-                eprintln!("{t:?} ratio {:.3}", t.pool_bytes as f64 / t.raw_body_bytes as f64);
+                eprintln!(
+                    "{t:?} ratio {:.3}",
+                    t.pool_bytes as f64 / t.raw_body_bytes as f64
+                );
             }
         }
     }
