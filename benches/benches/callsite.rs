@@ -6,26 +6,33 @@
 //!
 //! `cargo bench -p benches --bench callsite`
 
+#![allow(clippy::inline_always)]
+
 use std::hint::black_box;
 
 use benches::{Case, compare};
 
 mod disabled {
+    #[inline(always)] // measure the callsite inside its caller, not a call
     pub(crate) fn pr_debug(x: u64) {
         dyndbg::pr_debug!("request {x} took {}us", x * 3);
     }
+    #[inline(always)] // measure the callsite inside its caller, not a call
     pub(crate) fn log(x: u64) {
         log::debug!("request {x} took {}us", x * 3);
     }
+    #[inline(always)] // measure the callsite inside its caller, not a call
     pub(crate) fn tracing(x: u64) {
         tracing::debug!(target: "disabled", "request {x} took {}us", x * 3);
     }
 }
 
 mod enabled {
+    #[inline(always)] // measure the callsite inside its caller, not a call
     pub(crate) fn pr_debug(x: u64) {
         dyndbg::pr_debug!("request {x} took {}us", x * 3);
     }
+    #[inline(always)] // measure the callsite inside its caller, not a call
     pub(crate) fn tracing(x: u64) {
         tracing::debug!(target: "enabled", "request {x} took {}us", x * 3);
     }
@@ -56,10 +63,10 @@ fn main() {
         "disabled callsite",
         &mut [
             Case::new("log::debug! (max level Info)", |n| {
-                (0..n).for_each(|i| disabled::log(black_box(i)))
+                (0..n).for_each(|i| disabled::log(black_box(i)));
             }),
             Case::new("pr_debug! (off)", |n| {
-                (0..n).for_each(|i| disabled::pr_debug(black_box(i)))
+                (0..n).for_each(|i| disabled::pr_debug(black_box(i)));
             }),
             Case::new("tracing::debug! (EnvFilter info)", |n| {
                 (0..n).for_each(|i| disabled::tracing(black_box(i)));
@@ -71,10 +78,10 @@ fn main() {
         "enabled callsite, formatted and discarded",
         &mut [
             Case::new("tracing fmt -> io::sink", |n| {
-                (0..n).for_each(|i| enabled::tracing(black_box(i)))
+                (0..n).for_each(|i| enabled::tracing(black_box(i)));
             }),
             Case::new("pr_debug! +pmfl -> Discard", |n| {
-                (0..n).for_each(|i| enabled::pr_debug(black_box(i)))
+                (0..n).for_each(|i| enabled::pr_debug(black_box(i)));
             }),
             Case::new("format! of the same line", |n| {
                 for i in 0..n {

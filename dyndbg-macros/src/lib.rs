@@ -3,10 +3,23 @@
 
 use proc_macro::TokenStream;
 
+mod marker;
 mod pr_debug;
 
 /// Places a dynamic-debug callsite. See the `dyndbg` crate.
 #[proc_macro]
 pub fn pr_debug(input: TokenStream) -> TokenStream {
     pr_debug::expand(input.into()).into()
+}
+
+/// Places a marker site with typed arguments. See the `markers` crate.
+#[proc_macro]
+pub fn marker(input: TokenStream) -> TokenStream {
+    marker::expand(input.into()).into()
+}
+
+/// Places entry and return markers on a function. See the `markers` crate.
+#[proc_macro_attribute]
+pub fn marker_fn(attr: TokenStream, item: TokenStream) -> TokenStream {
+    marker::function::expand(attr.into(), item.into()).into()
 }

@@ -40,8 +40,8 @@ impl SiteInfo for Callsite {
 ///
 /// ```
 /// dyndbg::pr_debug!("hello from the doc test");
-/// let matched = dyndbg::control("func rust_out::main +pfl").unwrap();
-/// # let _ = matched;
+/// let matched = dyndbg::control("format 'hello from the doc' +pfl").unwrap();
+/// assert!(matched >= 1);
 /// let err = dyndbg::control("file x.rs +p; func y +q").unwrap_err();
 /// assert!(err.to_string().contains("'q'"), "{err}");
 /// ```

@@ -15,7 +15,7 @@
 //! dyndbg = "0.1"
 //! ```
 //!
-//! ```
+//! ```standalone_crate
 //! use dyndbg::pr_debug;
 //!
 //! struct Client;
@@ -65,7 +65,7 @@
 //! `=` sets. Queries are split by `;` or newlines; `#` starts a comment.
 //! Where we differ from the kernel and why: [`docs::kernel_differences`].
 //!
-//! [`control`] returns how many callsites matched, summed over the batch's
+//! [`control`](fn@control) returns how many callsites matched, summed over the batch's
 //! queries, counting those whose flags did not change, as the kernel does.
 //! A batch is parsed whole before anything changes: on error nothing changes.
 //!
@@ -101,8 +101,22 @@
 //!
 //! # Overhead
 //!
-//! See `benches/benches/callsite.rs` and the README for the measured
-//! figures against `log` and `tracing`.
+//! `cargo bench -p benches --bench callsite` runs the peers side by side in
+//! one process and, with valgrind installed, counts instructions under
+//! Callgrind. Measured here (2-core VM), per call:
+//!
+//! | case | instructions | ns |
+//! |---|---|---|
+//! | `log::debug!`, max level Info | 9 | 0.8–1.9 |
+//! | `pr_debug!`, off | 9 | 0.5–2.4 |
+//! | `tracing::debug!`, filtered out by an `EnvFilter` | 26 | 2.1 |
+//! | `tracing` fmt subscriber to `io::sink` | 5551 | 625–930 |
+//! | `pr_debug!` `+pmfl` to [`Discard`] (formatted, dropped) | 1083 | 160–172 |
+//! | `format!` of the same line alone | 937 | 83 |
+//!
+//! Off, a callsite is a byte load, a test and a branch (the loop around it
+//! makes the 9). On, it is 5.1× fewer instructions than tracing's fmt path,
+//! prefix included.
 //!
 //! # Platforms
 //!

@@ -74,25 +74,29 @@ impl<'a> Record<'a> {
     /// `[tid] `, `module:`, `function:`, `file:`, `line:`, then one space
     /// if any of the last four was written.
     pub fn write_prefix(&self, out: &mut impl fmt::Write) -> fmt::Result {
+        // Plain string writes, no format machinery: this runs on every
+        // enabled print.
         let flags = self.flags;
         if flags.contains(Flags::THREAD) {
-            write!(out, "[{}] ", thread_id())?;
+            out.write_char('[')?;
+            write_decimal(out, thread_id())?;
+            out.write_str("] ")?;
         }
         let mut any = false;
-        if flags.contains(Flags::MODULE) {
-            write!(out, "{}:", self.module)?;
-            any = true;
-        }
-        if flags.contains(Flags::FUNCTION) {
-            write!(out, "{}:", self.function)?;
-            any = true;
-        }
-        if flags.contains(Flags::SOURCE) {
-            write!(out, "{}:", self.file)?;
-            any = true;
+        for (flag, text) in [
+            (Flags::MODULE, self.module),
+            (Flags::FUNCTION, self.function),
+            (Flags::SOURCE, self.file),
+        ] {
+            if flags.contains(flag) {
+                out.write_str(text)?;
+                out.write_char(':')?;
+                any = true;
+            }
         }
         if flags.contains(Flags::LINE) {
-            write!(out, "{}:", self.line)?;
+            write_decimal(out, u64::from(self.line))?;
+            out.write_char(':')?;
             any = true;
         }
         if any {
@@ -100,6 +104,21 @@ impl<'a> Record<'a> {
         }
         Ok(())
     }
+}
+
+/// Writes `n` in decimal without going through `fmt`.
+fn write_decimal(out: &mut impl fmt::Write, mut n: u64) -> fmt::Result {
+    let mut digits = [0u8; 20];
+    let mut at = digits.len();
+    loop {
+        at -= 1;
+        digits[at] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    out.write_str(std::str::from_utf8(&digits[at..]).unwrap_or_default())
 }
 
 /// The whole line without its newline: prefix, then message.
@@ -173,7 +192,9 @@ fn with_line(record: &Record<'_>, f: impl FnOnce(&str)) {
         // A sink that prints from inside a record's Display would re-enter.
         if let Ok(mut buf) = buf.try_borrow_mut() {
             buf.clear();
-            let _ = writeln!(buf, "{record}");
+            let _ = record.write_prefix(&mut *buf);
+            let _ = buf.write_fmt(record.args);
+            buf.push('\n');
             (f.take().expect("called once"))(&buf);
         }
     });

@@ -6,7 +6,10 @@ use std::sync::Mutex;
 
 struct Capture;
 
-static SEEN: Mutex<Vec<(String, String, String, u32, String)>> = Mutex::new(Vec::new());
+/// target, module path, file, line, "LEVEL message"
+type Seen = (String, String, String, u32, String);
+
+static SEEN: Mutex<Vec<Seen>> = Mutex::new(Vec::new());
 
 impl log::Log for Capture {
     fn enabled(&self, _: &log::Metadata<'_>) -> bool {
@@ -39,13 +42,17 @@ fn records_reach_the_log_facade() {
     dyndbg::control("func flush +pfl").unwrap();
     storage::flush(2);
     let seen = SEEN.lock().unwrap().clone();
+    let line = dyndbg::callsites()
+        .find(|cs| cs.format() == "flushing {n} pages")
+        .unwrap()
+        .line();
     assert_eq!(
         seen,
         [(
             "log_sink::storage".to_owned(),
             "log_sink::storage".to_owned(),
             "dyndbg/tests/log_sink.rs".to_owned(),
-            30,
+            line,
             "DEBUG flushing 2 pages".to_owned()
         )]
     );

@@ -79,10 +79,10 @@ fn prefix_follows_the_flags() {
     transport::send(6);
     let got = lines();
     assert_eq!(got.len(), 3, "{got:?}");
-    assert_eq!(got[0], "send:43: sending 3 bytes");
+    assert_eq!(got[0], "send:45: sending 3 bytes");
     assert_eq!(
         got[1],
-        "output::transport:dyndbg/tests/output.rs:43: sending 4 bytes"
+        "output::transport:dyndbg/tests/output.rs:45: sending 4 bytes"
     );
     let tid = got[2]
         .strip_prefix('[')
@@ -102,7 +102,7 @@ fn flags_show_in_callsites_and_listing() {
     assert_eq!(cs.flags().to_string(), "pf");
     assert!(
         dyndbg::listing().contains(
-            "dyndbg/tests/output.rs:43 [output::transport]send =pf \"sending {n} bytes\"\n"
+            "dyndbg/tests/output.rs:45 [output::transport]send =pf \"sending {n} bytes\"\n"
         ),
         "{}",
         dyndbg::listing()

@@ -1,5 +1,184 @@
-//! Static marker sites with typed probes connected at runtime, after the
-//! kernel's markers with several probes per site (seed 002).
+//! Static marker sites with typed probes connected at runtime: the Linux
+//! kernel's markers (with several probes per site, seed 002) and their
+//! successors, tracepoints and LTTng-UST, for Rust programs.
 //!
-//! Not built yet: this crate will hold `marker!`, `connect`, `disconnect`
-//! and `list`.
+//! A marker is a named point in the code that passes typed arguments:
+//!
+//! ```
+//! fn receive(buf: &[u8], p: u8) {
+//!     markers::marker!(net_rx, len: usize = buf.len(), proto: u8 = p);
+//! }
+//! # receive(b"hi", 6);
+//! ```
+//!
+//! Compiled in, it does nothing until a probe is connected to it by name:
+//! it costs one relaxed load and a branch, and does not evaluate its
+//! arguments. Every site of the program is listed by [`list`] from the
+//! start, with its signature, whether or not it has been reached.
+//!
+//! # Setup
+//!
+//! ```toml
+//! [dependencies]
+//! markers = "0.1"
+//! ```
+//!
+//! # Connecting probes
+//!
+//! ```
+//! # fn receive(buf: &[u8], p: u8) {
+//! #     markers::marker!(net_rx, len: usize = buf.len(), proto: u8 = p);
+//! # }
+//! use markers::Probe;
+//! use std::sync::atomic::{AtomicUsize, Ordering};
+//!
+//! // A built-in probe: count the hits.
+//! let hits = markers::Counter::new();
+//! let counter = markers::connect("net_rx", hits.clone()).unwrap();
+//!
+//! // A typed probe receives the site's arguments as a tuple.
+//! static BYTES: AtomicUsize = AtomicUsize::new(0);
+//! let typed = markers::connect(
+//!     "net_rx",
+//!     Probe::typed(|&(len, _proto): &(usize, u8)| {
+//!         BYTES.fetch_add(len, Ordering::Relaxed);
+//!     }),
+//! )
+//! .unwrap();
+//!
+//! receive(&[0; 1500], 6);
+//! assert_eq!((hits.get(), BYTES.load(Ordering::Relaxed)), (1, 1500));
+//!
+//! // A probe with the wrong arguments is refused, showing both signatures.
+//! let err = markers::connect("net_rx", Probe::typed(|_: &(u32, u8)| {})).unwrap_err();
+//! assert!(err.to_string().contains("net_rx(len: usize, proto: u8)"));
+//!
+//! // Disconnect waits for running calls of the probe; the site is
+//! // disarmed when its last probe goes.
+//! markers::disconnect(typed).unwrap();
+//! markers::disconnect(counter).unwrap();
+//! ```
+//!
+//! Several probes can be connected to one marker; they are called in
+//! priority order ([`Probe::priority`], higher first, default 10, equal
+//! priorities in connect order). A probe's identity is the type of its
+//! function plus its private data ([`Probe::typed_with`]): the same probe
+//! with equal data is refused a second time ([`Error::AlreadyConnected`],
+//! the kernel's `EBUSY`). Sites with the same name share their probes, like
+//! kernel markers, and must agree on their arguments: a typed probe for a
+//! name whose sites disagree is refused, and [`check`] reports such names
+//! (a macro cannot see the other sites of its name at compile time). A name
+//! with a glob (`net_*`) connects every matching marker. A generic probe ([`Probe::generic`]) works on any site and sees
+//! the arguments as `&dyn Debug`.
+//!
+//! Built-in probes: [`Counter`], [`Printer`] (one line per hit through
+//! dyndbg's output, so the same sink and prefix flags), [`RingBuffer`] (the
+//! last N hits, read back with [`RingBuffer::read`]).
+//!
+//! # Arguments
+//!
+//! `name: Type = expr`, or `name: Type` for a variable of that name.
+//! Argument types are `'static` and `Debug` (up to 12 arguments). A borrowed
+//! argument `name: &T` reaches typed probes as [`Ref<T>`](Ref), which derefs
+//! to `T` for the duration of the call (so `&str` becomes `Ref<str>`), and
+//! `name: &dyn Debug` as a [`DebugArg`]; probes cannot keep either past the
+//! call. Arguments are evaluated only when a probe is connected. In generic
+//! code, pass a value of a type parameter as `x: &dyn Debug = &value` (the
+//! site's static cannot name the parameter).
+//!
+//! # Function entry and return
+//!
+//! [`macro@marker_fn`] places a marker `<fn>_entry` with the function's
+//! arguments and `<fn>_return` with its return value:
+//!
+//! ```
+//! #[markers::marker_fn]
+//! fn parse(input: &str, limit: usize) -> usize {
+//!     input.len().min(limit)
+//! }
+//! let ring = markers::RingBuffer::new(8);
+//! let id = markers::connect("parse_*", ring.clone()).unwrap();
+//! parse("hello", 3);
+//! let hits: Vec<String> = ring.read().into_iter().map(|h| format!("{} {}", h.marker, h.args)).collect();
+//! assert_eq!(hits, ["parse_entry input=\"hello\" limit=3", "parse_return ret=3"]);
+//! markers::disconnect(id).unwrap();
+//! ```
+//!
+//! Arguments of generic or `impl Trait` types are seen as `&dyn Debug`
+//! ([`DebugArg`]), primitive ones by value, the others as [`Ref<T>`](Ref);
+//! the receiver (`self`) is not passed, and every other argument and the
+//! return value must be `Debug`. `#[marker_fn(name = net_parse)]` names the
+//! markers `net_parse_entry` and `net_parse_return`. Not supported: `async
+//! fn`, `const fn`, argument patterns other than a name, and the type
+//! parameters of an enclosing `impl<T>` block (the attribute cannot see
+//! them; the compiler then refuses the site).
+//!
+//! # Guarantees
+//!
+//! - [`disconnect`] returns only when no call of the probe is running on any
+//!   thread and none will start; called from inside a probe, it returns
+//!   [`Error::InsideProbe`] instead of deadlocking. `connect` may be called
+//!   from inside a probe.
+//! - A refused `connect` changes nothing (checks first, for every matching
+//!   marker, then changes).
+//! - Probe arrays are replaced, never changed in place (arc-swap, in place
+//!   of the kernel's RCU): a hit calls each probe of one array exactly once.
+//!
+//! # Configuration
+//!
+//! None at startup: no environment variable, no feature. Everything is
+//! runtime API: [`connect`] (name or glob, [`Probe::priority`]),
+//! [`disconnect`], [`list`].
+//!
+//! # Overhead
+//!
+//! A disarmed site compiles to one relaxed byte load, a test and a branch
+//! over the code that evaluates the arguments and calls the probes (which
+//! lives out of line, `#[cold]`). An armed site pays one arc-swap load of its
+//! probe array plus one indirect call per probe.
+//!
+//! `cargo bench -p benches --bench markers` (2-vCPU shared VM, release;
+//! ns/op are medians of interleaved rounds and move ±30 %, instructions are
+//! Callgrind counts per call including the benchmark loop):
+//!
+//! | case | ns/op | instr/op |
+//! |---|---|---|
+//! | `marker!` disarmed | 2.9 | 10 |
+//! | `pr_debug!` off | 3.1 | 16 |
+//! | `tracing::debug!` filtered out (EnvFilter) | 1.2 | 9 |
+//! | `marker!` + 1 [`Counter`] | 21.8 | 151 |
+//! | `tracing::info!` + 1 layer counting once | 22.3 | 136 |
+//! | `marker!` + 4 [`Counter`]s | 33.9 | 211 |
+//! | `tracing::info!` + 1 layer counting 4 times | 12.0 | 146 |
+//! | `marker!` + 1 typed probe adding up `len` | 36.9 | 179 |
+//! | `tracing::info!` + 1 layer adding up the `len` field | 40.6 | 294 |
+//!
+//! Each further probe costs about 20 instructions. `disconnect` waits for
+//! the hits in flight: microseconds when they run, up to a scheduler time
+//! slice when a thread holding one was preempted.
+//!
+//! # Platform notes
+//!
+//! Sites are gathered by linkme's distributed slices: Linux, macOS,
+//! Windows, the BSDs and illumos, as linkme supports them.
+#![deny(unsafe_op_in_unsafe_fn)]
+#![doc(test(attr(deny(warnings))))]
+
+mod args;
+mod builtin;
+mod error;
+mod probe;
+mod registry;
+mod site;
+
+#[doc(hidden)]
+#[path = "private.rs"]
+pub mod __private;
+
+pub use args::{Args, DebugArg, MAX_ARGS, Ref};
+pub use builtin::{Counter, Hit, Printer, RingBuffer};
+pub use dyndbg_macros::{marker, marker_fn};
+pub use error::Error;
+pub use probe::{DEFAULT_PRIORITY, Probe, ProbeId};
+pub use registry::{check, connect, disconnect};
+pub use site::{Site, list};

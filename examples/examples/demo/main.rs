@@ -73,4 +73,21 @@ fn main() {
     dyndbg::reset();
     section("round 4, after dyndbg::reset(): quiet again");
     serve(4);
+
+    section("markers compiled into this program (markers::list())");
+    for site in markers::list() {
+        eprintln!("{site}");
+    }
+    let hits = markers::Counter::new();
+    let counter = markers::connect("net_rx", hits.clone()).expect("net_rx is compiled in");
+    let printer = markers::connect(
+        "net_*",
+        markers::Printer::with_flags(dyndbg::Flags::FUNCTION),
+    )
+    .expect("net_* matches net_rx");
+    section("round 5, with a counter probe and a printer probe on net_rx");
+    serve(5);
+    eprintln!("net_rx fired {} times", hits.get());
+    markers::disconnect(printer).expect("connected above");
+    markers::disconnect(counter).expect("connected above");
 }

@@ -5,6 +5,7 @@ use dyndbg::pr_debug;
 pub(crate) struct Client {
     host: String,
     sent: usize,
+    received: usize,
 }
 
 impl Client {
@@ -13,6 +14,7 @@ impl Client {
         Client {
             host: host.to_owned(),
             sent: 0,
+            received: 0,
         }
     }
 
@@ -28,6 +30,8 @@ impl Client {
 
     pub(crate) fn recv(&mut self) -> Vec<u8> {
         let reply = vec![0u8; 64];
+        self.received += reply.len();
+        markers::marker!(net_rx, len: usize = reply.len(), host: &str = &self.host);
         pr_debug!(class = "WIRE", "received {} bytes", reply.len());
         reply
     }

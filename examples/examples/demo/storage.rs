@@ -13,7 +13,7 @@ impl Store {
     pub(crate) fn put(&mut self, key: &str, value: Vec<u8>) {
         pr_debug!("put {key} ({} bytes)", value.len());
         self.items.insert(key.to_owned(), value);
-        if self.items.len() % 4 == 0 {
+        if self.items.len().is_multiple_of(4) {
             self.flush();
         }
     }

@@ -1,0 +1,352 @@
+//! Connecting and disconnecting probes: per marker name, the probes in call
+//! order; per site, the published probe array.
+//!
+//! The protocol is the kernel's RCU one with arc-swap in place of RCU:
+//! every change builds a new array, stores it into each site of the name,
+//! and keeps a `Weak` to the array it replaced. A site hit holds its array
+//! through an arc-swap guard, which the writer's swap turns into a strong
+//! reference, so an old array's strong count is exactly the number of hits
+//! still running on it. `disconnect` waits until every old array that held
+//! the probe has no strong reference left: then no call of it is running.
+
+use std::cell::Cell;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError, Weak};
+
+use crate::args::Args;
+use crate::error::Error;
+use crate::probe::{Probe, ProbeId};
+use crate::site::{MARKERS_SITES_0_1, Site};
+
+/// The probes of one name, in call order, as a site holds them.
+pub(crate) struct ProbeArray {
+    entries: Box<[Entry]>,
+}
+
+impl ProbeArray {
+    pub(crate) fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    fn contains(&self, id: ProbeId) -> bool {
+        self.entries.iter().any(|e| e.id == id)
+    }
+}
+
+#[derive(Clone)]
+struct Entry {
+    id: ProbeId,
+    probe: Probe,
+}
+
+/// What is connected to one marker name.
+#[derive(Default)]
+struct Name {
+    /// Sorted by priority, higher first; equal priorities in connect order.
+    entries: Vec<Entry>,
+    /// The array the sites hold now.
+    current: Option<Arc<ProbeArray>>,
+    /// Arrays replaced but possibly still in use by a running hit.
+    retired: Vec<Weak<ProbeArray>>,
+}
+
+#[derive(Default)]
+struct Registry {
+    names: HashMap<&'static str, Name>,
+    /// The names each probe is connected to (several for a glob).
+    probes: HashMap<ProbeId, Vec<&'static str>>,
+    next_id: u64,
+}
+
+static REGISTRY: Mutex<Option<Registry>> = Mutex::new(None);
+
+/// A panic cannot leave the registry half-changed in a way that matters:
+/// every change is checked first and applied after, so poisoning is ignored.
+fn lock() -> MutexGuard<'static, Option<Registry>> {
+    REGISTRY.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// The sites of each name, computed once from the slice.
+fn sites_by_name() -> &'static HashMap<&'static str, Vec<&'static Site>> {
+    static SITES: OnceLock<HashMap<&'static str, Vec<&'static Site>>> = OnceLock::new();
+    SITES.get_or_init(|| {
+        let mut map: HashMap<&'static str, Vec<&'static Site>> = HashMap::new();
+        for site in MARKERS_SITES_0_1 {
+            map.entry(site.name()).or_default().push(site);
+        }
+        map
+    })
+}
+
+thread_local! {
+    /// How many probe calls this thread is inside.
+    static DEPTH: Cell<u32> = const { Cell::new(0) };
+}
+
+/// Marks the thread as inside a probe call until dropped (also on unwind).
+struct InsideProbe;
+
+impl InsideProbe {
+    fn enter() -> InsideProbe {
+        DEPTH.with(|d| d.set(d.get() + 1));
+        InsideProbe
+    }
+}
+
+impl Drop for InsideProbe {
+    fn drop(&mut self) {
+        DEPTH.with(|d| d.set(d.get() - 1));
+    }
+}
+
+fn inside_probe() -> bool {
+    DEPTH.try_with(|d| d.get() > 0).unwrap_or(false)
+}
+
+/// Calls every probe of an armed site, in order, with its arguments.
+#[cold]
+#[inline(never)]
+pub(crate) fn fire<A: Args>(site: &'static Site, args: &A) {
+    let guard = site.probes.load();
+    if let Some(array) = guard.as_ref() {
+        let _inside = InsideProbe::enter();
+        for entry in &array.entries {
+            entry.probe.inner.call(site, args);
+        }
+    }
+}
+
+/// Whether `name` matches the glob `pattern` (`*` any run, `?` one char).
+fn glob_match(pattern: &str, name: &str) -> bool {
+    let (p, n): (Vec<char>, Vec<char>) = (pattern.chars().collect(), name.chars().collect());
+    let (mut pi, mut ni) = (0, 0);
+    let mut star: Option<(usize, usize)> = None;
+    while ni < n.len() {
+        if pi < p.len() && (p[pi] == '?' || p[pi] == n[ni]) {
+            pi += 1;
+            ni += 1;
+        } else if pi < p.len() && p[pi] == '*' {
+            star = Some((pi, ni));
+            pi += 1;
+        } else if let Some((sp, sn)) = star {
+            pi = sp + 1;
+            ni = sn + 1;
+            star = Some((sp, sn + 1));
+        } else {
+            return false;
+        }
+    }
+    p[pi..].iter().all(|&c| c == '*')
+}
+
+/// Connects `probe` to the marker `name`, or to every marker matching the
+/// glob `name` (`net_*`), and arms their sites.
+///
+/// Refused, changing nothing, when no site matches, when a typed probe's
+/// arguments are not those of a matching site, or when the same probe
+/// (function and equal data) is already connected to a matching marker.
+///
+/// ```
+/// markers::marker!(doc_connect_example, len: usize = 3);
+/// let seen = markers::Counter::new();
+/// let id = markers::connect("doc_connect_*", seen.clone()).unwrap();
+/// markers::marker!(doc_connect_example, len: usize = 3);
+/// assert_eq!(seen.get(), 1);
+/// markers::disconnect(id).unwrap();
+/// ```
+pub fn connect(name: &str, probe: impl Into<Probe>) -> Result<ProbeId, Error> {
+    let probe = probe.into();
+    let sites = sites_by_name();
+    let mut names: Vec<&'static str> = if name.contains(['*', '?']) {
+        sites
+            .keys()
+            .copied()
+            .filter(|n| glob_match(name, n))
+            .collect()
+    } else {
+        sites
+            .get_key_value(name)
+            .map(|(n, _)| *n)
+            .into_iter()
+            .collect()
+    };
+    if names.is_empty() {
+        return Err(Error::UnknownMarker {
+            pattern: name.to_owned(),
+        });
+    }
+    names.sort_unstable();
+    if let Some((args, probe_args)) = probe.inner.args() {
+        for site in names.iter().flat_map(|n| &sites[n]) {
+            if site.args_type() != args {
+                return Err(Error::SignatureMismatch {
+                    marker: site.name(),
+                    location: format!("{}:{}", site.file(), site.line()),
+                    site_signature: site.signature(),
+                    site_args: site.args_type_name(),
+                    probe_args,
+                });
+            }
+        }
+    }
+
+    let mut registry = lock();
+    let registry = registry.get_or_insert_with(Registry::default);
+    for n in &names {
+        if let Some(existing) = registry
+            .names
+            .get(n)
+            .and_then(|state| state.entries.iter().find(|e| e.probe.same_identity(&probe)))
+        {
+            return Err(Error::AlreadyConnected {
+                marker: n,
+                existing: existing.id,
+            });
+        }
+    }
+    registry.next_id += 1;
+    let id = ProbeId(registry.next_id);
+    for n in &names {
+        let state = registry.names.entry(n).or_default();
+        // After every probe of higher or equal priority (tracepoint order).
+        let at = state
+            .entries
+            .iter()
+            .position(|e| e.probe.priority < probe.priority)
+            .unwrap_or(state.entries.len());
+        state.entries.insert(
+            at,
+            Entry {
+                id,
+                probe: probe.clone(),
+            },
+        );
+        publish(state, &sites[n]);
+    }
+    registry.probes.insert(id, names);
+    Ok(id)
+}
+
+/// Checks that the sites of each marker name agree on their arguments, as
+/// kernel markers sharing a name must agree on their format. A `marker!`
+/// cannot see the other sites of its name at compile time; call this from
+/// a test to catch a disagreement before a typed probe is refused for it.
+///
+/// ```
+/// markers::check().unwrap();
+/// ```
+pub fn check() -> Result<(), Error> {
+    let mut names: Vec<_> = sites_by_name().iter().collect();
+    names.sort_unstable_by_key(|(name, _)| **name);
+    for (name, sites) in names {
+        let first = sites[0];
+        if let Some(other) = sites.iter().find(|s| s.args_type() != first.args_type()) {
+            let describe = |s: &Site| format!("{}:{}: ({})", s.file(), s.line(), s.signature());
+            return Err(Error::SitesDisagree {
+                marker: name,
+                first: describe(first),
+                second: describe(other),
+            });
+        }
+    }
+    Ok(())
+}
+
+/// Disconnects a probe from every marker it was connected to, disarming a
+/// site when its last probe goes.
+///
+/// When it returns, the probe is no longer entered by any site and no call
+/// of it is still running on any thread. It therefore waits for running
+/// calls of the probe, and is refused from inside a probe (any probe), where
+/// that wait could be a wait for itself.
+pub fn disconnect(id: ProbeId) -> Result<(), Error> {
+    if inside_probe() {
+        return Err(Error::InsideProbe(id));
+    }
+    let in_use: Vec<Weak<ProbeArray>> = {
+        let mut registry = lock();
+        let registry = registry.get_or_insert_with(Registry::default);
+        let names = registry.probes.remove(&id).ok_or(Error::UnknownProbe(id))?;
+        let sites = sites_by_name();
+        let mut in_use = Vec::new();
+        for n in names {
+            let state = registry
+                .names
+                .get_mut(n)
+                .expect("a connected name has a state");
+            state.entries.retain(|e| e.id != id);
+            publish(state, &sites[n]);
+            in_use.extend(
+                state
+                    .retired
+                    .iter()
+                    .filter(|w| w.upgrade().is_some_and(|a| a.contains(id)))
+                    .cloned(),
+            );
+        }
+        in_use
+    };
+    // Without the lock: a running probe may connect (or take the lock for
+    // another reason) before it returns.
+    for array in in_use {
+        wait_unused(&array);
+    }
+    Ok(())
+}
+
+/// Waits until no site hit holds `array` any more.
+fn wait_unused(array: &Weak<ProbeArray>) {
+    let mut spins = 0u32;
+    while array.strong_count() > 0 {
+        if spins < 64 {
+            std::hint::spin_loop();
+        } else if spins < 256 {
+            std::thread::yield_now();
+        } else {
+            std::thread::sleep(std::time::Duration::from_micros(50));
+        }
+        spins = spins.saturating_add(1);
+    }
+}
+
+/// Stores a new array built from `state.entries` into every site of the
+/// name and retires the one it replaces.
+fn publish(state: &mut Name, sites: &[&'static Site]) {
+    let new = (!state.entries.is_empty()).then(|| {
+        Arc::new(ProbeArray {
+            entries: state.entries.clone().into_boxed_slice(),
+        })
+    });
+    for site in sites {
+        if new.is_none() {
+            site.set_armed(false);
+        }
+        // The swap pays the debts of running hits: from here on each of
+        // them holds a strong reference to the old array.
+        drop(site.probes.swap(new.clone()));
+        if new.is_some() {
+            site.set_armed(true);
+        }
+    }
+    if let Some(old) = std::mem::replace(&mut state.current, new) {
+        state.retired.push(Arc::downgrade(&old));
+    }
+    state.retired.retain(|w| w.strong_count() > 0);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::glob_match;
+
+    #[test]
+    fn globs_match_like_the_shell() {
+        assert!(glob_match("net_*", "net_rx"));
+        assert!(glob_match("net_*", "net_"));
+        assert!(!glob_match("net_*", "disk_rx"));
+        assert!(glob_match("*_rx", "net_rx"));
+        assert!(glob_match("n?t_*x", "net_rx"));
+        assert!(!glob_match("net_?", "net_rx"));
+        assert!(glob_match("*", "anything"));
+        assert!(glob_match("a*b*c", "aXbYbc"));
+    }
+}

@@ -1,0 +1,3 @@
+fn main() {
+    markers::marker!(net_rx, len: impl std::fmt::Debug = 1);
+}

@@ -1,0 +1,3 @@
+fn main() {
+    markers::marker!("net_rx", len: usize = 1);
+}

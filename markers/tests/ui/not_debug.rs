@@ -1,0 +1,5 @@
+struct Opaque;
+
+fn main() {
+    markers::marker!(opaque, value: Opaque = Opaque);
+}
