@@ -82,6 +82,16 @@ pub mod pool_check {
     use crate::query::{self, QueryError};
     use crate::registry::{self, Store};
 
+    /// Pool blocks decompressed since the start of the process.
+    pub fn blocks_read() -> usize {
+        crate::pool::BLOCKS_READ.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// Whether the process's store (pool or raw records) has been built.
+    pub fn store_built() -> bool {
+        registry::store_built()
+    }
+
     /// What one batch did on one store.
     #[derive(Debug, Clone, PartialEq, Eq)]
     pub struct Run {
@@ -136,6 +146,24 @@ pub mod pool_check {
                 }
             };
             Ok((run(&self.raw), run(&self.pool)))
+        }
+
+        /// A batch's match count on the raw records (`pooled` false) or the
+        /// pool, from the current flags, changing nothing: what a query
+        /// costs without the flag stores.
+        pub fn matched(&self, pooled: bool, queries: &str) -> Result<usize, QueryError> {
+            crate::registry::init();
+            let batch = query::parse_batch(queries)?;
+            let old: Vec<Flags> = registry::all().iter().map(crate::Callsite::flags).collect();
+            let store = if pooled { &self.pool } else { &self.raw };
+            Ok(crate::control::simulate(store, &batch, &old).0)
+        }
+
+        /// The listing of the raw records or of the pool.
+        pub fn listing(&self, pooled: bool) -> String {
+            let sites = registry::all();
+            let store = if pooled { &self.pool } else { &self.raw };
+            crate::control::write_listing(store, |i| sites[i].flags())
         }
     }
 

@@ -44,6 +44,11 @@ const SAMPLE_RECORD_GUESS: usize = 128;
 /// to build, at first use; level 3 builds in ~50 ms.
 pub(crate) const LEVEL: i32 = 3;
 
+/// Blocks decompressed since the start: how tests check that an enabled
+/// print never decompresses.
+pub(crate) static BLOCKS_READ: std::sync::atomic::AtomicUsize =
+    std::sync::atomic::AtomicUsize::new(0);
+
 /// The parameters of a pool, for the measurements of the block size.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Params {
@@ -415,6 +420,7 @@ impl Pool {
         f: &mut dyn FnMut(usize, &BodyView<'_>),
     ) -> Result<(), PoolError> {
         let block = self.blocks[b];
+        BLOCKS_READ.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         buf.clear();
         buf.reserve(block.raw_len as usize);
         let n = dec
