@@ -115,10 +115,17 @@ fn main() {
     println!("|---|---|");
     for (name, q, pool) in [
         ("no DYNDBG (nothing built)", None, "on"),
-        ("DYNDBG set, DYNDBG_POOL=off (names computed)", Some("func no_such_fn +p"), "off"),
+        (
+            "DYNDBG set, DYNDBG_POOL=off (names computed)",
+            Some("func no_such_fn +p"),
+            "off",
+        ),
         ("DYNDBG set, pool built", Some("func no_such_fn +p"), "on"),
     ] {
-        println!("| {name} | {:.0} |", first_callsite_ns(q, pool) as f64 / 1e3);
+        println!(
+            "| {name} | {:.0} |",
+            first_callsite_ns(q, pool) as f64 / 1e3
+        );
     }
 
     println!("\n## pool parameters (level 3): size and speed\n");

@@ -308,10 +308,10 @@ pub(crate) fn for_each_body(store: &Store, mut f: impl FnMut(usize, &BodyView<'_
 /// decompressing), or the static record when there is no pool.
 pub(crate) fn with_enabled_body<R>(cs: &'static Callsite, f: impl FnOnce(&BodyView<'_>) -> R) -> R {
     let index = index_of(cs);
-    if let Some(Store::Pool(_)) = STORE.get() {
-        if let Some(body) = cached(index) {
-            return f(&body.view());
-        }
+    if let Some(Store::Pool(_)) = STORE.get()
+        && let Some(body) = cached(index)
+    {
+        return f(&body.view());
     }
     // No pool, or a head read stale around a change: the static record.
     f(&raw_view(cs, function_name(cs)))

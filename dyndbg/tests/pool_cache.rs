@@ -24,10 +24,10 @@ impl Sink for Collect {
 }
 
 mod net {
-    pub(crate) struct Conn;
+    pub(crate) struct Conn(pub(crate) usize);
     impl Conn {
         pub(crate) fn send(&self, n: usize) {
-            dyndbg::pr_debug!("pool cache send {n}");
+            dyndbg::pr_debug!("pool cache send {}", n + self.0);
         }
     }
     pub(crate) fn recv(n: usize) {
@@ -51,11 +51,11 @@ fn enabled_prints_read_the_cache_never_the_pool() {
     assert_eq!(dyndbg::control("func Conn::send +pmfl").unwrap(), 1);
     let stats = dyndbg::stats();
     assert_eq!(stats.cached_bodies, 1);
-    assert!(stats.cached_bytes > "pool cache send {n}".len());
+    assert!(stats.cached_bytes > "pool cache send {}".len());
 
     let read = blocks_read();
     for n in 0..100 {
-        net::Conn.send(n);
+        net::Conn(0).send(n);
         net::recv(n);
     }
     assert_eq!(blocks_read(), read, "an enabled print decompressed");
@@ -74,7 +74,7 @@ fn enabled_prints_read_the_cache_never_the_pool() {
     assert_eq!(dyndbg::stats().cached_bodies, 2);
     dyndbg::control("func Conn::send -p").unwrap();
     assert_eq!(dyndbg::stats().cached_bodies, 1);
-    net::Conn.send(1000);
+    net::Conn(0).send(1000);
     assert_eq!(LINES.lock().unwrap().len(), 100);
 
     // A query that matches nothing still reads the pool, block by block.

@@ -856,6 +856,56 @@ fn function(
     counts.functions += 1;
 }
 
+/// One generated file: a struct, free functions, methods, inner modules
+/// and a trait impl. Returns the code and the path (from the file's module)
+/// of its first free function.
+fn file(rng: &mut Rng, d: &Domain, stem: &str, counts: &mut Counts) -> (String, Option<String>) {
+    let mut code = String::from("use dyndbg::pr_debug;\n\n");
+    counts.modules += 1;
+    let ty = camel(rng.pick(d.nouns));
+    let _ = writeln!(code, "pub struct {ty};\n");
+    // Free functions, methods, an inner module or two, a trait impl.
+    let fns = 8 + rng.below(5);
+    let mut first_fn = None;
+    for i in 0..fns {
+        let (verb, _, _) = VERBS[rng.below(VERBS.len())];
+        let name = format!("{}_{}_{i}", verb, ident(rng.pick(d.nouns)));
+        let sites = 5 + rng.below(8);
+        match i % 4 {
+            0 | 1 => {
+                function(rng, d, &mut code, "", &name, sites, counts);
+                first_fn.get_or_insert(format!("{stem}::{name}"));
+            }
+            2 => {
+                let _ = writeln!(code, "impl {ty} {{");
+                function(rng, d, &mut code, "    ", &name, sites, counts);
+                let _ = writeln!(code, "}}");
+            }
+            _ => {
+                let m = format!("{}_{i}", ident(rng.pick(d.adjectives)));
+                let _ = writeln!(code, "pub mod {m} {{\n    use dyndbg::pr_debug;");
+                counts.modules += 1;
+                function(rng, d, &mut code, "    ", &name, sites, counts);
+                let _ = writeln!(code, "}}");
+            }
+        }
+    }
+    let _ = writeln!(
+        code,
+        "impl std::fmt::Display for {ty} {{\n    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {{"
+    );
+    let _ = writeln!(
+        code,
+        "        let (id, name, ratio, ok) = (7u64, \"x\", 0.5f64, true);"
+    );
+    for _ in 0..=rng.below(4) {
+        callsite(rng, d, &mut code, "        ", counts);
+    }
+    counts.functions += 1;
+    let _ = writeln!(code, "        f.write_str(\"{ty}\")\n    }}\n}}");
+    (code, first_fn)
+}
+
 fn main() {
     println!("cargo::rerun-if-changed=build.rs");
     let full = std::env::var("PROFILE").as_deref() == Ok("release");
@@ -889,49 +939,7 @@ fn main() {
         let dir = src.join(d.name);
         std::fs::create_dir_all(&dir).expect("create generated dir");
         let path = dir.join(format!("{stem}.rs"));
-        let mut code = String::from("use dyndbg::pr_debug;\n\n");
-        counts.modules += 1;
-        let ty = camel(rng.pick(d.nouns));
-        let _ = writeln!(code, "pub struct {ty};\n");
-        // Free functions, methods, an inner module or two, a trait impl.
-        let fns = 8 + rng.below(5);
-        let mut first_fn = None;
-        for i in 0..fns {
-            let (verb, _, _) = VERBS[rng.below(VERBS.len())];
-            let name = format!("{}_{}_{i}", verb, ident(rng.pick(d.nouns)));
-            let sites = 5 + rng.below(8);
-            match i % 4 {
-                0 | 1 => {
-                    function(&mut rng, d, &mut code, "", &name, sites, &mut counts);
-                    first_fn.get_or_insert(format!("{stem}::{name}"));
-                }
-                2 => {
-                    let _ = writeln!(code, "impl {ty} {{");
-                    function(&mut rng, d, &mut code, "    ", &name, sites, &mut counts);
-                    let _ = writeln!(code, "}}");
-                }
-                _ => {
-                    let m = format!("{}_{i}", ident(rng.pick(d.adjectives)));
-                    let _ = writeln!(code, "pub mod {m} {{\n    use dyndbg::pr_debug;");
-                    counts.modules += 1;
-                    function(&mut rng, d, &mut code, "    ", &name, sites, &mut counts);
-                    let _ = writeln!(code, "}}");
-                }
-            }
-        }
-        let _ = writeln!(
-            code,
-            "impl std::fmt::Display for {ty} {{\n    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {{"
-        );
-        let _ = writeln!(
-            code,
-            "        let (id, name, ratio, ok) = (7u64, \"x\", 0.5f64, true);"
-        );
-        for _ in 0..1 + rng.below(4) {
-            callsite(&mut rng, d, &mut code, "        ", &mut counts);
-        }
-        counts.functions += 1;
-        let _ = writeln!(code, "        f.write_str(\"{ty}\")\n    }}\n}}");
+        let (code, first_fn) = file(&mut rng, d, &stem, &mut counts);
         std::fs::write(&path, code).expect("write generated file");
         let _ = writeln!(
             tree,

@@ -8,12 +8,6 @@ fn fixture_is_full_size_in_release() {
     // The full program is generated for the release profile only (CI runs
     // `cargo test --workspace --release`); debug builds get a slice of it.
     assert_eq!(dyndbg_manysites::FULL, !cfg!(debug_assertions));
-    if dyndbg_manysites::FULL {
-        assert!(dyndbg_manysites::CALLSITES >= 20_000);
-        assert!(dyndbg_manysites::FILES >= 200);
-        assert!(dyndbg_manysites::MODULES >= 200);
-        assert!(dyndbg_manysites::FUNCTIONS >= 200);
-    }
 }
 
 #[test]
@@ -33,6 +27,13 @@ fn callsites_are_spread_and_varied() {
     assert_eq!(files.len(), dyndbg_manysites::FILES);
     assert_eq!(modules.len(), dyndbg_manysites::MODULES);
     assert_eq!(functions.len(), dyndbg_manysites::FUNCTIONS);
+    if dyndbg_manysites::FULL {
+        assert!(sites.len() >= 20_000, "{}", sites.len());
+        assert!(files.len() >= 200, "{}", files.len());
+        // Hundreds of modules and functions.
+        assert!(modules.len() >= 200, "{}", modules.len());
+        assert!(functions.len() >= 200, "{}", functions.len());
+    }
     // A corpus, not a few templates: almost every format string is unique.
     assert!(
         formats.len() * 100 >= sites.len() * 95,
