@@ -51,19 +51,3 @@ fn pool_is_at_most_a_third_of_the_raw_bodies() {
     assert!(stats.callsites >= dyndbg_manysites::CALLSITES);
     assert!(stats.pool_bytes * 3 <= stats.raw_body_bytes, "{stats:?}");
 }
-
-#[test]
-#[ignore = "measurement, run by hand"]
-fn sweep() {
-    for level in [1, 3, 6] {
-        for block in [4096, 16384, 65536] {
-            for dict in [0, 8192, 16384, 32768] {
-                let t = dyndbg::__private::pool_check::trial(block, dict, level);
-                eprintln!(
-                    "{t:?} ratio {:.3}",
-                    t.pool_bytes as f64 / t.raw_body_bytes as f64
-                );
-            }
-        }
-    }
-}
