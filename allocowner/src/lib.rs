@@ -1,9 +1,309 @@
 //! `OwnerAlloc`: a global allocator wrapper that knows which call stack owns
 //! every live allocation, after the kernel's page_owner on the stack depot
-//! (seeds 003 and 004), and `access`, a DAMON-style sampler of heap access
-//! regions (seed 001).
+//! (seeds 003 and 004), fast enough to leave on.
 //!
-//! Not built yet.
+//! # Setup
+//!
+//! ```toml
+//! [dependencies]
+//! allocowner = "0.1"
+//! ```
+//! ```no_run
+//! #[global_allocator]
+//! static ALLOC: allocowner::OwnerAlloc = allocowner::OwnerAlloc::system();
+//! // or wrap another allocator: allocowner::OwnerAlloc::new(MyAlloc)
+//!
+//! fn main() {
+//!     allocowner::enable().expect("allocowner"); // or ALLOCOWNER=on
+//!     let v: Vec<Vec<u8>> = (0..100).map(|_| vec![0; 1000]).collect();
+//!     let snap = allocowner::snapshot();
+//!     let mut owners: Vec<_> = snap.stacks.values().collect();
+//!     owners.sort_by_key(|s| std::cmp::Reverse(s.live_bytes));
+//!     for s in owners.iter().take(5) {
+//!         println!("{} bytes in {} allocations, {} frames", s.live_bytes, s.live_count, s.frames.len());
+//!     }
+//!     drop(v);
+//! }
+//! ```
+//!
+//! Off (the default) the wrapper is a pass-through: one relaxed atomic load
+//! and a branch per call, nothing mapped, nothing allocated.
+//!
+//! # Configuration
+//!
+//! `ALLOCOWNER` is read with `getenv` (no allocation) at the first
+//! allocation:
+//!
+//! ```text
+//! ALLOCOWNER=on[,depth=N][,report=PATH][,thread][,sample=N][,depot_cap=BYTES][,capture=fp|unwind|auto]
+//! ```
+//!
+//! - `depth=N`: frames kept per stack, 1 to 64 (default 16, the kernel's).
+//! - `report=PATH`: write the grouped report to PATH at process exit
+//!   (`atexit`; not run on `std::process::abort` or a signal death).
+//! - `thread`: enable the thread client: records also keep the OS thread id
+//!   and a timestamp (16 more bytes per live allocation).
+//! - `sample=N`: in unwinder mode, capture one allocation in N (default 64).
+//! - `depot_cap=BYTES`: most memory for stack records (K/M/G suffixes;
+//!   default 64M, at least 16K). A stack that does not fit gets
+//!   [`StackHandle::FAILURE`] and the program goes on.
+//! - `capture=`: `auto` (default: frame pointers if the program has them,
+//!   else the sampling unwinder), `fp` or `unwind` to force one.
+//!
+//! An unknown option or a bad value is reported once on stderr, naming it,
+//! and tracking stays off. At runtime: [`enable`], [`enable_with`] (same
+//! options, without `on`), [`disable`] (stop recording, keep records),
+//! [`stop`] (forget everything, back to pass-through).
+//!
+//! ```
+//! let err = allocowner::enable_with("depth=8,colour=red").unwrap_err();
+//! assert_eq!(err.kind(), allocowner::ConfigErrorKind::UnknownOption);
+//! assert_eq!(
+//!     err.to_string(),
+//!     "allocowner: unknown option 'colour=red' (known: depth=N, report=PATH, thread, \
+//!      sample=N, depot_cap=BYTES, capture=fp|unwind|auto); tracking stays off"
+//! );
+//! assert!(!allocowner::is_enabled()); // nothing half-applied
+//! ```
+//!
+//! # What is recorded
+//!
+//! - A record per live allocation in a side table outside the allocation
+//!   (its layout is never changed), mapped straight from the OS, sharded
+//!   256 ways with a spin lock per shard: no lock is shared by all threads.
+//!   Clients declare what they need, as page_ext's `need()`/`init()` do:
+//!   the core client keeps the address, size, alignment and depot handle
+//!   in 16 bytes; the `thread` client adds thread id and timestamp.
+//! - `realloc` moves the record to the new address and size and **keeps
+//!   the stack of the original allocation** (as page_owner keeps the owner
+//!   on migration); no stack is captured on `realloc`. `dealloc` removes
+//!   the record.
+//! - Stacks are deduplicated in a stack depot behind 32-bit
+//!   [`StackHandle`]s; each stack keeps its live count and bytes up to date
+//!   on every allocation and free ([`live_totals`] reads them in O(1)).
+//!   Allocations allocowner makes itself (snapshots, reports) get
+//!   [`StackHandle::DUMMY`], through a `const`-initialised thread-local guard
+//!   without destructor, which also works while a thread's thread-locals are
+//!   being destroyed.
+//! - Bytes still live that were allocated before tracking was enabled are
+//!   one estimated "early" owner ([`Snapshot::early_bytes`]): what the inner
+//!   allocator reported live at enable time (`mallinfo2` for `System` on
+//!   glibc, including malloc's chunk overhead), minus the sizes of later
+//!   frees of pointers that have no record.
+//!
+//! # Stack capture
+//!
+//! With frame pointers (this workspace builds with
+//! `-C force-frame-pointers=yes`; the Rust std ships with them) every
+//! allocation's stack is walked, each step checked to stay inside the
+//! thread's stack, go upward and be aligned. Whether the program keeps
+//! frame pointers is checked at enable time by walking from a known nested
+//! call. Without them, allocowner falls back to the `backtrace` crate's
+//! unwinder on one allocation in `sample` ([`CaptureMode::Sampling`]); the
+//! others are owned by [`StackHandle::UNSAMPLED`]. The unwinder takes the
+//! dynamic loader's lock (`dl_iterate_phdr`), which can deadlock with a
+//! thread that holds it and allocates (dhat-rs#38, gperftools#1159): prefer
+//! frame pointers. Symbols are resolved only when a report is made.
+//!
+//! # Reading the data
+//!
+//! [`snapshot`] takes a consistent copy of every record ([`Allocation`]:
+//! address, size, alignment, owner [`StackHandle`], thread and timestamp
+//! with the `thread` client) and of the live totals of every owner
+//! ([`Stack`]: frames as raw return addresses, innermost first, live count
+//! and bytes), plus the early estimate and allocowner's own mapped bytes,
+//! which are never mixed into the program's figures. [`stats`] reads
+//! allocowner's own figures without allocating. [`write_report`] writes the
+//! grouped report.
+//!
+//! The first frame of a stack is the function that called the allocator
+//! shim, or the shim itself (`__rust_alloc`) when the compiler did not
+//! inline it: nothing of allocowner's own is kept.
+//!
+//! # Overhead
+//!
+//! Off: one relaxed load and a branch per call; nothing is mapped (checked
+//! by a test: `own_mapped_bytes` stays 0). On, measured with
+//! `cargo bench -p benches --bench alloc` (2 shared cores, noisy VM;
+//! instruction counts under Callgrind are steadier): see the table in the
+//! bench's output and the figures below.
+//!
+//! | work | System | OwnerAlloc off | OwnerAlloc on | dhat |
+//! |---|---|---|---|---|
+//! | `BTreeMap<String, Vec<u8>>` 20k entries, 1 thread, instructions | 1.00× | 1.00× | 1.77× | 18.2× |
+//! | `serde_json` parse 0.8 MB, 1 thread, instructions | 1.00× | 1.01× | 2.63× | 38.9× |
+//! | random-size churn, 1 thread, instructions | 1.00× | 1.00× | 1.40× | 13.5× |
+//! | same three, 1 thread, wall time (3 runs) | 1.00× | 0.6–1.07× | 1.7–3.0× | 12–21× |
+//! | same three, 8 threads, wall time (3 runs) | 1.00× | 0.96–1.23× | 1.9–4.2× (JSON up to 6.2×) | 13–44× |
+//!
+//! The tracked path costs a frame-pointer walk (about a fifth of the added
+//! instructions at depth 16), a hash, and a side-table insert and remove
+//! (a cache miss each when the table outgrows the cache); a snapshot stalls
+//! allocating threads while it copies. `enable()` also reads `mallinfo2`,
+//! which walks malloc's free lists once.
+//!
+//! Memory: 16 bytes per record for the core client, in a table kept
+//! between 7/12 and 7/8 full: 19.4 bytes of side table per live
+//! allocation measured at the peak of a 433,000-allocation BTreeMap. Depot
+//! records are `16 + 8 × frames` bytes per unique stack (123 bytes for the
+//! 13-frame average there), in 16 KiB pools, plus a hash index of 4 bytes
+//! per 2 KiB of cap (128 KiB for the default 64 MiB cap).
+//!
+//! # Failure rules
+//!
+//! The allocator never panics, never recurses without bound (re-entered
+//! allocations are recorded as DUMMY, or pass through while an internal
+//! lock is held), never allocates under its locks, and takes every lock in
+//! a `pthread_atfork` prepare handler so a child forked while another
+//! thread was inserting finds consistent tables.
+//!
+//! # Platform notes
+//!
+//! Tracking needs Linux (mmap, `pthread_getattr_np`, `mallinfo2` with
+//! glibc); frame-pointer walks exist for x86_64 and aarch64. Elsewhere
+//! `OwnerAlloc` compiles and stays a pass-through, and [`enable`] returns
+//! an error.
+#![deny(unsafe_op_in_unsafe_fn)]
+#![doc(test(attr(deny(warnings))))]
+#![allow(
+    // The pass-through check and the capture's fixed frame skip depend on
+    // exactly what is inlined into the allocator shim.
+    clippy::inline_always,
+    // Side-table rows and depot records live in page-aligned mappings at
+    // offsets that are multiples of 8; each cast site says so.
+    clippy::cast_ptr_alignment,
+    // The depot's pool arrays are `static` (in .bss), never on a stack.
+    clippy::large_stack_arrays,
+    // Methods of the static tables keep one calling style.
+    clippy::unused_self
+)]
 
+use std::io;
+use std::path::Path;
+
+mod alloc;
+mod capture;
+mod config;
+mod depot;
+mod guard;
+pub mod report;
 mod snapshot;
+mod spin;
+mod sys;
+mod table;
+mod tracker;
+
+pub use alloc::OwnerAlloc;
+pub use config::{ConfigError, ConfigErrorKind};
 pub use snapshot::{Allocation, CaptureMode, Snapshot, Stack, StackHandle};
+
+/// Turns tracking on with the default options (depth 16, no report, no
+/// thread client, frame pointers if present). Does nothing if already on
+/// (the options in force, from `ALLOCOWNER` or [`enable_with`], stay).
+pub fn enable() -> Result<(), ConfigError> {
+    tracker::enable_with("")
+}
+
+/// Turns tracking on with `options`, the `ALLOCOWNER` syntax without the
+/// leading `on` (e.g. `"depth=8,thread"`); options not given take their
+/// defaults. Nothing changes on an error.
+/// The `thread` client can only be chosen before tracking is first enabled.
+pub fn enable_with(options: &str) -> Result<(), ConfigError> {
+    tracker::enable_with(options)
+}
+
+/// Stops recording new allocations. Records already made stay, and frees
+/// keep removing them, so a later [`snapshot`] is still right about them.
+pub fn disable() {
+    tracker::disable();
+}
+
+/// Turns tracking off completely and forgets every record: the side
+/// table is emptied (its memory stays mapped, counted in
+/// [`Stats::own_mapped_bytes`], for a later enable), every stack's live
+/// totals go to zero (the depot keeps its stacks), and `OwnerAlloc` is a pass-through
+/// again, as if never enabled. A later [`enable`] starts afresh with a new
+/// early estimate. Call it while other threads are quiet: an allocation in
+/// flight at that moment may leave one stale record.
+pub fn stop() {
+    tracker::stop();
+}
+
+/// Whether allocations are being recorded now.
+pub fn is_enabled() -> bool {
+    tracker::is_enabled()
+}
+
+/// How stacks are being captured.
+pub fn capture_mode() -> CaptureMode {
+    capture::mode()
+}
+
+/// A consistent copy of every live record and the totals of their stacks.
+/// Allocating threads wait while records are copied; the copy's own
+/// allocations are recorded against [`StackHandle::DUMMY`].
+pub fn snapshot() -> Snapshot {
+    tracker::snapshot()
+}
+
+/// The live allocation count and bytes of one owner, read in O(1) from the
+/// depot's counters (special handles included).
+pub fn live_totals(handle: StackHandle) -> (u64, u64) {
+    depot::DEPOT.live(handle)
+}
+
+/// allocowner's own figures, read without allocating.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Stats {
+    /// Whether allocations are being recorded now.
+    pub enabled: bool,
+    /// Live records in the side table (approximate while threads allocate).
+    pub live_records: u64,
+    /// Bytes per record (16 for the core client, 32 with `thread`).
+    pub record_bytes: u64,
+    /// Bytes mapped for the side table.
+    pub table_bytes: u64,
+    /// Distinct stacks in the depot.
+    pub depot_stacks: u64,
+    /// Bytes of stack records in the depot (16 + 8 × frames each).
+    pub depot_record_bytes: u64,
+    /// Bytes mapped for depot pools.
+    pub depot_pool_bytes: u64,
+    /// Bytes mapped for the depot's hash index.
+    pub depot_index_bytes: u64,
+    /// Stacks the depot could not store (owned by FAILURE).
+    pub depot_failures: u64,
+    /// Allocations that could not be recorded (no memory from the OS).
+    pub unrecorded: u64,
+    /// Every byte allocowner has mapped from the OS.
+    pub own_mapped_bytes: u64,
+}
+
+/// allocowner's own figures: side table and depot sizes.
+pub fn stats() -> Stats {
+    let d = depot::DEPOT.stats();
+    Stats {
+        enabled: tracker::is_enabled(),
+        live_records: table::TABLE.len() as u64,
+        record_bytes: table::TABLE.stride() as u64,
+        table_bytes: table::TABLE.bytes(),
+        depot_stacks: d.stacks,
+        depot_record_bytes: d.record_bytes,
+        depot_pool_bytes: d.pool_bytes,
+        depot_index_bytes: d.index_bytes,
+        depot_failures: d.failures,
+        unrecorded: tracker::unrecorded(),
+        own_mapped_bytes: sys::MAPPED_BYTES.load(core::sync::atomic::Ordering::Relaxed),
+    }
+}
+
+/// Takes a [`snapshot`] and writes the grouped report (live bytes and
+/// count per owner stack, biggest first, symbolized) to `path`. This is
+/// what `report=PATH` writes at exit.
+pub fn write_report(path: &Path) -> io::Result<()> {
+    let snap = guard::inside(snapshot);
+    guard::inside(|| {
+        let text = report::Report::new(&snap).grouped(report::SortBy::Bytes, usize::MAX);
+        std::fs::write(path, text)
+    })
+}

@@ -17,6 +17,13 @@ impl StackHandle {
     /// In sampling mode, allocations whose stack was not captured.
     pub const UNSAMPLED: StackHandle = StackHandle(u32::MAX - 3);
 
+    /// The handle with raw value `raw` (for snapshots built by hand, or read
+    /// back from a file). Values at or above `u32::MAX - 3` are the special
+    /// handles ([`StackHandle::DUMMY`] and the rest).
+    pub const fn from_raw(raw: u32) -> StackHandle {
+        StackHandle(raw)
+    }
+
     /// The raw 32-bit value.
     pub const fn raw(self) -> u32 {
         self.0

@@ -1,0 +1,267 @@
+//! `OwnerAlloc`: the `#[global_allocator]` wrapper. Off, each call is one
+//! relaxed atomic load and a branch in front of the inner allocator (the
+//! kernel's static key). On, each allocation gets an owner stack and a
+//! record in the side table, and each free removes its record.
+
+use core::alloc::{GlobalAlloc, Layout};
+use std::alloc::System;
+
+use crate::guard::{self, INSIDE, LOCKED};
+use crate::snapshot::StackHandle;
+use crate::table::{EPOCH_NS, Record, TABLE};
+use crate::tracker::{self, ON, UNINIT};
+use crate::{capture, sys};
+
+/// A global allocator that forwards to `A` and, when tracking is on, knows
+/// which call stack owns every live allocation.
+///
+/// ```no_run
+/// #[global_allocator]
+/// static ALLOC: allocowner::OwnerAlloc = allocowner::OwnerAlloc::system();
+/// ```
+///
+/// Tracking state is process-wide: install one `OwnerAlloc` per process.
+pub struct OwnerAlloc<A: GlobalAlloc = System> {
+    inner: A,
+    live_bytes: Option<fn() -> u64>,
+}
+
+impl<A: GlobalAlloc> core::fmt::Debug for OwnerAlloc<A> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("OwnerAlloc")
+            .field("inner", &core::any::type_name::<A>())
+            .finish_non_exhaustive()
+    }
+}
+
+impl OwnerAlloc<System> {
+    /// Wraps [`System`]; the "early" owner is estimated from glibc's
+    /// `mallinfo2` at enable time.
+    pub const fn system() -> Self {
+        OwnerAlloc {
+            inner: System,
+            live_bytes: Some(sys::system_live_bytes),
+        }
+    }
+}
+
+impl<A: GlobalAlloc> OwnerAlloc<A> {
+    /// Wraps `inner`. If `inner` is [`System`], the early owner is
+    /// estimated from `mallinfo2`; for another allocator give its live-byte
+    /// figure with [`OwnerAlloc::with_live_bytes`], or it is estimated as 0.
+    pub const fn new(inner: A) -> Self {
+        OwnerAlloc {
+            inner,
+            live_bytes: None,
+        }
+    }
+
+    /// Uses `live_bytes` (bytes the inner allocator has live) to estimate
+    /// what was allocated before tracking was enabled.
+    #[must_use]
+    pub const fn with_live_bytes(mut self, live_bytes: fn() -> u64) -> Self {
+        self.live_bytes = Some(live_bytes);
+        self
+    }
+
+    /// The wrapped allocator.
+    pub const fn inner(&self) -> &A {
+        &self.inner
+    }
+}
+
+impl<A: GlobalAlloc + 'static> OwnerAlloc<A> {
+    #[cold]
+    #[inline(never)]
+    fn start(&self) {
+        let live = self.live_bytes.or_else(|| {
+            (core::any::TypeId::of::<A>() == core::any::TypeId::of::<System>())
+                .then_some(sys::system_live_bytes as fn() -> u64)
+        });
+        tracker::start_from_env(live);
+    }
+
+    fn record(&self, p: *mut u8, layout: Layout, handle: StackHandle) {
+        let (tid, ts) = if TABLE.has_thread() {
+            // Relaxed: fixed at setup.
+            let epoch = EPOCH_NS.load(core::sync::atomic::Ordering::Relaxed);
+            (capture::tid(), sys::now_ns().saturating_sub(epoch))
+        } else {
+            (0, 0)
+        };
+        let r = Record {
+            addr: p as usize,
+            size: layout.size(),
+            align: layout.align(),
+            handle,
+            tid,
+            ts,
+        };
+        if !TABLE.insert(&r) {
+            tracker::count_unrecorded();
+        }
+    }
+
+    #[inline(never)]
+    unsafe fn alloc_tracked(&self, layout: Layout, zeroed: bool) -> *mut u8 {
+        // SAFETY: forwarded with the caller's layout (GlobalAlloc contract).
+        let p = unsafe {
+            if zeroed {
+                self.inner.alloc_zeroed(layout)
+            } else {
+                self.inner.alloc(layout)
+            }
+        };
+        let g = guard::state();
+        if p.is_null() || g == LOCKED {
+            return p;
+        }
+        let handle = if g == INSIDE {
+            StackHandle::DUMMY
+        } else {
+            let _inside = guard::Guard::enter(INSIDE);
+            capture::owner(Self::alloc_tracked as *const () as usize)
+        };
+        let _inside = guard::Guard::enter(INSIDE);
+        self.record(p, layout, handle);
+        p
+    }
+
+    #[inline(never)]
+    unsafe fn dealloc_tracked(&self, ptr: *mut u8, layout: Layout) {
+        // The record goes first: once the inner allocator has the block
+        // back, another thread may get the same address and record it.
+        if guard::state() != LOCKED && TABLE.remove(ptr as usize).is_none() {
+            tracker::early_freed(layout.size());
+        }
+        // SAFETY: forwarded unchanged (GlobalAlloc contract).
+        unsafe { self.inner.dealloc(ptr, layout) }
+    }
+
+    #[inline(never)]
+    unsafe fn realloc_tracked(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        let g = guard::state();
+        let old = if g == LOCKED {
+            None
+        } else {
+            TABLE.remove(ptr as usize)
+        };
+        // SAFETY: forwarded unchanged (GlobalAlloc contract).
+        let p = unsafe { self.inner.realloc(ptr, layout, new_size) };
+        if g == LOCKED {
+            return p;
+        }
+        let inside = guard::Guard::enter(INSIDE);
+        if p.is_null() {
+            // The old block is still ours: put its record back.
+            if let Some(old) = old {
+                TABLE.insert(&old);
+            }
+            return p;
+        }
+        // SAFETY: the GlobalAlloc contract makes `new_size` valid with the
+        // old alignment.
+        let new_layout = unsafe { Layout::from_size_align_unchecked(new_size, layout.align()) };
+        if let Some(old) = old {
+            // The record moves, keeping the original allocation's stack
+            // (like page_owner's __copy_page_owner on migration), with the
+            // new address and size.
+            let r = Record {
+                addr: p as usize,
+                size: new_size,
+                ..old
+            };
+            if !TABLE.insert(&r) {
+                tracker::count_unrecorded();
+            }
+        } else {
+            {
+                tracker::early_freed(layout.size());
+                drop(inside);
+                let handle = if g == INSIDE || tracker::state() != ON {
+                    StackHandle::DUMMY
+                } else {
+                    let _inside = guard::Guard::enter(INSIDE);
+                    capture::owner(Self::realloc_tracked as *const () as usize)
+                };
+                if tracker::state() == ON {
+                    let _inside = guard::Guard::enter(INSIDE);
+                    self.record(p, new_layout, handle);
+                }
+            }
+        }
+        p
+    }
+}
+
+/// Keeps the call before it from becoming a tail call, so the allocator
+/// shim always has its own frame and the capture's fixed skip is right.
+#[inline(always)]
+fn no_tail<T>(v: T) -> T {
+    // SAFETY: an empty asm statement: no instructions, no memory, no stack.
+    unsafe { core::arch::asm!("", options(nomem, nostack, preserves_flags)) };
+    v
+}
+
+// SAFETY: every method forwards to `inner` with the caller's arguments
+// unchanged and returns its result unchanged; the tracker only reads the
+// pointer values and never touches the memory they point to.
+unsafe impl<A: GlobalAlloc + 'static> GlobalAlloc for OwnerAlloc<A> {
+    #[inline(always)]
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        let s = tracker::state();
+        if s == ON {
+            // SAFETY: the caller's contract, forwarded.
+            return no_tail(unsafe { self.alloc_tracked(layout, false) });
+        }
+        if s == UNINIT {
+            self.start();
+            if tracker::state() == ON {
+                // SAFETY: the caller's contract, forwarded.
+                return no_tail(unsafe { self.alloc_tracked(layout, false) });
+            }
+        }
+        // SAFETY: the caller's contract, forwarded.
+        unsafe { self.inner.alloc(layout) }
+    }
+
+    #[inline(always)]
+    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
+        let s = tracker::state();
+        if s == ON {
+            // SAFETY: the caller's contract, forwarded.
+            return no_tail(unsafe { self.alloc_tracked(layout, true) });
+        }
+        if s == UNINIT {
+            self.start();
+            if tracker::state() == ON {
+                // SAFETY: the caller's contract, forwarded.
+                return no_tail(unsafe { self.alloc_tracked(layout, true) });
+            }
+        }
+        // SAFETY: the caller's contract, forwarded.
+        unsafe { self.inner.alloc_zeroed(layout) }
+    }
+
+    #[inline(always)]
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        if tracker::has_records() {
+            // SAFETY: the caller's contract, forwarded.
+            unsafe { self.dealloc_tracked(ptr, layout) }
+        } else {
+            // SAFETY: the caller's contract, forwarded.
+            unsafe { self.inner.dealloc(ptr, layout) }
+        }
+    }
+
+    #[inline(always)]
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        if tracker::has_records() {
+            // SAFETY: the caller's contract, forwarded.
+            no_tail(unsafe { self.realloc_tracked(ptr, layout, new_size) })
+        } else {
+            // SAFETY: the caller's contract, forwarded.
+            unsafe { self.inner.realloc(ptr, layout, new_size) }
+        }
+    }
+}

@@ -1,0 +1,364 @@
+//! The stack depot (the kernel's `lib/stackdepot.c`): each distinct stack
+//! is stored once, in pools mapped from the OS, behind a 32-bit handle.
+//!
+//! Lookups are lock-free (a walk of an append-only hash chain, published
+//! with release stores); inserting a new stack takes one spin lock and
+//! re-checks for a duplicate under it, as the kernel does. Memory comes in
+//! [`POOL_SIZE`] pools straight from `mmap`, up to a configurable cap; past
+//! it a stack is not stored and the caller gets [`StackHandle::FAILURE`].
+//!
+//! A record is `16 + 8 × frames` bytes: a 4-byte word with the chain link
+//! and the frame count, the live allocation count (4 bytes), the live bytes
+//! (8 bytes), then the frames. The live count and bytes are kept up to date
+//! on every allocation and free (page_owner's `page_owner_stacks`), so
+//! reading a stack's totals is O(1). Records are never freed.
+
+use core::ptr::null_mut;
+use core::sync::atomic::{AtomicPtr, AtomicU32, AtomicU64, AtomicUsize, Ordering};
+
+use crate::snapshot::StackHandle;
+use crate::spin::SpinLock;
+use crate::sys;
+
+/// Bytes in one pool (the kernel's `DEPOT_POOL_ORDER 2`: 4 pages).
+pub(crate) const POOL_SIZE: usize = 16 << 10;
+/// Most pools: 8192 × 16 KiB = 128 MiB, the kernel's `DEPOT_POOLS_CAP`.
+pub(crate) const MAX_POOLS: usize = 8192;
+const WORDS_PER_POOL_BITS: u32 = 11; // 16 KiB / 8
+const HEADER: usize = 16;
+const LEN_SHIFT: u32 = 25;
+const NEXT_MASK: u32 = (1 << LEN_SHIFT) - 1;
+
+/// Live totals of one owner.
+struct Counters {
+    count: AtomicU64,
+    bytes: AtomicU64,
+}
+
+impl Counters {
+    const fn new() -> Self {
+        Counters {
+            count: AtomicU64::new(0),
+            bytes: AtomicU64::new(0),
+        }
+    }
+}
+
+pub(crate) struct Depot {
+    lock: SpinLock,
+    pools: [AtomicPtr<u8>; MAX_POOLS],
+    pool_used: [AtomicU32; MAX_POOLS],
+    npools: AtomicUsize,
+    cap_pools: AtomicUsize,
+    buckets: AtomicPtr<AtomicU32>,
+    nbuckets: AtomicUsize,
+    stacks: AtomicU64,
+    record_bytes: AtomicU64,
+    failures: AtomicU64,
+    /// DUMMY, FAILURE, EARLY, UNSAMPLED (index `u32::MAX - handle`).
+    special: [Counters; 4],
+}
+
+/// Depot figures for [`crate::Stats`].
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct DepotStats {
+    pub(crate) stacks: u64,
+    pub(crate) record_bytes: u64,
+    pub(crate) pool_bytes: u64,
+    pub(crate) index_bytes: u64,
+    pub(crate) failures: u64,
+}
+
+pub(crate) static DEPOT: Depot = Depot::new();
+
+pub(crate) fn hash(frames: &[usize]) -> u64 {
+    let mut h: u64 = frames.len() as u64;
+    for &f in frames {
+        h = (h.rotate_left(5) ^ f as u64).wrapping_mul(0x517c_c1b7_2722_0a95);
+    }
+    h ^ (h >> 29)
+}
+
+impl Depot {
+    const fn new() -> Self {
+        Depot {
+            lock: SpinLock::new(),
+            pools: [const { AtomicPtr::new(null_mut()) }; MAX_POOLS],
+            pool_used: [const { AtomicU32::new(0) }; MAX_POOLS],
+            npools: AtomicUsize::new(0),
+            cap_pools: AtomicUsize::new(0),
+            buckets: AtomicPtr::new(null_mut()),
+            nbuckets: AtomicUsize::new(0),
+            stacks: AtomicU64::new(0),
+            record_bytes: AtomicU64::new(0),
+            failures: AtomicU64::new(0),
+            special: [const { Counters::new() }; 4],
+        }
+    }
+
+    /// Maps the hash index (once) and sets the cap. Returns false if the
+    /// OS refused the mapping.
+    pub(crate) fn init(&self, cap_bytes: usize) -> bool {
+        self.set_cap(cap_bytes);
+        // Acquire: pairs with the Release below (init runs under the
+        // tracker's enable lock, but stay correct without it).
+        if !self.buckets.load(Ordering::Acquire).is_null() {
+            return true;
+        }
+        // One 4-byte bucket per 2 KiB of cap: 32768 buckets (128 KiB, mapped
+        // lazily by the OS) for the default 64 MiB.
+        let n = (cap_bytes / 2048).next_power_of_two().clamp(1024, 1 << 18);
+        let p = sys::map(n * 4);
+        if p.is_null() {
+            return false;
+        }
+        // Relaxed: published by the Release store of `buckets`.
+        self.nbuckets.store(n, Ordering::Relaxed);
+        // Release: readers that see the pointer see `nbuckets`.
+        self.buckets.store(p.cast(), Ordering::Release);
+        true
+    }
+
+    /// Changes the cap (never below what is already mapped).
+    pub(crate) fn set_cap(&self, cap_bytes: usize) {
+        let pools = (cap_bytes / POOL_SIZE).clamp(1, MAX_POOLS);
+        // Relaxed: a limit read under the insert lock.
+        self.cap_pools.store(pools, Ordering::Relaxed);
+    }
+
+    fn record(&self, handle: u32) -> *mut u8 {
+        let pool = (handle >> WORDS_PER_POOL_BITS) as usize;
+        let word = (handle & ((1 << WORDS_PER_POOL_BITS) - 1)) as usize;
+        // Acquire: pairs with the Release that published the pool, so the
+        // record's bytes written before its handle was published are seen.
+        let base = self.pools[pool].load(Ordering::Acquire);
+        base.wrapping_add(word * 8)
+    }
+
+    fn head(rec: *mut u8) -> &'static AtomicU32 {
+        // SAFETY: `rec` points at a record header inside a pool that is never
+        // unmapped; the header starts 8-byte aligned with an AtomicU32.
+        unsafe { &*rec.cast::<AtomicU32>() }
+    }
+
+    fn count_of(rec: *mut u8) -> &'static AtomicU32 {
+        // SAFETY: as in `head`; bytes 4..8 of the header are the live count.
+        unsafe { &*rec.add(4).cast::<AtomicU32>() }
+    }
+
+    fn bytes_of(rec: *mut u8) -> &'static AtomicU64 {
+        // SAFETY: as in `head`; bytes 8..16 of the header are the live
+        // bytes, 8-byte aligned since records are.
+        unsafe { &*rec.add(8).cast::<AtomicU64>() }
+    }
+
+    /// The frames of a stored stack.
+    pub(crate) fn frames(&self, handle: StackHandle) -> &'static [usize] {
+        if !handle.is_stack() {
+            return &[];
+        }
+        let rec = self.record(handle.0);
+        // Relaxed: the header word never changes after publication.
+        let len = (Self::head(rec).load(Ordering::Relaxed) >> LEN_SHIFT) as usize;
+        // SAFETY: a published record holds `len` frames right after its
+        // 16-byte header, in a pool that is never unmapped.
+        unsafe { core::slice::from_raw_parts(rec.add(HEADER).cast::<usize>(), len) }
+    }
+
+    fn find(&self, buckets: *mut AtomicU32, b: usize, frames: &[usize]) -> Option<u32> {
+        // SAFETY: `b` < nbuckets and `buckets` is the live index mapping.
+        let bucket = unsafe { &*buckets.add(b) };
+        // Acquire: pairs with the Release publishing a new chain head.
+        let mut cur = bucket.load(Ordering::Acquire);
+        let mut steps = 0;
+        while cur != 0 && steps < 1 << 20 {
+            let handle = cur - 1;
+            if self.frames(StackHandle(handle)) == frames {
+                return Some(handle);
+            }
+            // Relaxed: the link was written before the record was published.
+            cur = Self::head(self.record(handle)).load(Ordering::Relaxed) & NEXT_MASK;
+            steps += 1;
+        }
+        None
+    }
+
+    /// Stores `frames` (at most 64) once and returns its handle, or
+    /// [`StackHandle::FAILURE`] when the depot is full or not set up.
+    pub(crate) fn save(&self, frames: &[usize]) -> StackHandle {
+        // Acquire: pairs with the Release in `init`.
+        let buckets = self.buckets.load(Ordering::Acquire);
+        if buckets.is_null() || frames.len() > crate::config::MAX_DEPTH {
+            return self.fail();
+        }
+        // Relaxed: fixed before `buckets` was published.
+        let mask = self.nbuckets.load(Ordering::Relaxed) - 1;
+        let b = (hash(frames) as usize) & mask;
+        if let Some(h) = self.find(buckets, b, frames) {
+            return StackHandle(h);
+        }
+        let locked = self.lock.lock();
+        if let Some(h) = self.find(buckets, b, frames) {
+            return StackHandle(h);
+        }
+        let size = HEADER + 8 * frames.len();
+        // Relaxed (all below): only changed under `lock`, which we hold.
+        let mut npools = self.npools.load(Ordering::Relaxed);
+        let mut pool = npools.wrapping_sub(1);
+        let mut used = if npools == 0 {
+            POOL_SIZE
+        } else {
+            self.pool_used[pool].load(Ordering::Relaxed) as usize
+        };
+        if used + size > POOL_SIZE {
+            if npools >= self.cap_pools.load(Ordering::Relaxed) {
+                drop(locked);
+                return self.fail();
+            }
+            let p = sys::map(POOL_SIZE);
+            if p.is_null() {
+                drop(locked);
+                return self.fail();
+            }
+            pool = npools;
+            // Release: a reader that finds a handle in this pool sees it mapped.
+            self.pools[pool].store(p, Ordering::Release);
+            npools += 1;
+            self.npools.store(npools, Ordering::Release);
+            used = 0;
+        }
+        let handle = ((pool as u32) << WORDS_PER_POOL_BITS) | (used / 8) as u32;
+        let rec = self.pools[pool].load(Ordering::Relaxed).wrapping_add(used);
+        // SAFETY: `bucket` index is masked to the mapping's length.
+        let bucket = unsafe { &*buckets.add(b) };
+        let next = bucket.load(Ordering::Relaxed);
+        Self::head(rec).store(
+            ((frames.len() as u32) << LEN_SHIFT) | next,
+            Ordering::Relaxed,
+        );
+        // SAFETY: `rec + 16 .. rec + size` lies inside the pool (checked
+        // against POOL_SIZE above) and nobody reads it before publication.
+        unsafe {
+            core::ptr::copy_nonoverlapping(
+                frames.as_ptr(),
+                rec.add(HEADER).cast::<usize>(),
+                frames.len(),
+            );
+        }
+        // Release: makes the pool_used bump visible to snapshot walkers.
+        self.pool_used[pool].store((used + size) as u32, Ordering::Release);
+        // Release: publishes the record (header and frames) to lock-free finders.
+        bucket.store(handle + 1, Ordering::Release);
+        self.stacks.fetch_add(1, Ordering::Relaxed);
+        self.record_bytes.fetch_add(size as u64, Ordering::Relaxed);
+        StackHandle(handle)
+    }
+
+    fn fail(&self) -> StackHandle {
+        // Relaxed: a statistic.
+        self.failures.fetch_add(1, Ordering::Relaxed);
+        StackHandle::FAILURE
+    }
+
+    /// Adds one live allocation of `size` bytes to `handle`'s totals.
+    #[inline]
+    pub(crate) fn inc(&self, handle: StackHandle, size: usize) {
+        // Relaxed (counters): updated under the side-table shard lock, and
+        // read consistently only with every shard lock held.
+        if handle.is_stack() {
+            let rec = self.record(handle.0);
+            Self::count_of(rec).fetch_add(1, Ordering::Relaxed);
+            Self::bytes_of(rec).fetch_add(size as u64, Ordering::Relaxed);
+        } else {
+            let c = &self.special[(u32::MAX - handle.0) as usize];
+            c.count.fetch_add(1, Ordering::Relaxed);
+            c.bytes.fetch_add(size as u64, Ordering::Relaxed);
+        }
+    }
+
+    /// Removes one live allocation of `size` bytes from `handle`'s totals.
+    #[inline]
+    pub(crate) fn dec(&self, handle: StackHandle, size: usize) {
+        // Relaxed: as in `inc`.
+        if handle.is_stack() {
+            let rec = self.record(handle.0);
+            Self::count_of(rec).fetch_sub(1, Ordering::Relaxed);
+            Self::bytes_of(rec).fetch_sub(size as u64, Ordering::Relaxed);
+        } else {
+            let c = &self.special[(u32::MAX - handle.0) as usize];
+            c.count.fetch_sub(1, Ordering::Relaxed);
+            c.bytes.fetch_sub(size as u64, Ordering::Relaxed);
+        }
+    }
+
+    /// Live count and bytes of `handle`, O(1).
+    pub(crate) fn live(&self, handle: StackHandle) -> (u64, u64) {
+        // Relaxed: as in `inc`.
+        if handle.is_stack() {
+            let rec = self.record(handle.0);
+            (
+                u64::from(Self::count_of(rec).load(Ordering::Relaxed)),
+                Self::bytes_of(rec).load(Ordering::Relaxed),
+            )
+        } else if handle.0 >= StackHandle::UNSAMPLED.0 {
+            let c = &self.special[(u32::MAX - handle.0) as usize];
+            (
+                c.count.load(Ordering::Relaxed),
+                c.bytes.load(Ordering::Relaxed),
+            )
+        } else {
+            (0, 0)
+        }
+    }
+
+    /// Sets every stack's live totals to zero (the stacks stay stored).
+    pub(crate) fn zero_counters(&self) {
+        // Relaxed: called with every side-table lock held, so no counter
+        // moves meanwhile.
+        self.for_each(|h| {
+            let rec = self.record(h.0);
+            Self::count_of(rec).store(0, Ordering::Relaxed);
+            Self::bytes_of(rec).store(0, Ordering::Relaxed);
+        });
+        for c in &self.special {
+            c.count.store(0, Ordering::Relaxed);
+            c.bytes.store(0, Ordering::Relaxed);
+        }
+    }
+
+    /// Calls `f` for every stored stack's handle, in insertion order.
+    pub(crate) fn for_each(&self, mut f: impl FnMut(StackHandle)) {
+        // Acquire: pairs with the Release stores in `save`.
+        let npools = self.npools.load(Ordering::Acquire);
+        for pool in 0..npools {
+            let used = self.pool_used[pool].load(Ordering::Acquire) as usize;
+            let mut off = 0;
+            while off < used {
+                let handle = ((pool as u32) << WORDS_PER_POOL_BITS) | (off / 8) as u32;
+                f(StackHandle(handle));
+                off += HEADER + 8 * self.frames(StackHandle(handle)).len();
+            }
+        }
+    }
+
+    /// Takes the insert lock without a guard (fork handlers, snapshot).
+    pub(crate) fn raw_lock(&self) {
+        self.lock.raw_lock();
+    }
+
+    /// Releases [`Depot::raw_lock`].
+    pub(crate) fn raw_unlock(&self) {
+        self.lock.raw_unlock();
+    }
+
+    pub(crate) fn stats(&self) -> DepotStats {
+        // Relaxed: statistics.
+        DepotStats {
+            stacks: self.stacks.load(Ordering::Relaxed),
+            record_bytes: self.record_bytes.load(Ordering::Relaxed),
+            pool_bytes: (self.npools.load(Ordering::Relaxed) * POOL_SIZE) as u64,
+            index_bytes: (self.nbuckets.load(Ordering::Relaxed) * 4) as u64,
+            failures: self.failures.load(Ordering::Relaxed),
+        }
+    }
+}

@@ -1,0 +1,71 @@
+//! A test-and-test-and-set spin lock that never allocates, for the side
+//! table's shards and the depot's insert path. Holding it sets the
+//! re-entrancy guard to `LOCKED`, so a signal handler that allocates on the
+//! same thread passes through instead of deadlocking.
+
+use core::sync::atomic::{AtomicBool, Ordering};
+
+use crate::guard::{Guard, LOCKED};
+
+#[derive(Debug)]
+pub(crate) struct SpinLock {
+    locked: AtomicBool,
+}
+
+pub(crate) struct SpinGuard<'a> {
+    lock: &'a SpinLock,
+    _guard: Guard,
+}
+
+impl SpinLock {
+    pub(crate) const fn new() -> Self {
+        SpinLock {
+            locked: AtomicBool::new(false),
+        }
+    }
+
+    #[inline]
+    pub(crate) fn lock(&self) -> SpinGuard<'_> {
+        let g = Guard::enter(LOCKED);
+        self.raw_lock();
+        SpinGuard {
+            lock: self,
+            _guard: g,
+        }
+    }
+
+    /// Takes the lock without a guard object (fork handlers, snapshot).
+    pub(crate) fn raw_lock(&self) {
+        let mut spins = 0u32;
+        loop {
+            // Acquire: pairs with the Release in `raw_unlock`, so the
+            // previous holder's writes are visible.
+            if !self.locked.swap(true, Ordering::Acquire) {
+                return;
+            }
+            // Relaxed: only a hint before retrying the swap.
+            while self.locked.load(Ordering::Relaxed) {
+                spins += 1;
+                if spins < 128 {
+                    core::hint::spin_loop();
+                } else {
+                    // SAFETY: sched_yield has no preconditions.
+                    unsafe { libc::sched_yield() };
+                }
+            }
+        }
+    }
+
+    /// Releases a lock taken with [`SpinLock::raw_lock`].
+    pub(crate) fn raw_unlock(&self) {
+        // Release: publishes the holder's writes to the next holder.
+        self.locked.store(false, Ordering::Release);
+    }
+}
+
+impl Drop for SpinGuard<'_> {
+    #[inline]
+    fn drop(&mut self) {
+        self.lock.raw_unlock();
+    }
+}

@@ -1,0 +1,269 @@
+//! `OwnerAlloc` against `System` and dhat's heap profiler on allocation-heavy
+//! work a Rust user recognises, the four variants interleaved in one run:
+//! building and dropping a `BTreeMap<String, Vec<u8>>`, parsing a JSON
+//! document into `serde_json::Value`s, and random-size churn, on 1 and on 8
+//! threads. First, allocowner's own memory: side-table bytes per live
+//! allocation and depot bytes per unique stack.
+//!
+//! `cargo bench -p benches --bench alloc` (`BENCH_NO_CALLGRIND=1` skips the
+//! instruction counts).
+//!
+//! One `#[global_allocator]` dispatches every call by a mode atomic to
+//! `System`, to `OwnerAlloc` (never enabled, or enabled), or to
+//! `dhat::Alloc` with a running profiler. Each case switches the mode, runs
+//! its work (which frees all it allocates) and switches back to `System`, so
+//! no block crosses variants.
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::hint::black_box;
+use std::sync::atomic::{AtomicU8, Ordering};
+
+use benches::{Case, compare};
+
+const SYSTEM: u8 = 0;
+const OWNER: u8 = 1;
+const DHAT: u8 = 2;
+
+static MODE: AtomicU8 = AtomicU8::new(SYSTEM);
+static OWNER_ALLOC: allocowner::OwnerAlloc = allocowner::OwnerAlloc::system();
+static DHAT_ALLOC: dhat::Alloc = dhat::Alloc;
+
+struct Dispatch;
+
+// SAFETY: every call is forwarded unchanged to one of three allocators that
+// all end in the system allocator, so a block may be freed by any of them.
+unsafe impl GlobalAlloc for Dispatch {
+    #[inline]
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        // SAFETY: forwarded (GlobalAlloc contract).
+        unsafe {
+            match MODE.load(Ordering::Relaxed) {
+                OWNER => OWNER_ALLOC.alloc(layout),
+                DHAT => DHAT_ALLOC.alloc(layout),
+                _ => System.alloc(layout),
+            }
+        }
+    }
+    #[inline]
+    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
+        // SAFETY: forwarded (GlobalAlloc contract).
+        unsafe {
+            match MODE.load(Ordering::Relaxed) {
+                OWNER => OWNER_ALLOC.alloc_zeroed(layout),
+                DHAT => DHAT_ALLOC.alloc_zeroed(layout),
+                _ => System.alloc_zeroed(layout),
+            }
+        }
+    }
+    #[inline]
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        // SAFETY: forwarded (GlobalAlloc contract).
+        unsafe {
+            match MODE.load(Ordering::Relaxed) {
+                OWNER => OWNER_ALLOC.dealloc(ptr, layout),
+                DHAT => DHAT_ALLOC.dealloc(ptr, layout),
+                _ => System.dealloc(ptr, layout),
+            }
+        }
+    }
+    #[inline]
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        // SAFETY: forwarded (GlobalAlloc contract).
+        unsafe {
+            match MODE.load(Ordering::Relaxed) {
+                OWNER => OWNER_ALLOC.realloc(ptr, layout, new_size),
+                DHAT => DHAT_ALLOC.realloc(ptr, layout, new_size),
+                _ => System.realloc(ptr, layout, new_size),
+            }
+        }
+    }
+}
+
+#[global_allocator]
+static ALLOC: Dispatch = Dispatch;
+
+/// The four variants.
+#[derive(Clone, Copy)]
+enum Variant {
+    System,
+    OwnerOff,
+    OwnerOn,
+    Dhat,
+}
+
+/// Runs `work` under `variant`, then back to `System`.
+fn under<R>(variant: Variant, work: impl FnOnce() -> R) -> R {
+    match variant {
+        Variant::System => MODE.store(SYSTEM, Ordering::SeqCst),
+        Variant::OwnerOff => MODE.store(OWNER, Ordering::SeqCst),
+        Variant::OwnerOn => {
+            MODE.store(OWNER, Ordering::SeqCst);
+            allocowner::enable().expect("allocowner");
+        }
+        Variant::Dhat => MODE.store(DHAT, Ordering::SeqCst),
+    }
+    let r = work();
+    if let Variant::OwnerOn = variant {
+        allocowner::stop();
+    }
+    MODE.store(SYSTEM, Ordering::SeqCst);
+    r
+}
+
+#[inline(never)]
+fn btree(n: usize) -> usize {
+    let mut m = BTreeMap::new();
+    for i in 0..n {
+        m.insert(format!("key-{i:08}"), vec![i as u8; 16 + i % 64]);
+    }
+    let len = m.len();
+    drop(black_box(m));
+    len
+}
+
+#[inline(never)]
+fn json(doc: &str) -> usize {
+    let v: serde_json::Value = serde_json::from_str(doc).unwrap();
+    let n = v.as_array().map_or(0, Vec::len);
+    drop(black_box(v));
+    n
+}
+
+#[inline(never)]
+fn churn(ops: usize, seed: u64) -> usize {
+    let mut state = seed | 1;
+    let mut slots: Vec<Vec<u8>> = (0..1024).map(|_| Vec::new()).collect();
+    let mut total = 0;
+    for _ in 0..ops {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        let i = (state as usize) % slots.len();
+        let size = 1 + ((state >> 32) as usize % 4096);
+        slots[i] = vec![0u8; size];
+        total += slots[i].len();
+    }
+    drop(black_box(slots));
+    total
+}
+
+fn json_doc() -> String {
+    let mut s = String::from("[");
+    for i in 0..5000 {
+        if i > 0 {
+            s.push(',');
+        }
+        let _ = write!(
+            s,
+            r#"{{"id":{i},"name":"user-{i}","tags":["a","bb","ccc"],"score":{}.5,"nested":{{"x":[1,2,3],"y":"{}"}}}}"#,
+            i % 97,
+            "z".repeat(i % 40)
+        );
+    }
+    s.push(']');
+    s
+}
+
+fn on_threads(threads: usize, work: impl Fn(u64) -> usize + Sync) -> usize {
+    if threads == 1 {
+        return work(1);
+    }
+    std::thread::scope(|s| {
+        let hs: Vec<_> = (0..threads as u64)
+            .map(|t| {
+                s.spawn({
+                    let w = &work;
+                    move || w(t + 1)
+                })
+            })
+            .collect();
+        hs.into_iter().map(|h| h.join().unwrap()).sum()
+    })
+}
+
+fn table(title: &str, threads: usize, work: &(dyn Fn(u64) -> usize + Sync)) {
+    let variants = [
+        ("System", Variant::System),
+        ("OwnerAlloc off", Variant::OwnerOff),
+        ("OwnerAlloc on", Variant::OwnerOn),
+        ("dhat::Alloc + Profiler", Variant::Dhat),
+    ];
+    let mut cases: Vec<Case<'_>> = variants
+        .iter()
+        .map(|&(name, v)| {
+            Case::new(name, move |iters: u64| {
+                under(v, || {
+                    for _ in 0..iters {
+                        black_box(on_threads(threads, work));
+                    }
+                });
+            })
+        })
+        .collect();
+    compare(&format!("{title}, {threads} thread(s)"), &mut cases);
+}
+
+/// Side-table bytes per live allocation and depot bytes per unique stack,
+/// at the peak of the BTreeMap workload (200,000 entries).
+fn footprint() {
+    MODE.store(OWNER, Ordering::SeqCst);
+    allocowner::enable().expect("allocowner");
+    let mut m = BTreeMap::new();
+    for i in 0..200_000usize {
+        m.insert(format!("key-{i:08}"), vec![i as u8; 16 + i % 64]);
+    }
+    let s = allocowner::stats();
+    drop(black_box(m));
+    allocowner::stop();
+    MODE.store(SYSTEM, Ordering::SeqCst);
+    println!("\n## allocowner's own memory (BTreeMap of 200,000 entries, at its peak)\n");
+    println!("| figure | value |");
+    println!("|---|---|");
+    println!("| live records | {} |", s.live_records);
+    println!("| record bytes (core client) | {} |", s.record_bytes);
+    println!("| side-table bytes mapped | {} |", s.table_bytes);
+    println!(
+        "| side-table bytes per live allocation | {:.1} |",
+        s.table_bytes as f64 / s.live_records.max(1) as f64
+    );
+    println!("| unique stacks in the depot | {} |", s.depot_stacks);
+    println!(
+        "| depot record bytes per unique stack | {:.1} (16 + 8 x {:.1} frames) |",
+        s.depot_record_bytes as f64 / s.depot_stacks.max(1) as f64,
+        (s.depot_record_bytes as f64 / s.depot_stacks.max(1) as f64 - 16.0) / 8.0
+    );
+    println!(
+        "| depot pools + index mapped | {} + {} bytes |",
+        s.depot_pool_bytes, s.depot_index_bytes
+    );
+    println!("| all bytes allocowner mapped | {} |", s.own_mapped_bytes);
+}
+
+fn main() {
+    let child = std::env::var_os("BENCH_CALLGRIND_CASE").is_some();
+    if !child {
+        // First, on a fresh side table (stop() keeps a table's size).
+        footprint();
+    }
+    let _profiler = dhat::Profiler::builder().testing().build();
+    let doc = json_doc();
+    for threads in [1, 8] {
+        table(
+            "BTreeMap<String, Vec<u8>>: build and drop 20,000 entries",
+            threads,
+            &|_| btree(20_000),
+        );
+        table(
+            "serde_json: parse a 0.8 MB document into Values",
+            threads,
+            &|_| json(&doc),
+        );
+        table(
+            "random-size churn: 50,000 replacements in 1,024 slots",
+            threads,
+            &|seed| churn(50_000, seed),
+        );
+    }
+}
