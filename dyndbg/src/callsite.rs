@@ -14,7 +14,11 @@ pub(crate) const UNREGISTERED: u8 = 1 << 7;
 ///
 /// The record is split like the kernel's `_ddebug` after its head/body
 /// split: the head is the flag word the fast path loads; the body holds the
-/// names and the format, which only queries and listings read.
+/// names and the format. Queries and listings read the bodies from the
+/// compressed pool built at first use (see the crate docs, "Memory"); the
+/// accessors below read this callsite's static record, which is always
+/// there (after the pool is built its pages may have been given back to the
+/// OS: an accessor then faults the same bytes back in from the executable).
 #[repr(C)]
 pub struct Callsite {
     head: AtomicU8,

@@ -1,11 +1,13 @@
 //! Applying queries to the callsites, and the kernel's control-file listing.
 
 use std::fmt::Write as _;
+use std::sync::MutexGuard;
 
 use crate::callsite::{Callsite, UNREGISTERED};
 use crate::flags::Flags;
+use crate::pool::BodyView;
 use crate::query::{self, QueryError, SiteInfo};
-use crate::registry;
+use crate::registry::{self, Store};
 
 impl SiteInfo for Callsite {
     fn module(&self) -> &str {
@@ -46,37 +48,104 @@ impl SiteInfo for Callsite {
 pub fn control(queries: &str) -> Result<usize, QueryError> {
     registry::init();
     let batch = query::parse_batch(queries)?;
-    let _writer = registry::lock_writer();
-    Ok(apply_locked(&batch))
+    let writer = registry::lock_writer();
+    Ok(apply_locked(&batch, &writer))
 }
 
-/// Applies parsed queries; the caller holds the writer lock.
-pub(crate) fn apply_locked(batch: &[query::Query]) -> usize {
+/// Applies parsed queries; the caller holds the writer lock. The bodies are
+/// read once for the whole batch, block by block from the pool (or from
+/// the raw records with `DYNDBG_POOL=off`); each callsite takes the batch's
+/// queries in order, which gives the kernel's result (matching never
+/// depends on flags).
+pub(crate) fn apply_locked(batch: &[query::Query], writer: &MutexGuard<'static, ()>) -> usize {
+    let store = registry::store_locked(writer);
+    let pooled = matches!(store, Store::Pool(_));
+    let sites = registry::all();
     let mut matched = 0;
+    registry::for_each_body(store, |i, body| {
+        let cs = &sites[i];
+        let head = cs.head_bits();
+        let old = Flags::from_bits(head);
+        let new = step(batch, body, old, &mut matched);
+        if new == old {
+            return;
+        }
+        let was = old.contains(Flags::PRINT);
+        let is = new.contains(Flags::PRINT);
+        // The body is cached before `p` appears and dropped after it goes,
+        // so a print that sees `p` finds it.
+        if pooled && is && !was {
+            registry::cache_insert(i, body);
+        }
+        cs.store_head(new.bits() | (head & UNREGISTERED));
+        if pooled && was && !is {
+            registry::cache_remove(i);
+        }
+    });
+    matched
+}
+
+/// One callsite through a batch: its new flags; `matched` counts matches.
+fn step(batch: &[query::Query], body: &BodyView<'_>, old: Flags, matched: &mut usize) -> Flags {
+    let mut new = old;
     for q in batch {
-        for cs in registry::all() {
-            if q.matches(cs) {
-                matched += 1;
-                let head = cs.head_bits();
-                let new = q.apply(Flags::from_bits(head));
-                cs.store_head(new.bits() | (head & UNREGISTERED));
-            }
+        if q.matches(body) {
+            *matched += 1;
+            new = q.apply(new);
         }
     }
-    matched
+    new
+}
+
+/// What a batch would do on `store`, from flags `old`, changing nothing:
+/// the match count and every callsite's new flags. For the equivalence
+/// tests of the pool against the raw records.
+pub(crate) fn simulate(
+    store: &Store,
+    batch: &[query::Query],
+    old: &[Flags],
+) -> (usize, Vec<Flags>) {
+    let mut matched = 0;
+    let mut flags = old.to_vec();
+    registry::for_each_body(store, |i, body| {
+        flags[i] = step(batch, body, old[i], &mut matched);
+    });
+    (matched, flags)
 }
 
 /// Returns every callsite to the flags it had at startup (compile-time
 /// defaults, before `DYNDBG`).
 pub fn reset() {
     registry::init();
-    let _writer = registry::lock_writer();
-    for cs in registry::all() {
+    let writer = registry::lock_writer();
+    let sites = registry::all();
+    for cs in sites {
+        cs.store_head(cs.default_flags().bits() & !Flags::PRINT.bits());
+    }
+    registry::cache_clear();
+    if !sites
+        .iter()
+        .any(|cs| cs.default_flags().contains(Flags::PRINT))
+    {
+        return;
+    }
+    if let Store::Pool(pool) = registry::store_locked(&writer) {
+        pool.for_each(|i, body| {
+            if sites[i].default_flags().contains(Flags::PRINT) {
+                registry::cache_insert(i, body);
+            }
+        });
+    }
+    for cs in sites {
         cs.store_head(cs.default_flags().bits());
     }
 }
 
 /// Every callsite compiled into the program, whether it has run or not.
+///
+/// The accessors of one callsite ([`Callsite::format`] and the others)
+/// read its static record, which is always there; queries and listings
+/// read the pool.
 pub fn callsites() -> impl ExactSizeIterator<Item = &'static Callsite> {
     registry::init();
     registry::all().iter()
@@ -84,27 +153,79 @@ pub fn callsites() -> impl ExactSizeIterator<Item = &'static Callsite> {
 
 /// The listing in the kernel's control-file format: a header, then
 /// `file:line [module]function =flags "format"` per callsite, with ` class:NAME`
-/// after the format of a classed callsite.
+/// after the format of a classed callsite. The first listing (like the
+/// first query) builds the pool; every listing decompresses it block by
+/// block.
 pub fn listing() -> String {
+    registry::init();
+    let sites = registry::all();
+    write_listing(registry::store(), |i| sites[i].flags())
+}
+
+/// The listing of `store`'s bodies with the flags `flags(i)`.
+pub(crate) fn write_listing(store: &Store, flags: impl Fn(usize) -> Flags) -> String {
     let mut out = String::from("# filename:lineno [module]function flags format\n");
-    for cs in callsites() {
+    registry::for_each_body(store, |i, body| {
         let _ = write!(
             out,
             "{}:{} [{}]{} ={} \"",
-            cs.file(),
-            cs.line(),
-            cs.module(),
-            cs.function(),
-            cs.flags()
+            body.file,
+            body.line,
+            body.module,
+            body.function,
+            flags(i)
         );
-        escape_format(cs.format(), &mut out);
+        escape_format(body.format, &mut out);
         out.push('"');
-        if let Some(class) = cs.class() {
-            let _ = write!(out, " class:{class}");
+        if !body.class.is_empty() {
+            let _ = write!(out, " class:{}", body.class);
         }
         out.push('\n');
-    }
+    });
     out
+}
+
+/// What the callsites' bodies cost, from [`stats`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Stats {
+    /// Callsites compiled into the program.
+    pub callsites: usize,
+    /// The bodies as raw records: per callsite the `Body` struct plus every
+    /// string it points to and its function name (as if no string were
+    /// shared).
+    pub raw_body_bytes: usize,
+    /// The pool: compressed blocks, their index and the zstd dictionary;
+    /// 0 with `DYNDBG_POOL=off`.
+    pub pool_bytes: usize,
+    /// Independently decompressible blocks in the pool.
+    pub pool_blocks: usize,
+    /// Bodies kept decompressed because their callsite prints.
+    pub cached_bodies: usize,
+    /// Heap bytes of those cached bodies.
+    pub cached_bytes: usize,
+    /// Heap bytes of function names kept outside the pool: all of them with
+    /// `DYNDBG_POOL=off`, else those handed out by [`Callsite::function`].
+    pub names_bytes: usize,
+    /// Bytes of `.rodata` pages holding the raw records' strings that were
+    /// returned to the OS after the pool copied them (Linux, `DYNDBG_POOL=on`).
+    pub dropped_raw_bytes: usize,
+    /// Whether the bodies are in the pool (false with `DYNDBG_POOL=off`).
+    pub pooled: bool,
+}
+
+/// What the callsites' bodies cost: raw, pooled, cached. Counts as first
+/// use: builds the pool if no query or listing has.
+///
+/// ```
+/// dyndbg::pr_debug!("counted");
+/// let stats = dyndbg::stats();
+/// assert!(stats.callsites >= 1);
+/// assert!(stats.raw_body_bytes > 0);
+/// ```
+pub fn stats() -> Stats {
+    registry::init();
+    registry::stats()
 }
 
 /// The kernel escapes `\t \r \n` (seq_escape_str with ESCAPE_SPACE); we also

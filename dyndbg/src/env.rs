@@ -6,8 +6,9 @@ use crate::{control, query};
 pub const ENV_VAR: &str = "DYNDBG";
 
 /// Called by the registry's one-time initialisation, with the writer lock
-/// held. A bad query changes nothing and is reported on one stderr line.
-pub(crate) fn apply_startup_query() {
+/// held. A query that parses builds the store (the pool) here, inside the
+/// slow path of the first callsite to run. A bad query changes nothing and is reported on one stderr line.
+pub(crate) fn apply_startup_query(writer: &std::sync::MutexGuard<'static, ()>) {
     let Some(value) = std::env::var_os(ENV_VAR) else {
         return;
     };
@@ -17,7 +18,7 @@ pub(crate) fn apply_startup_query() {
     };
     match query::parse_batch(value) {
         Ok(batch) => {
-            control::apply_locked(&batch);
+            control::apply_locked(&batch, writer);
         }
         Err(err) => eprintln!("dyndbg: {ENV_VAR} ignored: {err}"),
     }
