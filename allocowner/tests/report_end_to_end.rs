@@ -70,7 +70,7 @@ fn reports_find_known_functions_with_exact_bytes() {
         "{grouped}"
     );
     assert!(
-        grouped.contains("dummy (allocowner's own allocations"),
+        grouped.contains("heap allocations (dummy owner)"),
         "{grouped}"
     );
     assert!(grouped.contains("bytes mapped from the OS"), "{grouped}");

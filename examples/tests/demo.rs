@@ -82,7 +82,7 @@ fn demo_shows_queries_at_work() {
         markers.contains("net_rx(len: usize, host: &str) examples/examples/demo/net.rs:"),
         "{markers}"
     );
-    let round5 = between(&text, "== round 5", "\u{0}");
+    let round5 = between(&text, "== round 5", "== which heap");
     assert_eq!(
         round5
             .matches("Client::recv: net_rx: len=64 host=\"db.internal:5432\"\n")
@@ -91,6 +91,25 @@ fn demo_shows_queries_at_work() {
         "{round5}"
     );
     assert!(round5.contains("net_rx fired 4 times"), "{round5}");
+
+    // allocowner::access names the owner of the hot buffer and of the cold one.
+    let access = between(&text, "== which heap", "== who owns");
+    let hottest = between(access, "== hottest owners ==", "== coldest owners ==");
+    assert!(hottest.contains("demo::heap::session_buffer ("), "{access}");
+    let coldest = between(access, "== coldest owners ==", "\u{0}");
+    assert!(coldest.contains("demo::heap::archive ("), "{access}");
+
+    // OwnerAlloc's grouped report at the end: the 1000 strings main keeps.
+    let owners = between(&text, "== who owns", "\u{0}");
+    assert!(owners.contains("# capture: frame pointers"), "{owners}");
+    assert!(
+        owners.contains("1000 times, 27996 bytes:\n demo::main ("),
+        "{owners}"
+    );
+    assert!(
+        owners.contains("# allocowner's own (not in the totals above)"),
+        "{owners}"
+    );
 }
 
 #[test]

@@ -172,6 +172,7 @@ impl Attribution {
 
     fn report(&self, n: usize) -> String {
         let mut s = String::new();
+        let mut symbolizer = crate::report::Symbolizer::new();
         let _ = writeln!(
             s,
             "allocowner::access: owners of hot and cold bytes over the last {} aggregations\n\
@@ -201,8 +202,10 @@ impl Attribution {
                     o.stack.raw(),
                     special(o.stack)
                 );
-                for &ip in &o.frames {
-                    let _ = writeln!(s, "    {ip:#x} {}", symbol(ip));
+                // The same symbolizing and trimming as the heap reports:
+                // the first frame is the user's, the runtime's start is cut.
+                for frame in crate::report::trim(symbolizer.stack(&o.frames)) {
+                    let _ = writeln!(s, "    {}", frame_text(&frame));
                 }
             }
             s.push('\n');
@@ -221,20 +224,12 @@ fn special(h: StackHandle) -> &'static str {
     }
 }
 
-/// The function containing `ip`, with the functions inlined into it at
-/// that point (innermost first) in brackets.
-fn symbol(ip: usize) -> String {
-    let mut names: Vec<String> = Vec::new();
-    // Return addresses point after the call: look up ip - 1.
-    backtrace::resolve(ip.wrapping_sub(1) as *mut core::ffi::c_void, |sym| {
-        if let Some(n) = sym.name() {
-            names.push(format!("{n:#}"));
-        }
-    });
-    match names.split_last() {
-        None => "?".to_owned(),
-        Some((outer, [])) => outer.clone(),
-        Some((outer, inlined)) => format!("{outer} [inlined: {}]", inlined.join(", ")),
+/// `function (file:line)`, as much of it as is known.
+fn frame_text(f: &crate::report::Frame) -> String {
+    match (&f.function, &f.file, f.line) {
+        (Some(func), Some(file), Some(line)) => format!("{func} ({file}:{line})"),
+        (Some(func), _, _) => func.clone(),
+        _ => format!("{:#x}", f.addr),
     }
 }
 

@@ -105,7 +105,10 @@ impl Report<'_> {
     pub fn grouped(&self, sort: SortBy, top_n: usize) -> String {
         crate::guard::inside(|| {
             let groups = self.groups(sort);
-            let shown = groups.len().min(top_n);
+            // allocowner's own allocations are ranked nowhere: the footer
+            // states them apart from the program's figures.
+            let ranked: Vec<&Group> = groups.iter().filter(|g| g.is_program()).collect();
+            let shown = ranked.len().min(top_n);
             let mut out = String::new();
             let _ = writeln!(
                 out,
@@ -114,11 +117,11 @@ impl Report<'_> {
                     SortBy::Bytes => "bytes",
                     SortBy::Count => "count",
                 },
-                groups.len()
+                ranked.len()
             );
             let _ = writeln!(out, "# capture: {}", capture_line(self.snapshot.mode));
             out.push('\n');
-            for g in &groups[..shown] {
+            for g in &ranked[..shown] {
                 match g.count {
                     Some(c) => {
                         let _ = write!(out, "{c} times, {} bytes", g.bytes);
@@ -152,14 +155,14 @@ impl Report<'_> {
                 } else {
                     ""
                 },
-                groups.len()
+                ranked.len()
             );
             let dummy = groups
                 .iter()
                 .find(|g| g.owner == Owner::Dummy)
                 .map(|g| (g.count.unwrap_or(0), g.bytes));
             write_own_footer(&mut out, self.snapshot, dummy);
-            let addrs = unresolved_addrs(groups[..shown].iter().flat_map(|g| &g.frames));
+            let addrs = unresolved_addrs(ranked[..shown].iter().flat_map(|g| &g.frames));
             self.render.write_module_map(&mut out, &addrs);
             out
         })

@@ -2,12 +2,17 @@
 //! switched at runtime.
 //!
 //! ```text
-//! cargo run --release -p examples --example demo
-//! DYNDBG='func connect +pfl' cargo run --release -p examples --example demo
+//! cargo run --release --bin demo
+//! DYNDBG='func connect +pfl' cargo run --release --bin demo
 //! ```
 
+mod heap;
 mod net;
 mod storage;
+
+/// Owner stacks for every live allocation, once tracking is on.
+#[global_allocator]
+static ALLOC: allocowner::OwnerAlloc = allocowner::OwnerAlloc::system();
 
 fn serve(round: usize) {
     let mut client = net::Client::connect("db.internal:5432");
@@ -24,6 +29,9 @@ fn section(title: &str) {
 }
 
 fn main() {
+    // `ALLOCOWNER=on` does this without code; here tracking starts at once.
+    allocowner::enable().expect("allocowner tracking");
+
     section("callsites compiled into this program (dyndbg::listing())");
     eprint!("{}", dyndbg::listing());
 
@@ -90,4 +98,13 @@ fn main() {
     eprintln!("net_rx fired {} times", hits.get());
     markers::disconnect(printer).expect("connected above");
     markers::disconnect(counter).expect("connected above");
+
+    section("which heap regions are hot (allocowner::access, DAMON's sampler)");
+    if let Err(err) = heap::hot_and_cold() {
+        eprintln!("access monitoring is not available here: {err}");
+    }
+
+    section("who owns the heap now (allocowner, grouped like page_owner_sort, top 3)");
+    let _keep = vec![String::from("demo"); 1000];
+    heap::top_owners(3);
 }

@@ -1,0 +1,58 @@
+//! The allocowner part of the demo: who owns the heap, and which of it is hot.
+
+use std::time::{Duration, Instant};
+
+use allocowner::access::{Attrs, Monitor, Recording, attribute};
+use allocowner::report::{Report, SortBy};
+
+/// A buffer the service keeps writing to.
+#[inline(never)]
+fn session_buffer() -> Vec<u8> {
+    vec![0; 4 << 20]
+}
+
+/// A buffer filled once and then left alone.
+#[inline(never)]
+fn archive() -> Vec<u8> {
+    vec![1; 24 << 20]
+}
+
+/// Records 0.6 s of heap access with DAMON's default attributes, then says
+/// which owners hold the hottest and the coldest bytes.
+pub(crate) fn hot_and_cold() -> Result<(), Box<dyn std::error::Error>> {
+    let mut hot = session_buffer();
+    let cold = archive();
+    let path = std::env::temp_dir().join(format!("dyndbg-demo-{}.json.z", std::process::id()));
+    let mut monitor = Monitor::new(Attrs::default())?;
+    monitor.set_recording(&format!("65536 {}", path.display()))?;
+    monitor.start()?;
+    let until = Instant::now() + Duration::from_millis(600);
+    let mut round = 0u8;
+    while Instant::now() < until {
+        round = round.wrapping_add(1);
+        hot.iter_mut().step_by(4096).for_each(|b| *b = round);
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    let summary = monitor.stop()?;
+    let recording = Recording::read(&path)?;
+    eprintln!(
+        "{:?} detector, {} samples, {} aggregations, {} regions; recording {} ({} bytes, damo reads it)",
+        summary.mode,
+        summary.samples,
+        summary.aggregations,
+        summary.nr_regions,
+        path.display(),
+        std::fs::metadata(&path)?.len()
+    );
+    let attribution = attribute(&recording, &allocowner::snapshot(), 3);
+    attribution.write_report(1, &mut std::io::stderr())?;
+    std::fs::remove_file(&path)?;
+    drop((hot, cold));
+    Ok(())
+}
+
+/// The page_owner_sort-style report of the biggest live owners.
+pub(crate) fn top_owners(n: usize) {
+    let snapshot = allocowner::snapshot();
+    eprint!("{}", Report::new(&snapshot).grouped(SortBy::Bytes, n));
+}
