@@ -34,6 +34,11 @@ fn main() {
 
     section("callsites compiled into this program (dyndbg::listing())");
     eprint!("{}", dyndbg::listing());
+    let stats = dyndbg::stats();
+    eprintln!(
+        "(bodies of {} callsites: {} bytes raw, {} bytes in the zstd pool; {} cached)",
+        stats.callsites, stats.raw_body_bytes, stats.pool_bytes, stats.cached_bodies
+    );
 
     section(
         match std::env::var("DYNDBG") {
