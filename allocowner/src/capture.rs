@@ -112,11 +112,17 @@ fn stack_bounds() -> (usize, usize) {
 #[inline(never)]
 pub(crate) fn walk(buf: &mut [usize], skip: usize) -> usize {
     let (lo, hi) = stack_bounds();
+    if buf.is_empty() || hi < lo.saturating_add(16) {
+        return 0;
+    }
+    // A frame record is the 16 bytes at `fp`: `lo <= fp <= hi - 16`, which
+    // one unsigned compare checks (below `lo` wraps to a huge offset).
+    let span = hi - lo - 16;
     let mut fp = frame_pointer();
+    let mut skip = skip;
     let mut n = 0;
-    let mut skipped = 0;
-    while n < buf.len() {
-        if fp < lo || fp.saturating_add(16) > hi || !fp.is_multiple_of(8) {
+    loop {
+        if fp.wrapping_sub(lo) > span || !fp.is_multiple_of(8) {
             break;
         }
         // SAFETY: `fp..fp + 16` lies inside this thread's own stack, at or
@@ -126,11 +132,14 @@ pub(crate) fn walk(buf: &mut [usize], skip: usize) -> usize {
         if ret == 0 {
             break;
         }
-        if skipped < skip {
-            skipped += 1;
+        if skip > 0 {
+            skip -= 1;
         } else {
             buf[n] = ret;
             n += 1;
+            if n == buf.len() {
+                break;
+            }
         }
         if next <= fp {
             break;
