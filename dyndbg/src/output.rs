@@ -118,7 +118,9 @@ fn write_decimal(out: &mut impl fmt::Write, mut n: u64) -> fmt::Result {
             break;
         }
     }
-    out.write_str(std::str::from_utf8(&digits[at..]).unwrap_or_default())
+    digits[at..]
+        .iter()
+        .try_for_each(|&d| out.write_char(char::from(d)))
 }
 
 /// The whole line without its newline: prefix, then message.

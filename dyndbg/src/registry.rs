@@ -46,7 +46,9 @@ static STORE: OnceLock<Store> = OnceLock::new();
 /// Decompressed bodies of the callsites that print, by index: what an
 /// enabled callsite's slow path reads, so it never decompresses. Entries
 /// are added before a head gains `p` and removed after it loses it.
-static CACHE: RwLock<Option<HashMap<u32, Arc<CachedBody>>>> = RwLock::new(None);
+/// Indexed like the slice (allocated at the first insert): an enabled
+/// print finds its body by index, with no hashing.
+static CACHE: RwLock<Vec<Option<Arc<CachedBody>>>> = RwLock::new(Vec::new());
 
 /// Function names handed out by [`Callsite::function`] when the raw store
 /// has not computed them: interned so the `&'static str` is made once.
@@ -263,33 +265,34 @@ fn fill_cache(pool: &Pool) {
     });
 }
 
-fn cache_write() -> std::sync::RwLockWriteGuard<'static, Option<HashMap<u32, Arc<CachedBody>>>> {
+fn cache_write() -> std::sync::RwLockWriteGuard<'static, Vec<Option<Arc<CachedBody>>>> {
     CACHE.write().unwrap_or_else(PoisonError::into_inner)
 }
 
 pub(crate) fn cache_insert(index: usize, view: &BodyView<'_>) {
-    cache_write()
-        .get_or_insert_with(HashMap::new)
-        .insert(index as u32, Arc::new(CachedBody::new(view)));
+    let mut cache = cache_write();
+    if cache.is_empty() {
+        cache.resize(all().len(), None);
+    }
+    cache[index] = Some(Arc::new(CachedBody::new(view)));
 }
 
 pub(crate) fn cache_remove(index: usize) {
-    if let Some(map) = cache_write().as_mut() {
-        map.remove(&(index as u32));
+    if let Some(slot) = cache_write().get_mut(index) {
+        *slot = None;
     }
 }
 
 pub(crate) fn cache_clear() {
-    *cache_write() = None;
+    *cache_write() = Vec::new();
 }
 
 fn cached(index: usize) -> Option<Arc<CachedBody>> {
     CACHE
         .read()
         .unwrap_or_else(PoisonError::into_inner)
-        .as_ref()?
-        .get(&(index as u32))
-        .cloned()
+        .get(index)?
+        .clone()
 }
 
 /// Calls `f` with every body in slice order, read from the store.
@@ -336,10 +339,9 @@ pub(crate) fn stats() -> crate::control::Stats {
     let (cached_bodies, cached_bytes) = CACHE
         .read()
         .unwrap_or_else(PoisonError::into_inner)
-        .as_ref()
-        .map_or((0, 0), |map| {
-            (map.len(), map.values().map(|b| b.bytes()).sum::<usize>())
-        });
+        .iter()
+        .flatten()
+        .fold((0, 0), |(n, bytes), b| (n + 1, bytes + b.bytes()));
     let interned: usize = NAMES
         .lock()
         .unwrap_or_else(PoisonError::into_inner)

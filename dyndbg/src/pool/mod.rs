@@ -105,53 +105,42 @@ impl SiteInfo for BodyView<'_> {
 /// five strings.
 #[derive(Clone, PartialEq, Eq)]
 pub(crate) struct CachedBody {
-    text: Box<str>,
-    /// End offsets in `text` of module, file, function, format, class.
-    ends: [u32; 5],
+    /// Module, file, function, format, class: one string each, so a print
+    /// reads them with no slicing checks.
+    parts: [Box<str>; 5],
     line: u32,
 }
 
 impl CachedBody {
     pub(crate) fn new(view: &BodyView<'_>) -> CachedBody {
-        let parts = [
-            view.module,
-            view.file,
-            view.function,
-            view.format,
-            view.class,
-        ];
-        let mut text = String::with_capacity(parts.iter().map(|p| p.len()).sum());
-        let mut ends = [0u32; 5];
-        for (end, part) in ends.iter_mut().zip(parts) {
-            text.push_str(part);
-            *end = text.len() as u32;
-        }
         CachedBody {
-            text: text.into_boxed_str(),
-            ends,
+            parts: [
+                view.module,
+                view.file,
+                view.function,
+                view.format,
+                view.class,
+            ]
+            .map(Box::from),
             line: view.line,
         }
     }
 
-    fn part(&self, i: usize) -> &str {
-        let start = if i == 0 { 0 } else { self.ends[i - 1] as usize };
-        &self.text[start..self.ends[i] as usize]
-    }
-
     pub(crate) fn view(&self) -> BodyView<'_> {
+        let [module, file, function, format, class] = &self.parts;
         BodyView {
-            module: self.part(0),
-            file: self.part(1),
-            function: self.part(2),
-            format: self.part(3),
-            class: self.part(4),
+            module,
+            file,
+            function,
+            format,
+            class,
             line: self.line,
         }
     }
 
     /// Heap bytes plus the record itself.
     pub(crate) fn bytes(&self) -> usize {
-        std::mem::size_of::<Self>() + self.text.len()
+        std::mem::size_of::<Self>() + self.parts.iter().map(|p| p.len()).sum::<usize>()
     }
 }
 
