@@ -6,29 +6,8 @@ use std::sync::MutexGuard;
 use crate::callsite::{Callsite, UNREGISTERED};
 use crate::flags::Flags;
 use crate::pool::BodyView;
-use crate::query::{self, QueryError, SiteInfo};
+use crate::query::{self, QueryError};
 use crate::registry::{self, Store};
-
-impl SiteInfo for Callsite {
-    fn module(&self) -> &str {
-        Callsite::module(self)
-    }
-    fn file(&self) -> &str {
-        Callsite::file(self)
-    }
-    fn function(&self) -> &str {
-        Callsite::function(self)
-    }
-    fn line(&self) -> u32 {
-        Callsite::line(self)
-    }
-    fn format(&self) -> &str {
-        Callsite::format(self)
-    }
-    fn class(&self) -> Option<&str> {
-        Callsite::class(self)
-    }
-}
 
 /// Applies a batch of queries in the kernel's language and returns how many
 /// callsites matched, summed over the queries (a callsite whose flags did
