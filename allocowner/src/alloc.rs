@@ -6,7 +6,7 @@
 use core::alloc::{GlobalAlloc, Layout};
 use std::alloc::System;
 
-use crate::guard::{self, INSIDE, LOCKED};
+use crate::guard::{self, INSIDE, LOCKED, OUTSIDE};
 use crate::snapshot::StackHandle;
 use crate::table::{EPOCH_NS, Record, TABLE};
 use crate::tracker::{self, ON, UNINIT};
@@ -81,7 +81,9 @@ impl<A: GlobalAlloc + 'static> OwnerAlloc<A> {
         tracker::start_from_env(live);
     }
 
-    fn record(&self, p: *mut u8, layout: Layout, handle: StackHandle) {
+    /// Records a new allocation. The thread's guard is `LOCKED`.
+    #[inline(always)]
+    fn record(p: *mut u8, layout: Layout, handle: StackHandle) {
         let (tid, ts) = if TABLE.has_thread() {
             // Relaxed: fixed at setup.
             let epoch = EPOCH_NS.load(core::sync::atomic::Ordering::Relaxed);
@@ -102,6 +104,11 @@ impl<A: GlobalAlloc + 'static> OwnerAlloc<A> {
         }
     }
 
+    // The tracked paths read the thread's re-entrancy guard once. From the
+    // program (OUTSIDE) they set it to LOCKED for the capture and the side
+    // table (nothing there allocates; a signal handler that allocates
+    // meanwhile passes through) and put it back after.
+
     #[inline(never)]
     unsafe fn alloc_tracked(&self, layout: Layout, zeroed: bool) -> *mut u8 {
         // SAFETY: forwarded with the caller's layout (GlobalAlloc contract).
@@ -112,27 +119,46 @@ impl<A: GlobalAlloc + 'static> OwnerAlloc<A> {
                 self.inner.alloc(layout)
             }
         };
-        let g = guard::state();
-        if p.is_null() || g == LOCKED {
+        if p.is_null() {
             return p;
         }
-        let handle = if g == INSIDE {
-            StackHandle::DUMMY
-        } else {
-            let _inside = guard::Guard::enter(INSIDE);
-            capture::owner(Self::alloc_tracked as *const () as usize)
-        };
-        let _inside = guard::Guard::enter(INSIDE);
-        self.record(p, layout, handle);
+        let g = guard::state();
+        if g != OUTSIDE {
+            Self::record_nested(p, layout, g);
+            return p;
+        }
+        TABLE.prefetch(p as usize);
+        guard::set(LOCKED);
+        let handle = capture::owner(Self::alloc_tracked as *const () as usize);
+        Self::record(p, layout, handle);
+        guard::set(OUTSIDE);
         p
+    }
+
+    /// An allocation made by allocowner's own code (INSIDE) is owned by
+    /// DUMMY; one made while it holds a lock (LOCKED) is not recorded.
+    #[cold]
+    #[inline(never)]
+    fn record_nested(p: *mut u8, layout: Layout, g: u8) {
+        if g == INSIDE {
+            guard::set(LOCKED);
+            Self::record(p, layout, StackHandle::DUMMY);
+            guard::set(INSIDE);
+        }
     }
 
     #[inline(never)]
     unsafe fn dealloc_tracked(&self, ptr: *mut u8, layout: Layout) {
         // The record goes first: once the inner allocator has the block
         // back, another thread may get the same address and record it.
-        if guard::state() != LOCKED && TABLE.remove(ptr as usize).is_none() {
-            tracker::early_freed(layout.size());
+        let g = guard::state();
+        if g != LOCKED {
+            guard::set(LOCKED);
+            let found = TABLE.forget(ptr as usize);
+            guard::set(g);
+            if !found {
+                tracker::early_freed(layout.size());
+            }
         }
         // SAFETY: forwarded unchanged (GlobalAlloc contract).
         unsafe { self.inner.dealloc(ptr, layout) }
@@ -141,54 +167,53 @@ impl<A: GlobalAlloc + 'static> OwnerAlloc<A> {
     #[inline(never)]
     unsafe fn realloc_tracked(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
         let g = guard::state();
-        let old = if g == LOCKED {
-            None
-        } else {
-            TABLE.remove(ptr as usize)
-        };
+        if g == LOCKED {
+            // SAFETY: forwarded unchanged (GlobalAlloc contract).
+            return unsafe { self.inner.realloc(ptr, layout, new_size) };
+        }
+        guard::set(LOCKED);
+        let old = TABLE.remove(ptr as usize);
+        guard::set(g);
         // SAFETY: forwarded unchanged (GlobalAlloc contract).
         let p = unsafe { self.inner.realloc(ptr, layout, new_size) };
-        if g == LOCKED {
-            return p;
-        }
-        let inside = guard::Guard::enter(INSIDE);
-        if p.is_null() {
-            // The old block is still ours: put its record back.
-            if let Some(old) = old {
-                TABLE.insert(&old);
-            }
-            return p;
-        }
-        // SAFETY: the GlobalAlloc contract makes `new_size` valid with the
-        // old alignment.
-        let new_layout = unsafe { Layout::from_size_align_unchecked(new_size, layout.align()) };
-        if let Some(old) = old {
+        let moved = match old {
+            // The old block is still ours: its record goes back.
+            Some(old) if p.is_null() => Some(old),
             // The record moves, keeping the original allocation's stack
             // (like page_owner's __copy_page_owner on migration), with the
             // new address and size.
-            let r = Record {
+            Some(old) => Some(Record {
                 addr: p as usize,
                 size: new_size,
                 ..old
-            };
+            }),
+            None if p.is_null() => None,
+            None => {
+                // Allocated while off: from now on it is a new allocation.
+                tracker::early_freed(layout.size());
+                if tracker::state() == ON {
+                    // SAFETY: the GlobalAlloc contract makes `new_size` valid
+                    // with the old alignment.
+                    let new_layout =
+                        unsafe { Layout::from_size_align_unchecked(new_size, layout.align()) };
+                    if g == INSIDE {
+                        Self::record_nested(p, new_layout, g);
+                    } else {
+                        guard::set(LOCKED);
+                        let handle = capture::owner(Self::realloc_tracked as *const () as usize);
+                        Self::record(p, new_layout, handle);
+                        guard::set(g);
+                    }
+                }
+                None
+            }
+        };
+        if let Some(r) = moved {
+            guard::set(LOCKED);
             if !TABLE.insert(&r) {
                 tracker::count_unrecorded();
             }
-        } else {
-            {
-                tracker::early_freed(layout.size());
-                drop(inside);
-                let handle = if g == INSIDE || tracker::state() != ON {
-                    StackHandle::DUMMY
-                } else {
-                    let _inside = guard::Guard::enter(INSIDE);
-                    capture::owner(Self::realloc_tracked as *const () as usize)
-                };
-                if tracker::state() == ON {
-                    let _inside = guard::Guard::enter(INSIDE);
-                    self.record(p, new_layout, handle);
-                }
-            }
+            guard::set(g);
         }
         p
     }

@@ -106,52 +106,59 @@ fn stack_bounds() -> (usize, usize) {
 }
 
 /// Walks the frame-pointer chain from the caller, skipping `skip` return
-/// addresses, into `buf`; returns how many it stored. Every frame must lie
-/// inside the thread's stack, above the previous one, 8-byte aligned: a
-/// broken chain (code without frame pointers) ends the walk, never faults.
+/// addresses, into `buf`; returns how many it stored and their
+/// [`crate::depot::hash`]. Every frame must lie inside the thread's stack,
+/// above the previous one, 8-byte aligned: a broken chain (code without
+/// frame pointers) ends the walk, never faults.
 #[inline(never)]
-pub(crate) fn walk(buf: &mut [usize], skip: usize) -> usize {
+pub(crate) fn walk(buf: &mut [usize], skip: usize) -> (usize, u64) {
+    use crate::depot::{HASH_SEED, hash_finish, hash_step};
     let (lo, hi) = stack_bounds();
-    if buf.is_empty() || hi < lo.saturating_add(16) {
-        return 0;
-    }
-    // A frame record is the 16 bytes at `fp`: `lo <= fp <= hi - 16`, which
-    // one unsigned compare checks (below `lo` wraps to a huge offset).
-    let span = hi - lo - 16;
+    let empty = (0, hash_finish(HASH_SEED, 0));
+    // A frame record is the 16 bytes at `fp`: `lo <= fp <= top`.
+    let Some(top) = hi.checked_sub(16) else {
+        return empty;
+    };
     let mut fp = frame_pointer();
-    let mut skip = skip;
-    let mut n = 0;
-    loop {
-        if fp.wrapping_sub(lo) > span || !fp.is_multiple_of(8) {
-            break;
-        }
+    if fp < lo || fp > top || !fp.is_multiple_of(8) {
+        return empty;
+    }
+    // From here `fp` is a valid record, and each step checks that the next
+    // one is too: strictly above (so at or above `lo`), at most `top`,
+    // aligned.
+    let valid_next = |next: usize, fp: usize| next > fp && next <= top && next.is_multiple_of(8);
+    for _ in 0..skip {
         // SAFETY: `fp..fp + 16` lies inside this thread's own stack, at or
-        // above the current frame (each step goes strictly up), so it is
-        // mapped and readable; both words are 8-byte aligned.
+        // above the current frame, so it is mapped and readable; it is
+        // 8-byte aligned.
+        let next = unsafe { *(fp as *const usize) };
+        if !valid_next(next, fp) {
+            return empty;
+        }
+        fp = next;
+    }
+    let mut n = 0;
+    let mut h = HASH_SEED;
+    while n < buf.len() {
+        // SAFETY: as above.
         let (next, ret) = unsafe { (*(fp as *const usize), *((fp + 8) as *const usize)) };
         if ret == 0 {
             break;
         }
-        if skip > 0 {
-            skip -= 1;
-        } else {
-            buf[n] = ret;
-            n += 1;
-            if n == buf.len() {
-                break;
-            }
-        }
-        if next <= fp {
+        buf[n] = ret;
+        n += 1;
+        h = hash_step(h, ret);
+        if !valid_next(next, fp) {
             break;
         }
         fp = next;
     }
-    n
+    (n, hash_finish(h, n))
 }
 
 #[inline(never)]
 fn probe_leaf(out: &mut [usize; 4]) -> usize {
-    core::hint::black_box(walk(out, 0))
+    core::hint::black_box(walk(out, 0).0)
 }
 
 #[inline(never)]
@@ -172,29 +179,48 @@ pub(crate) fn frame_pointers_work() -> bool {
         && inside(out[2], frame_pointers_work as *const () as usize)
 }
 
-/// The owner handle of an allocation being tracked now. Must be inlined
-/// into the `#[inline(never)]` tracked path so that [`SKIP`] is right.
+/// The owner handle of an allocation being tracked now, called with the
+/// thread's guard set to `LOCKED`. Must be inlined into the
+/// `#[inline(never)]` tracked path so that [`SKIP`] is right.
 #[inline(always)]
 pub(crate) fn owner(anchor: usize) -> StackHandle {
     // Relaxed: see `configure`.
-    let every = SAMPLE_EVERY.load(Ordering::Relaxed);
     let depth = DEPTH.load(Ordering::Relaxed);
-    let mut buf = [0usize; crate::config::MAX_DEPTH];
-    let buf = &mut buf[..depth];
-    let n = if every == 0 {
-        walk(buf, SKIP)
+    // A buffer just deep enough for the default depth costs four vector
+    // stores to clear, against a `memset` of 512 bytes for the deepest.
+    if depth <= crate::config::DEFAULT_DEPTH {
+        owner_in::<{ crate::config::DEFAULT_DEPTH }>(depth, anchor)
     } else {
-        let c = COUNTER.try_with(|c| {
-            let v = c.get();
-            c.set(v.wrapping_add(1));
-            v
-        });
-        match c {
-            Ok(v) if v % every == 0 => unwind(buf, anchor),
-            _ => return StackHandle::UNSAMPLED,
+        owner_in::<{ crate::config::MAX_DEPTH }>(depth, anchor)
+    }
+}
+
+#[inline(always)]
+fn owner_in<const N: usize>(depth: usize, anchor: usize) -> StackHandle {
+    // Relaxed: see `configure`.
+    let every = SAMPLE_EVERY.load(Ordering::Relaxed);
+    let mut buf = [0usize; N];
+    let buf = &mut buf[..depth.min(N)];
+    if every == 0 {
+        let (n, hash) = walk(buf, SKIP);
+        return save_cached(&buf[..n], hash);
+    }
+    let c = COUNTER.try_with(|c| {
+        let v = c.get();
+        c.set(v.wrapping_add(1));
+        v
+    });
+    match c {
+        Ok(v) if v % every == 0 => {
+            // The unwinder may allocate: its allocations are allocowner's
+            // own (DUMMY), not passed through.
+            crate::guard::set(crate::guard::INSIDE);
+            let n = unwind(buf, anchor);
+            crate::guard::set(crate::guard::LOCKED);
+            save_cached(&buf[..n], crate::depot::hash(&buf[..n]))
         }
-    };
-    save_cached(&buf[..n])
+        _ => StackHandle::UNSAMPLED,
+    }
 }
 
 const CACHE: usize = 64;
@@ -220,14 +246,14 @@ thread_local! {
 }
 
 #[inline]
-fn save_cached(frames: &[usize]) -> StackHandle {
-    let h = crate::depot::hash(frames) | 1; // never 0, the empty-slot mark
+fn save_cached(frames: &[usize], hash: u64) -> StackHandle {
+    let h = hash | 1; // never 0, the empty-slot mark
     let slot = (h >> 58) as usize % CACHE;
     let hit = STACK_CACHE.try_with(|c| (c.hashes[slot].get() == h).then(|| c.handles[slot].get()));
     if let Ok(Some(handle)) = hit {
         return StackHandle(handle);
     }
-    let handle = DEPOT.save(frames);
+    let handle = DEPOT.save_hashed(frames, hash);
     if handle.is_stack() {
         let _ = STACK_CACHE.try_with(|c| {
             c.hashes[slot].set(h);

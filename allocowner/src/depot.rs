@@ -22,8 +22,10 @@ use crate::sys;
 
 /// Bytes in one pool (the kernel's `DEPOT_POOL_ORDER 2`: 4 pages).
 pub(crate) const POOL_SIZE: usize = 16 << 10;
-/// Most pools: 8192 × 16 KiB = 128 MiB, the kernel's `DEPOT_POOLS_CAP`.
-pub(crate) const MAX_POOLS: usize = 8192;
+/// Most pools: 8191 × 16 KiB, one short of the kernel's `DEPOT_POOLS_CAP`
+/// (128 MiB), so that every stack handle is below 2^24 - 2^11 and the side
+/// table can keep a handle in 24 bits beside the special ones.
+pub(crate) const MAX_POOLS: usize = 8191;
 const WORDS_PER_POOL_BITS: u32 = 11; // 16 KiB / 8
 const HEADER: usize = 16;
 const LEN_SHIFT: u32 = 25;
@@ -72,10 +74,25 @@ pub(crate) struct DepotStats {
 pub(crate) static DEPOT: Depot = Depot::new();
 
 pub(crate) fn hash(frames: &[usize]) -> u64 {
-    let mut h: u64 = frames.len() as u64;
-    for &f in frames {
-        h = (h.rotate_left(5) ^ f as u64).wrapping_mul(0x517c_c1b7_2722_0a95);
-    }
+    hash_finish(
+        frames.iter().fold(HASH_SEED, |h, &f| hash_step(h, f)),
+        frames.len(),
+    )
+}
+
+/// The hash of an empty stack before any frame; see [`hash_step`].
+pub(crate) const HASH_SEED: u64 = 0x2545_f491_4f6c_dd1d;
+
+/// Folds one frame into a stack hash, so that a walk can hash as it goes.
+#[inline(always)]
+pub(crate) fn hash_step(h: u64, frame: usize) -> u64 {
+    (h.rotate_left(5) ^ frame as u64).wrapping_mul(0x517c_c1b7_2722_0a95)
+}
+
+/// Ends a stack hash of `len` frames.
+#[inline(always)]
+pub(crate) fn hash_finish(h: u64, len: usize) -> u64 {
+    let h = h ^ len as u64;
     h ^ (h >> 29)
 }
 
@@ -126,13 +143,20 @@ impl Depot {
         self.cap_pools.store(pools, Ordering::Relaxed);
     }
 
-    fn record(&self, handle: u32) -> *mut u8 {
+    /// The record of `handle` and the bytes of its pool in use from it on,
+    /// or None for a handle that points at no stored record (one made up
+    /// with [`StackHandle::from_raw`]).
+    fn record(&self, handle: u32) -> Option<(*mut u8, usize)> {
         let pool = (handle >> WORDS_PER_POOL_BITS) as usize;
-        let word = (handle & ((1 << WORDS_PER_POOL_BITS) - 1)) as usize;
-        // Acquire: pairs with the Release that published the pool, so the
-        // record's bytes written before its handle was published are seen.
+        let offset = (handle & ((1 << WORDS_PER_POOL_BITS) - 1)) as usize * 8;
+        // Acquire: pairs with the Release stores in `save`, so that the
+        // record's bytes written before it was published are seen.
+        if pool >= self.npools.load(Ordering::Acquire) {
+            return None;
+        }
+        let used = self.pool_used[pool].load(Ordering::Acquire) as usize;
         let base = self.pools[pool].load(Ordering::Acquire);
-        base.wrapping_add(word * 8)
+        (offset + HEADER <= used).then(|| (base.wrapping_add(offset), used - offset))
     }
 
     fn head(rec: *mut u8) -> &'static AtomicU32 {
@@ -157,11 +181,16 @@ impl Depot {
         if !handle.is_stack() {
             return &[];
         }
-        let rec = self.record(handle.0);
+        let Some((rec, room)) = self.record(handle.0) else {
+            return &[];
+        };
         // Relaxed: the header word never changes after publication.
         let len = (Self::head(rec).load(Ordering::Relaxed) >> LEN_SHIFT) as usize;
-        // SAFETY: a published record holds `len` frames right after its
-        // 16-byte header, in a pool that is never unmapped.
+        if HEADER + 8 * len > room {
+            return &[]; // not the start of a record
+        }
+        // SAFETY: `len` frames right after the 16-byte header lie inside the
+        // pool's used bytes (checked above), in a pool never unmapped.
         unsafe { core::slice::from_raw_parts(rec.add(HEADER).cast::<usize>(), len) }
     }
 
@@ -177,7 +206,10 @@ impl Depot {
                 return Some(handle);
             }
             // Relaxed: the link was written before the record was published.
-            cur = Self::head(self.record(handle)).load(Ordering::Relaxed) & NEXT_MASK;
+            let Some((rec, _)) = self.record(handle) else {
+                break;
+            };
+            cur = Self::head(rec).load(Ordering::Relaxed) & NEXT_MASK;
             steps += 1;
         }
         None
@@ -185,7 +217,10 @@ impl Depot {
 
     /// Stores `frames` (at most 64) once and returns its handle, or
     /// [`StackHandle::FAILURE`] when the depot is full or not set up.
-    pub(crate) fn save(&self, frames: &[usize]) -> StackHandle {
+    ///
+    /// `hash` is the stack's [`hash`], which the capture computes as it
+    /// walks.
+    pub(crate) fn save_hashed(&self, frames: &[usize], hash: u64) -> StackHandle {
         // Acquire: pairs with the Release in `init`.
         let buckets = self.buckets.load(Ordering::Acquire);
         if buckets.is_null() || frames.len() > crate::config::MAX_DEPTH {
@@ -193,7 +228,7 @@ impl Depot {
         }
         // Relaxed: fixed before `buckets` was published.
         let mask = self.nbuckets.load(Ordering::Relaxed) - 1;
-        let b = (hash(frames) as usize) & mask;
+        let b = (hash as usize) & mask;
         if let Some(h) = self.find(buckets, b, frames) {
             return StackHandle(h);
         }
@@ -260,46 +295,35 @@ impl Depot {
         StackHandle::FAILURE
     }
 
-    /// Adds one live allocation of `size` bytes to `handle`'s totals.
-    #[inline]
-    pub(crate) fn inc(&self, handle: StackHandle, size: usize) {
-        // Relaxed (counters): updated under the side-table shard lock, and
-        // read consistently only with every shard lock held.
+    /// Adds `count` allocations and `bytes` bytes (either may be negative)
+    /// to `handle`'s live totals. The side table calls this with changes
+    /// it has gathered per shard; see `table::Pending`.
+    pub(crate) fn add(&self, handle: StackHandle, count: i32, bytes: i64) {
+        // Relaxed (counters): exact totals are read only with every shard
+        // lock held, after every pending change is added.
         if handle.is_stack() {
-            let rec = self.record(handle.0);
-            Self::count_of(rec).fetch_add(1, Ordering::Relaxed);
-            Self::bytes_of(rec).fetch_add(size as u64, Ordering::Relaxed);
+            if let Some((rec, _)) = self.record(handle.0) {
+                Self::count_of(rec).fetch_add(count as u32, Ordering::Relaxed);
+                Self::bytes_of(rec).fetch_add(bytes as u64, Ordering::Relaxed);
+            }
         } else {
             let c = &self.special[(u32::MAX - handle.0) as usize];
-            c.count.fetch_add(1, Ordering::Relaxed);
-            c.bytes.fetch_add(size as u64, Ordering::Relaxed);
-        }
-    }
-
-    /// Removes one live allocation of `size` bytes from `handle`'s totals.
-    #[inline]
-    pub(crate) fn dec(&self, handle: StackHandle, size: usize) {
-        // Relaxed: as in `inc`.
-        if handle.is_stack() {
-            let rec = self.record(handle.0);
-            Self::count_of(rec).fetch_sub(1, Ordering::Relaxed);
-            Self::bytes_of(rec).fetch_sub(size as u64, Ordering::Relaxed);
-        } else {
-            let c = &self.special[(u32::MAX - handle.0) as usize];
-            c.count.fetch_sub(1, Ordering::Relaxed);
-            c.bytes.fetch_sub(size as u64, Ordering::Relaxed);
+            c.count
+                .fetch_add(i64::from(count) as u64, Ordering::Relaxed);
+            c.bytes.fetch_add(bytes as u64, Ordering::Relaxed);
         }
     }
 
     /// Live count and bytes of `handle`, O(1).
     pub(crate) fn live(&self, handle: StackHandle) -> (u64, u64) {
-        // Relaxed: as in `inc`.
+        // Relaxed: as in `add`.
         if handle.is_stack() {
-            let rec = self.record(handle.0);
-            (
-                u64::from(Self::count_of(rec).load(Ordering::Relaxed)),
-                Self::bytes_of(rec).load(Ordering::Relaxed),
-            )
+            self.record(handle.0).map_or((0, 0), |(rec, _)| {
+                (
+                    u64::from(Self::count_of(rec).load(Ordering::Relaxed)),
+                    Self::bytes_of(rec).load(Ordering::Relaxed),
+                )
+            })
         } else if handle.0 >= StackHandle::UNSAMPLED.0 {
             let c = &self.special[(u32::MAX - handle.0) as usize];
             (
@@ -316,9 +340,10 @@ impl Depot {
         // Relaxed: called with every side-table lock held, so no counter
         // moves meanwhile.
         self.for_each(|h| {
-            let rec = self.record(h.0);
-            Self::count_of(rec).store(0, Ordering::Relaxed);
-            Self::bytes_of(rec).store(0, Ordering::Relaxed);
+            if let Some((rec, _)) = self.record(h.0) {
+                Self::count_of(rec).store(0, Ordering::Relaxed);
+                Self::bytes_of(rec).store(0, Ordering::Relaxed);
+            }
         });
         for c in &self.special {
             c.count.store(0, Ordering::Relaxed);

@@ -26,6 +26,13 @@ pub(crate) fn state() -> u8 {
     STATE.try_with(Cell::get).unwrap_or(LOCKED)
 }
 
+/// Sets the calling thread's guard state (the tracked paths, which read
+/// the state once and put it back themselves).
+#[inline]
+pub(crate) fn set(to: u8) {
+    let _ = STATE.try_with(|s| s.set(to));
+}
+
 /// Sets the guard to `to` (if that is deeper than now) until dropped.
 pub(crate) struct Guard {
     prev: u8,

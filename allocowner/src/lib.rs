@@ -221,8 +221,9 @@ pub fn disable() {
 }
 
 /// Turns tracking off completely and forgets every record: the side
-/// table is emptied (its memory stays mapped, counted in
-/// [`Stats::own_mapped_bytes`], for a later enable), every stack's live
+/// table is emptied (its mappings stay, counted in
+/// [`Stats::own_mapped_bytes`], for a later enable; their pages go back to
+/// the OS), every stack's live
 /// totals go to zero (the depot keeps its stacks), and `OwnerAlloc` is a pass-through
 /// again, as if never enabled. A later [`enable`] starts afresh with a new
 /// early estimate. Call it while other threads are quiet: an allocation in
@@ -248,10 +249,12 @@ pub fn snapshot() -> Snapshot {
     tracker::snapshot()
 }
 
-/// The live allocation count and bytes of one owner, read in O(1) from the
-/// depot's counters (special handles included).
+/// The live allocation count and bytes of one owner (special handles
+/// included), read in O(1) from the depot's counters: the count of stacks
+/// and of allocations does not matter. Allocating threads wait while the
+/// few changes each side-table shard holds back are added in.
 pub fn live_totals(handle: StackHandle) -> (u64, u64) {
-    depot::DEPOT.live(handle)
+    tracker::live_totals(handle)
 }
 
 /// allocowner's own figures, read without allocating.

@@ -34,8 +34,27 @@ impl SpinLock {
         }
     }
 
+    /// Takes the lock for a caller that has already set the re-entrancy
+    /// guard to `LOCKED` (the tracked allocation paths).
+    #[inline]
+    pub(crate) fn lock_guarded(&self) -> RawGuard<'_> {
+        self.raw_lock();
+        RawGuard { lock: self }
+    }
+
     /// Takes the lock without a guard object (fork handlers, snapshot).
+    #[inline]
     pub(crate) fn raw_lock(&self) {
+        // Acquire: pairs with the Release in `raw_unlock`.
+        if !self.locked.swap(true, Ordering::Acquire) {
+            return;
+        }
+        self.lock_contended();
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn lock_contended(&self) {
         let mut spins = 0u32;
         loop {
             // Acquire: pairs with the Release in `raw_unlock`, so the
@@ -57,9 +76,22 @@ impl SpinLock {
     }
 
     /// Releases a lock taken with [`SpinLock::raw_lock`].
+    #[inline]
     pub(crate) fn raw_unlock(&self) {
         // Release: publishes the holder's writes to the next holder.
         self.locked.store(false, Ordering::Release);
+    }
+}
+
+/// A held lock whose holder manages the re-entrancy guard itself.
+pub(crate) struct RawGuard<'a> {
+    lock: &'a SpinLock,
+}
+
+impl Drop for RawGuard<'_> {
+    #[inline]
+    fn drop(&mut self) {
+        self.lock.raw_unlock();
     }
 }
 

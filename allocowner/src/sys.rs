@@ -48,6 +48,29 @@ pub(crate) unsafe fn unmap(p: *mut u8, len: usize) {
     MAPPED_BYTES.fetch_sub(len as u64, Ordering::Relaxed);
 }
 
+/// Gives the pages of `len` bytes at `p`, inside a mapping made by [`map`],
+/// back to the OS; they read as zeros when next touched.
+pub(crate) fn discard(p: *mut u8, len: usize) {
+    // SAFETY: MADV_DONTNEED on private anonymous memory of ours only drops
+    // its contents (to zero-filled pages); the caller guarantees nobody else
+    // is using those bytes.
+    unsafe { libc::madvise(p.cast(), len, libc::MADV_DONTNEED) };
+}
+
+/// Asks the CPU to start loading the cache line at `p` for a write. A hint:
+/// it never faults, whatever `p` is.
+#[inline(always)]
+pub(crate) fn prefetch(p: *const u8) {
+    #[cfg(target_arch = "x86_64")]
+    // SAFETY: PREFETCHW only hints the cache; it never faults, even on an
+    // unmapped address, and touches no register or flag we own.
+    unsafe {
+        core::arch::asm!("prefetchw [{}]", in(reg) p, options(nostack, preserves_flags, readonly));
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = p;
+}
+
 /// Writes all of `bytes` to stderr with `write(2)`: no allocation, no lock.
 pub(crate) fn write_stderr(bytes: &[u8]) {
     let mut rest = bytes;

@@ -7,14 +7,25 @@
 //! shard. Each shard is a Robin Hood open-addressing table with
 //! backward-shift deletion (no tombstones), grown by 1.5× at 7/8 load, so a
 //! core record of 16 bytes costs 18–27 bytes of table per live allocation.
+//! Each record keeps its distance from its home slot, so probing never
+//! rehashes the keys it passes.
 //!
 //! Clients declare what they need, as page_ext's `need()`/`init()` do: the
-//! record's layout is the core client's 16 bytes plus every needed client's
-//! bytes, fixed when tracking is first enabled. When no client needs the
-//! table (tracking never enabled), nothing is mapped.
+//! core client's 16-byte rows always exist; every other client that is
+//! needed gets its own array of rows beside them, moved in step, fixed when
+//! tracking is first enabled. When no client needs the table (tracking
+//! never enabled), nothing is mapped.
+//!
+//! Per-stack live totals change on every insert and remove. Rather than
+//! two atomic read-modify-writes on the stack's depot record each time (a
+//! cache line that bounces between cores when threads share a stack), the
+//! change is added to a small per-shard [`Pending`] slot under the shard
+//! lock and published to the depot when the slot is needed for another
+//! stack, or when totals are read (every shard lock held).
 
 use core::ptr::null_mut;
-use core::sync::atomic::{AtomicPtr, AtomicU64, AtomicUsize, Ordering};
+use core::sync::atomic::Ordering::Relaxed;
+use core::sync::atomic::{AtomicBool, AtomicI32, AtomicI64, AtomicPtr, AtomicU32, AtomicU64};
 
 use crate::config::Config;
 use crate::depot::DEPOT;
@@ -24,49 +35,70 @@ use crate::sys;
 
 /// Number of shards (each with its own lock).
 pub(crate) const SHARDS: usize = 256;
-/// Smallest shard capacity, in records.
+/// Smallest shard capacity, in records (one 4 KiB page of core rows).
 const MIN_CAP: usize = 256;
-/// Largest record stride the table supports, in 8-byte words.
-const MAX_WORDS: usize = 4;
-const ADDR_BITS: u32 = 48;
-const ADDR_MASK: u64 = (1 << ADDR_BITS) - 1;
+/// Bytes of one row (core or client).
+const ROW: usize = 16;
+/// Pending stack totals per shard.
+const PENDING: usize = 8;
+
+// A core row is two words.
+// Word 0: address (48 bits) | distance from home (8, saturating) |
+//         log2 of the alignment (6) | size bits 40..42 (2).
+// Word 1: size bits 0..40 | stack handle (24 bits, see `pack_handle`).
+const ADDR_MASK: u64 = (1 << 48) - 1;
+const DIST_SHIFT: u32 = 48;
+const DIST_SAT: usize = 255;
+const ALIGN_SHIFT: u32 = 56;
+const SIZE_TOP_SHIFT: u32 = 62;
+const SIZE_LO_BITS: u32 = 40;
+/// Largest size a record holds exactly; bigger sizes are kept as this.
+pub(crate) const MAX_SIZE: u64 = (1 << 42) - 1;
+/// Stack handles are below 2^24 (see `depot::MAX_POOLS`); the special
+/// handles at the top of `u32` are kept as the top of 24 bits.
+const HANDLE_MASK: u32 = (1 << 24) - 1;
+const SPECIAL_FLOOR: u32 = HANDLE_MASK - 15;
+
+/// One row of a shard, as two words. Rows are only touched with their
+/// shard's lock held; Relaxed atomics (plain moves) keep that sound
+/// without an `unsafe impl Sync`.
+type Row = [AtomicU64; 2];
 
 /// One client of the side table (page_ext's `page_ext_operations`).
 pub(crate) struct Client {
     /// Its name, for statistics.
     pub(crate) name: &'static str,
-    /// Bytes it keeps per record (a multiple of 8).
+    /// Bytes it keeps per record.
     pub(crate) size: usize,
     /// Whether it needs its bytes under this configuration.
     pub(crate) need: fn(&Config) -> bool,
     /// Runs once after the table layout is fixed, if needed.
     pub(crate) init: fn(&Config),
-    /// Where its bytes start in a record, once fixed (`usize::MAX`: unused).
-    pub(crate) offset: &'static AtomicUsize,
+    /// Whether it has rows, once fixed.
+    pub(crate) active: &'static AtomicBool,
 }
 
-static CORE_OFFSET: AtomicUsize = AtomicUsize::new(usize::MAX);
-static THREAD_OFFSET: AtomicUsize = AtomicUsize::new(usize::MAX);
+static CORE_ACTIVE: AtomicBool = AtomicBool::new(false);
+static THREAD_ACTIVE: AtomicBool = AtomicBool::new(false);
 /// The monotonic clock at the thread client's init: timestamps count from it.
 pub(crate) static EPOCH_NS: AtomicU64 = AtomicU64::new(0);
 
-/// The clients, in record order. The core client keeps the address (with
-/// alignment and the high bits of the size), the low size bits and the
+/// The clients. The core client keeps the address, size, alignment and
 /// depot handle; the thread client keeps the OS thread id and a timestamp.
 pub(crate) static CLIENTS: [Client; 2] = [
     Client {
         name: "core",
-        size: 16,
+        size: ROW,
         need: |_| true,
         init: |_| {},
-        offset: &CORE_OFFSET,
+        active: &CORE_ACTIVE,
     },
     Client {
         name: "thread",
-        size: 16,
+        size: ROW,
         need: |c| c.thread,
-        init: |_| EPOCH_NS.store(sys::now_ns(), Ordering::Relaxed),
-        offset: &THREAD_OFFSET,
+        init: |_| EPOCH_NS.store(sys::now_ns(), Relaxed),
+        active: &THREAD_ACTIVE,
     },
 ];
 
@@ -82,36 +114,53 @@ pub(crate) struct Record {
     pub(crate) ts: u64,
 }
 
+/// A change to one stack's live totals not yet added to the depot.
+struct Pending {
+    handle: AtomicU32,
+    count: AtomicI32,
+    bytes: AtomicI64,
+}
+
 #[repr(align(64))]
 struct Shard {
     lock: SpinLock,
-    // All three are only touched with `lock` held (or every lock held);
-    // Relaxed atomics keep that sound without an `unsafe impl Sync`.
-    rows: AtomicPtr<u8>,
-    cap: AtomicUsize,
-    len: AtomicUsize,
+    // Everything below is only touched with `lock` held (or every lock
+    // held); Relaxed atomics keep that sound without an `unsafe impl Sync`.
+    cap: AtomicU32,
+    len: AtomicU32,
+    /// Core rows, `cap` of them.
+    rows: AtomicPtr<Row>,
+    /// The thread client's rows, beside the core rows, or null.
+    extra: AtomicPtr<Row>,
+    pending: [Pending; PENDING],
 }
 
 pub(crate) struct Table {
     shards: [Shard; SHARDS],
-    stride: AtomicUsize,
+    /// Bytes per record over all clients, 0 before setup.
+    stride: AtomicU64,
     bytes: AtomicU64,
 }
 
 pub(crate) static TABLE: Table = Table::new();
 
-/// Records are placed by 1 KiB block of address space: the block picks the
+/// Records are placed by 2 KiB block of address space: the block picks the
 /// shard and a group of [`GROUP`] slots at random (a multiplicative hash),
-/// and the address's offset inside the block picks the slot in the group.
-/// Blocks allocated together are freed together, and their records then
-/// sit in the same few cache lines instead of one line per record.
-const BLOCK_SHIFT: u32 = 10;
-/// Slots per group: one per 16 bytes of a block.
-const GROUP: usize = 1 << (BLOCK_SHIFT - 4);
+/// and the address's offset inside the block, in 32-byte granules (glibc's
+/// smallest chunk), picks the slot in the group. Blocks allocated together
+/// are freed together, and their records then sit in a few cache lines
+/// instead of one line each. In a table bigger than the cache that matters
+/// more than probe length: placing by address hash alone made the alloc
+/// bench's JSON parse slower, despite its shorter probes.
+const BLOCK_SHIFT: u32 = 11;
+const GRANULE_SHIFT: u32 = 5;
+/// Slots per group: one per granule of a block.
+const GROUP: usize = 1 << (BLOCK_SHIFT - GRANULE_SHIFT);
 
-#[inline]
-fn hash(addr: usize) -> u64 {
-    ((addr >> BLOCK_SHIFT) as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15)
+/// An address's hash: its top byte picks the shard, the rest the group.
+#[inline(always)]
+fn hash(addr: u64) -> u64 {
+    (addr >> BLOCK_SHIFT).wrapping_mul(0x9e37_79b9_7f4a_7c15)
 }
 
 #[inline]
@@ -119,12 +168,12 @@ fn shard_of(h: u64) -> usize {
     (h >> 56) as usize
 }
 
-/// The home slot of `addr` in a shard of `cap` slots (a multiple of GROUP).
-#[inline]
-fn home(addr: usize, cap: usize) -> usize {
-    let groups = cap / GROUP;
-    let g = ((u128::from(hash(addr).rotate_left(8)) * groups as u128) >> 64) as usize;
-    g * GROUP + ((addr >> 4) & (GROUP - 1))
+/// The home slot of `addr`, of hash `h`, in a shard of `cap` slots (a
+/// multiple of [`GROUP`]).
+#[inline(always)]
+fn home(addr: u64, h: u64, cap: usize) -> usize {
+    let g = ((u128::from(h << 8) * (cap / GROUP) as u128) >> 64) as usize;
+    g * GROUP + ((addr >> GRANULE_SHIFT) as usize & (GROUP - 1))
 }
 
 /// Slots from `home` to `i`, wrapping around (no division).
@@ -138,8 +187,157 @@ fn next(i: usize, cap: usize) -> usize {
     if i + 1 == cap { 0 } else { i + 1 }
 }
 
-fn mapping_len(cap: usize, stride: usize) -> usize {
-    (cap * stride).next_multiple_of(4096)
+#[inline]
+fn key(w0: u64) -> u64 {
+    w0 & ADDR_MASK
+}
+
+/// The distance from home of the record in slot `i` with word 0 `w0`.
+#[inline]
+fn dist_of(w0: u64, i: usize, cap: usize) -> usize {
+    let d = ((w0 >> DIST_SHIFT) & 0xff) as usize;
+    if d < DIST_SAT {
+        return d;
+    }
+    let k = key(w0);
+    distance(i, home(k, hash(k), cap), cap)
+}
+
+#[inline]
+fn with_dist(w0: u64, d: usize) -> u64 {
+    (w0 & !(0xff << DIST_SHIFT)) | ((d.min(DIST_SAT) as u64) << DIST_SHIFT)
+}
+
+#[inline]
+fn pack_handle(h: StackHandle) -> u64 {
+    u64::from(h.raw() & HANDLE_MASK)
+}
+
+#[inline]
+fn unpack_handle(v: u64) -> StackHandle {
+    let v = v as u32 & HANDLE_MASK;
+    StackHandle::from_raw(if v >= SPECIAL_FLOOR {
+        v | !HANDLE_MASK
+    } else {
+        v
+    })
+}
+
+fn mapping_len(rows: usize) -> usize {
+    (rows * ROW).next_multiple_of(4096)
+}
+
+/// The rows of a mapping made by `grow`.
+///
+/// # Safety
+/// `p` must be null (then `cap` is 0) or a live mapping of at least `cap`
+/// rows, and the caller must hold the shard lock for as long as the slice
+/// is used: the mapping is only replaced (and unmapped) under that lock.
+unsafe fn rows<'a>(p: *mut Row, cap: usize) -> &'a [Row] {
+    if p.is_null() {
+        return &[];
+    }
+    // SAFETY: per the contract, `cap` zero-initialised-or-written rows of
+    // atomics, page-aligned, alive while the lock is held.
+    unsafe { core::slice::from_raw_parts(p, cap) }
+}
+
+/// The rows of one shard, borrowed while its lock is held. `THREAD`: the
+/// thread client's rows exist and move with the core rows (the table's
+/// code is compiled once for each layout, so the core-only layout pays
+/// nothing for the other).
+struct Rows<'a, const THREAD: bool> {
+    core: &'a [Row],
+    extra: &'a [Row],
+}
+
+impl<const THREAD: bool> Rows<'_, THREAD> {
+    #[inline(always)]
+    fn cap(&self) -> usize {
+        self.core.len()
+    }
+
+    #[inline(always)]
+    fn w0(&self, i: usize) -> u64 {
+        self.core[i][0].load(Relaxed)
+    }
+
+    #[inline(always)]
+    fn read(&self, i: usize) -> [u64; 4] {
+        let row = &self.core[i];
+        let mut w = [row[0].load(Relaxed), row[1].load(Relaxed), 0, 0];
+        if THREAD {
+            let e = &self.extra[i];
+            w[2] = e[0].load(Relaxed);
+            w[3] = e[1].load(Relaxed);
+        }
+        w
+    }
+
+    #[inline(always)]
+    fn write(&self, i: usize, w: &[u64; 4]) {
+        let row = &self.core[i];
+        row[0].store(w[0], Relaxed);
+        row[1].store(w[1], Relaxed);
+        if THREAD {
+            let e = &self.extra[i];
+            e[0].store(w[2], Relaxed);
+            e[1].store(w[3], Relaxed);
+        }
+    }
+}
+
+impl Shard {
+    #[inline(always)]
+    fn cap(&self) -> usize {
+        self.cap.load(Relaxed) as usize
+    }
+
+    /// The shard's rows. Only with its lock held.
+    #[inline(always)]
+    fn rows<const THREAD: bool>(&self) -> Rows<'_, THREAD> {
+        let cap = self.cap();
+        // SAFETY: `rows` and `extra` are null or mappings of `cap` rows made
+        // by `grow`, replaced only under the lock, which the caller holds
+        // while it uses them (no `Rows` is kept across `grow`).
+        unsafe {
+            Rows {
+                core: rows(self.rows.load(Relaxed), cap),
+                extra: if THREAD {
+                    rows(self.extra.load(Relaxed), cap)
+                } else {
+                    &[]
+                },
+            }
+        }
+    }
+
+    /// Adds a change to `handle`'s live totals. Only with the lock held.
+    #[inline(always)]
+    fn account(&self, handle: u32, count: i32, bytes: i64) {
+        let p = &self.pending[(handle.wrapping_mul(0x9e37_79b9) >> 29) as usize];
+        if p.handle.load(Relaxed) != handle {
+            p.publish();
+            p.handle.store(handle, Relaxed);
+        }
+        p.count
+            .store(p.count.load(Relaxed).wrapping_add(count), Relaxed);
+        p.bytes
+            .store(p.bytes.load(Relaxed).wrapping_add(bytes), Relaxed);
+    }
+}
+
+impl Pending {
+    /// Adds the change to the depot's totals and zeroes it.
+    #[cold]
+    fn publish(&self) {
+        let (c, b) = (self.count.load(Relaxed), self.bytes.load(Relaxed));
+        if c != 0 || b != 0 {
+            self.count.store(0, Relaxed);
+            self.bytes.store(0, Relaxed);
+            DEPOT.add(unpack_handle(self.handle.load(Relaxed).into()), c, b);
+        }
+    }
 }
 
 impl Table {
@@ -148,12 +346,20 @@ impl Table {
             shards: [const {
                 Shard {
                     lock: SpinLock::new(),
+                    cap: AtomicU32::new(0),
+                    len: AtomicU32::new(0),
                     rows: AtomicPtr::new(null_mut()),
-                    cap: AtomicUsize::new(0),
-                    len: AtomicUsize::new(0),
+                    extra: AtomicPtr::new(null_mut()),
+                    pending: [const {
+                        Pending {
+                            handle: AtomicU32::new(0),
+                            count: AtomicI32::new(0),
+                            bytes: AtomicI64::new(0),
+                        }
+                    }; PENDING],
                 }
             }; SHARDS],
-            stride: AtomicUsize::new(0),
+            stride: AtomicU64::new(0),
             bytes: AtomicU64::new(0),
         }
     }
@@ -163,9 +369,9 @@ impl Table {
     /// a client that the fixed layout lacks (then it cannot be honoured).
     pub(crate) fn setup(&self, config: &Config) -> Result<(), &'static str> {
         // Relaxed: setup runs under the tracker's enable lock.
-        if self.stride.load(Ordering::Relaxed) != 0 {
+        if self.stride.load(Relaxed) != 0 {
             for c in &CLIENTS {
-                if (c.need)(config) && c.offset.load(Ordering::Relaxed) == usize::MAX {
+                if (c.need)(config) && !c.active.load(Relaxed) {
                     return Err(c.name);
                 }
             }
@@ -174,222 +380,209 @@ impl Table {
         let mut stride = 0;
         for c in &CLIENTS {
             if (c.need)(config) {
-                c.offset.store(stride, Ordering::Relaxed);
+                c.active.store(true, Relaxed);
                 stride += c.size;
-            }
-        }
-        debug_assert!(stride == 16 || stride == MAX_WORDS * 8);
-        for c in &CLIENTS {
-            if (c.need)(config) {
                 (c.init)(config);
             }
         }
-        self.stride.store(stride, Ordering::Release);
+        // Release: the layout is fixed before anyone sees a stride.
+        self.stride
+            .store(stride as u64, core::sync::atomic::Ordering::Release);
         Ok(())
     }
 
-    /// Bytes per record, 0 before setup.
+    /// Bytes per record over all clients, 0 before setup.
     pub(crate) fn stride(&self) -> usize {
         // Relaxed: fixed once before tracking turns on.
-        self.stride.load(Ordering::Relaxed)
+        self.stride.load(Relaxed) as usize
     }
 
     /// Whether records carry the thread client's fields.
+    #[inline]
     pub(crate) fn has_thread(&self) -> bool {
-        THREAD_OFFSET.load(Ordering::Relaxed) != usize::MAX
+        // Relaxed: fixed once before tracking turns on.
+        THREAD_ACTIVE.load(Relaxed)
     }
 
-    fn encode(&self, r: &Record, out: &mut [u64; MAX_WORDS]) {
+    fn encode(r: &Record) -> [u64; 4] {
+        let size = (r.size as u64).min(MAX_SIZE);
         let align_log2 = u64::from(r.align.max(1).trailing_zeros()).min(63);
-        let size_hi = ((r.size as u64) >> 32).min(1023);
-        out[0] = (r.addr as u64) | (align_log2 << 48) | (size_hi << 54);
-        out[1] = u64::from(r.size as u32) | (u64::from(r.handle.0) << 32);
-        // Relaxed: fixed at setup.
-        let t = THREAD_OFFSET.load(Ordering::Relaxed);
-        if t != usize::MAX {
-            out[t / 8] = r.tid;
-            out[t / 8 + 1] = r.ts;
+        [
+            (r.addr as u64)
+                | (align_log2 << ALIGN_SHIFT)
+                | ((size >> SIZE_LO_BITS) << SIZE_TOP_SHIFT),
+            (size & ((1 << SIZE_LO_BITS) - 1)) | (pack_handle(r.handle) << SIZE_LO_BITS),
+            r.tid,
+            r.ts,
+        ]
+    }
+
+    fn decode(w: &[u64; 4]) -> Record {
+        let (handle, size) = Self::owner_of(w[0], w[1]);
+        Record {
+            addr: key(w[0]) as usize,
+            size: size as usize,
+            align: 1usize << ((w[0] >> ALIGN_SHIFT) & 63),
+            handle: unpack_handle(handle.into()),
+            tid: w[2],
+            ts: w[3],
         }
     }
 
-    fn decode(&self, w: &[u64; MAX_WORDS]) -> Record {
-        let t = THREAD_OFFSET.load(Ordering::Relaxed);
-        let (tid, ts) = if t == usize::MAX {
-            (0, 0)
-        } else {
-            (w[t / 8], w[t / 8 + 1])
-        };
-        Record {
-            addr: (w[0] & ADDR_MASK) as usize,
-            size: (((w[0] >> 54) << 32) | (w[1] & 0xffff_ffff)) as usize,
-            align: 1usize << ((w[0] >> 48) & 63),
-            handle: StackHandle((w[1] >> 32) as u32),
-            tid,
-            ts,
-        }
+    /// The packed handle and the size kept in a row's two words.
+    #[inline(always)]
+    fn owner_of(w0: u64, w1: u64) -> (u32, i64) {
+        let size = ((w0 >> SIZE_TOP_SHIFT) << SIZE_LO_BITS) | (w1 & ((1 << SIZE_LO_BITS) - 1));
+        ((w1 >> SIZE_LO_BITS) as u32, size.cast_signed())
     }
 
     /// Inserts (or replaces) the record of `r.addr` and adds it to its
     /// stack's live totals. Returns false if it could not be stored (no
-    /// memory from the OS, or an address beyond 48 bits).
+    /// memory from the OS, or an address beyond 48 bits). The caller has
+    /// set the thread's re-entrancy guard to `LOCKED`.
+    #[inline]
     pub(crate) fn insert(&self, r: &Record) -> bool {
-        if r.addr as u64 > ADDR_MASK || r.addr == 0 {
+        let addr = r.addr as u64;
+        if addr > ADDR_MASK || addr == 0 || self.stride() == 0 {
             return false;
         }
-        let stride = self.stride();
-        if stride == 0 {
-            return false;
+        let words = Self::encode(r);
+        if self.has_thread() {
+            self.insert_in::<true>(addr, words)
+        } else {
+            self.insert_in::<false>(addr, words)
         }
-        let h = hash(r.addr);
+    }
+
+    fn insert_in<const T: bool>(&self, addr: u64, mut words: [u64; 4]) -> bool {
+        let h = hash(addr);
         let shard = &self.shards[shard_of(h)];
-        let _g = shard.lock.lock();
-        let mut words = [0u64; MAX_WORDS];
-        self.encode(r, &mut words);
-        // Relaxed: shard fields are guarded by its lock.
-        let cap = shard.cap.load(Ordering::Relaxed);
-        let len = shard.len.load(Ordering::Relaxed);
-        if (len + 1) * 8 > cap * 7 {
+        let _g = shard.lock.lock_guarded();
+        let len = shard.len.load(Relaxed) as usize;
+        if (len + 1) * 8 > shard.cap() * 7 {
             // Growing may be needed; replacing an existing key is not an
             // insert, so look first (rare: only near the load limit).
-            if let Some(i) = self.find_in(shard, r.addr, stride) {
-                self.replace_at(shard, i, stride, &words, r);
+            if let Some(i) = Self::find_in(&shard.rows::<T>(), addr, h) {
+                Self::replace_at(shard, &shard.rows::<T>(), i, &words);
                 return true;
             }
-            if !self.grow(shard, stride) {
+            if !self.grow::<T>(shard) {
                 return false;
             }
         }
         // One Robin Hood pass: stop at the key (replace), or at the first
         // slot whose entry is closer to its home than we are to ours (the
         // key cannot be further on), and insert there.
-        let cap = shard.cap.load(Ordering::Relaxed);
-        let mut i = home(r.addr, cap);
+        let rows = shard.rows::<T>();
+        let cap = rows.cap();
+        let mut i = home(addr, h, cap);
         let mut dist = 0;
         loop {
-            let k = Self::key_at(shard, i, stride);
-            if k == 0 {
-                self.write_row(shard, i, stride, &words);
+            let w0 = rows.w0(i);
+            if w0 == 0 {
+                words[0] = with_dist(words[0], dist);
+                rows.write(i, &words);
                 break;
             }
-            if k == r.addr as u64 {
-                self.replace_at(shard, i, stride, &words, r);
+            if key(w0) == addr {
+                Self::replace_at(shard, &rows, i, &words);
                 return true;
             }
-            let kdist = distance(i, home(k as usize, cap), cap);
+            let kdist = dist_of(w0, i, cap);
             if kdist < dist {
-                let theirs = Self::read_words(shard, i, stride);
-                self.write_row(shard, i, stride, &words);
-                self.place_from(shard, theirs, stride, next(i, cap), kdist + 1);
+                let theirs = rows.read(i);
+                words[0] = with_dist(words[0], dist);
+                rows.write(i, &words);
+                Self::place_from(&rows, theirs, next(i, cap), kdist + 1);
                 break;
             }
             i = next(i, cap);
             dist += 1;
         }
-        shard
-            .len
-            .store(shard.len.load(Ordering::Relaxed) + 1, Ordering::Relaxed);
-        DEPOT.inc(r.handle, r.size);
+        shard.len.store(len as u32 + 1, Relaxed);
+        let (handle, size) = Self::owner_of(words[0], words[1]);
+        shard.account(handle, 1, size);
         true
     }
 
-    fn replace_at(
-        &self,
-        shard: &Shard,
-        i: usize,
-        stride: usize,
-        words: &[u64; MAX_WORDS],
-        r: &Record,
-    ) {
-        let old = self.read_row(shard, i, stride);
-        DEPOT.dec(old.handle, old.size);
-        self.write_row(shard, i, stride, words);
-        DEPOT.inc(r.handle, r.size);
+    /// Starts loading the cache lines an insert or remove of `addr` will
+    /// touch (its shard and its home row), so that the misses overlap with
+    /// other work. Reads the shard without its lock: only a hint.
+    #[inline]
+    pub(crate) fn prefetch(&self, addr: usize) {
+        let h = hash(addr as u64);
+        let shard = &self.shards[shard_of(h)];
+        sys::prefetch(core::ptr::from_ref(shard).cast());
+        let rows = shard.rows.load(Relaxed);
+        sys::prefetch(rows.wrapping_add(home(addr as u64, h, shard.cap())).cast());
     }
 
-    /// Removes the record of `addr`, taking it off its stack's totals.
+    /// Overwrites the record in slot `i` (same key), moving totals.
+    fn replace_at<const T: bool>(shard: &Shard, rows: &Rows<'_, T>, i: usize, words: &[u64; 4]) {
+        let old = rows.read(i);
+        let (h, size) = Self::owner_of(old[0], old[1]);
+        shard.account(h, -1, -size);
+        let mut w = *words;
+        w[0] = with_dist(w[0], dist_of(old[0], i, rows.cap()));
+        rows.write(i, &w);
+        let (h, size) = Self::owner_of(w[0], w[1]);
+        shard.account(h, 1, size);
+    }
+
+    /// Removes the record of `addr`, taking it off its stack's totals. The
+    /// caller has set the thread's re-entrancy guard to `LOCKED`.
     pub(crate) fn remove(&self, addr: usize) -> Option<Record> {
-        let stride = self.stride();
-        if stride == 0 || addr as u64 > ADDR_MASK {
+        let words = if self.has_thread() {
+            self.remove_in::<true>(addr as u64)
+        } else {
+            self.remove_in::<false>(addr as u64)
+        };
+        words.map(|w| Self::decode(&w))
+    }
+
+    /// [`Table::remove`] for a free: whether there was a record.
+    #[inline]
+    pub(crate) fn forget(&self, addr: usize) -> bool {
+        if self.has_thread() {
+            self.remove_in::<true>(addr as u64).is_some()
+        } else {
+            self.remove_in::<false>(addr as u64).is_some()
+        }
+    }
+
+    #[inline(always)]
+    fn remove_in<const T: bool>(&self, addr: u64) -> Option<[u64; 4]> {
+        if addr > ADDR_MASK || addr == 0 || self.stride() == 0 {
             return None;
         }
         let h = hash(addr);
         let shard = &self.shards[shard_of(h)];
-        let _g = shard.lock.lock();
-        let i = self.find_in(shard, addr, stride)?;
-        let old = self.read_row(shard, i, stride);
-        self.delete_at(shard, i, stride);
-        DEPOT.dec(old.handle, old.size);
+        let _g = shard.lock.lock_guarded();
+        let rows = shard.rows::<T>();
+        let i = Self::find_in(&rows, addr, h)?;
+        let old = rows.read(i);
+        Self::delete_at(&rows, i);
+        shard.len.store(shard.len.load(Relaxed) - 1, Relaxed);
+        let (handle, size) = Self::owner_of(old[0], old[1]);
+        shard.account(handle, -1, -size);
         Some(old)
     }
 
-    fn row_ptr(shard: &Shard, i: usize, stride: usize) -> *mut u64 {
-        // Relaxed: guarded by the shard lock.
-        shard
-            .rows
-            .load(Ordering::Relaxed)
-            .wrapping_add(i * stride)
-            .cast()
-    }
-
-    fn read_words(shard: &Shard, i: usize, stride: usize) -> [u64; MAX_WORDS] {
-        let p = Self::row_ptr(shard, i, stride);
-        let mut w = [0u64; MAX_WORDS];
-        // Word by word, not a loop over `stride` (which becomes a memcpy
-        // call on the hottest path): a stride is 16 or 32 bytes.
-        // SAFETY: row `i` < cap lies inside the shard's mapping, 8-byte
-        // aligned (strides are multiples of 8); we hold the lock.
-        unsafe {
-            w[0] = p.read();
-            w[1] = p.add(1).read();
-            if stride > 16 {
-                w[2] = p.add(2).read();
-                w[3] = p.add(3).read();
-            }
-        }
-        w
-    }
-
-    fn read_row(&self, shard: &Shard, i: usize, stride: usize) -> Record {
-        self.decode(&Self::read_words(shard, i, stride))
-    }
-
-    fn write_row(&self, shard: &Shard, i: usize, stride: usize, w: &[u64; MAX_WORDS]) {
-        let p = Self::row_ptr(shard, i, stride);
-        // SAFETY: as in `read_words`.
-        unsafe {
-            p.write(w[0]);
-            p.add(1).write(w[1]);
-            if stride > 16 {
-                p.add(2).write(w[2]);
-                p.add(3).write(w[3]);
-            }
-        }
-    }
-
-    fn key_at(shard: &Shard, i: usize, stride: usize) -> u64 {
-        // SAFETY: as in `read_words`.
-        let w = unsafe { Self::row_ptr(shard, i, stride).read() };
-        w & ADDR_MASK
-    }
-
-    fn find_in(&self, shard: &Shard, addr: usize, stride: usize) -> Option<usize> {
-        // Relaxed: guarded by the shard lock.
-        let cap = shard.cap.load(Ordering::Relaxed);
+    #[inline(always)]
+    fn find_in<const T: bool>(rows: &Rows<'_, T>, addr: u64, h: u64) -> Option<usize> {
+        let cap = rows.cap();
         if cap == 0 {
             return None;
         }
-        let mut i = home(addr, cap);
+        let mut i = home(addr, h, cap);
         let mut dist = 0;
         loop {
-            let k = Self::key_at(shard, i, stride);
-            if k == 0 {
-                return None;
-            }
-            if k == addr as u64 {
+            let w0 = rows.w0(i);
+            if key(w0) == addr {
                 return Some(i);
             }
-            let kdist = distance(i, home(k as usize, cap), cap);
-            if kdist < dist {
+            // An empty slot reads as distance 0, so `dist > 0` ends there.
+            if w0 == 0 || dist_of(w0, i, cap) < dist {
                 return None; // Robin Hood: ours would have displaced this one
             }
             i = next(i, cap);
@@ -397,33 +590,27 @@ impl Table {
         }
     }
 
-    fn place(&self, shard: &Shard, words: [u64; MAX_WORDS], stride: usize) {
-        let cap = shard.cap.load(Ordering::Relaxed);
-        let i = home((words[0] & ADDR_MASK) as usize, cap);
-        self.place_from(shard, words, stride, i, 0);
-    }
-
     /// Robin Hood placement of a key known to be absent, from slot `i` at
     /// distance `dist` from its home.
-    fn place_from(
-        &self,
-        shard: &Shard,
-        mut words: [u64; MAX_WORDS],
-        stride: usize,
+    fn place_from<const T: bool>(
+        rows: &Rows<'_, T>,
+        mut words: [u64; 4],
         mut i: usize,
         mut dist: usize,
     ) {
-        let cap = shard.cap.load(Ordering::Relaxed);
+        let cap = rows.cap();
         loop {
-            let k = Self::key_at(shard, i, stride);
-            if k == 0 {
-                self.write_row(shard, i, stride, &words);
+            let w0 = rows.w0(i);
+            if w0 == 0 {
+                words[0] = with_dist(words[0], dist);
+                rows.write(i, &words);
                 return;
             }
-            let kdist = distance(i, home(k as usize, cap), cap);
+            let kdist = dist_of(w0, i, cap);
             if kdist < dist {
-                let theirs = Self::read_words(shard, i, stride);
-                self.write_row(shard, i, stride, &words);
+                let theirs = rows.read(i);
+                words[0] = with_dist(words[0], dist);
+                rows.write(i, &words);
                 words = theirs;
                 dist = kdist;
             }
@@ -432,62 +619,81 @@ impl Table {
         }
     }
 
-    fn delete_at(&self, shard: &Shard, mut i: usize, stride: usize) {
-        let cap = shard.cap.load(Ordering::Relaxed);
+    /// Backward-shift deletion: the records after `i` that are away from
+    /// home move back one slot each.
+    #[inline(always)]
+    fn delete_at<const T: bool>(rows: &Rows<'_, T>, mut i: usize) {
+        let cap = rows.cap();
         loop {
             let j = next(i, cap);
-            let k = Self::key_at(shard, j, stride);
-            if k == 0 || home(k as usize, cap) == j {
-                self.write_row(shard, i, stride, &[0; MAX_WORDS]);
-                break;
+            let w0 = rows.w0(j);
+            let d = if w0 == 0 { 0 } else { dist_of(w0, j, cap) };
+            if d == 0 {
+                rows.write(i, &[0; 4]);
+                return;
             }
-            let w = Self::read_words(shard, j, stride);
-            self.write_row(shard, i, stride, &w);
+            let mut w = rows.read(j);
+            w[0] = with_dist(w0, d - 1);
+            rows.write(i, &w);
             i = j;
         }
-        let len = shard.len.load(Ordering::Relaxed);
-        shard.len.store(len - 1, Ordering::Relaxed);
     }
 
     /// Moves the shard into a 1.5× bigger mapping. False if the OS refused.
-    fn grow(&self, shard: &Shard, stride: usize) -> bool {
-        let old_cap = shard.cap.load(Ordering::Relaxed);
-        let old_rows = shard.rows.load(Ordering::Relaxed);
-        let new_cap = if old_cap == 0 {
-            MIN_CAP
-        } else {
-            old_cap + old_cap / 2
-        };
+    #[cold]
+    fn grow<const T: bool>(&self, shard: &Shard) -> bool {
+        let old = shard.rows::<T>();
+        let old_cap = old.cap();
         // Use the whole last page.
-        let new_len = mapping_len(new_cap, stride);
-        let new_cap = new_len / stride;
-        let p = sys::map(new_len);
-        if p.is_null() {
+        let len = mapping_len((old_cap + old_cap / 2).max(MIN_CAP));
+        let new_cap = len / ROW;
+        let core = sys::map(len);
+        if core.is_null() {
             return false;
         }
-        shard.rows.store(p, Ordering::Relaxed);
-        shard.cap.store(new_cap, Ordering::Relaxed);
+        let extra = if T {
+            let p = sys::map(len);
+            if p.is_null() {
+                // SAFETY: mapped just above with this length, never shared.
+                unsafe { sys::unmap(core, len) };
+                return false;
+            }
+            p
+        } else {
+            null_mut()
+        };
+        let new = Rows::<T> {
+            // SAFETY: fresh mappings of `len` bytes = `new_cap` rows, private
+            // to this call until published below, under the lock.
+            core: unsafe { rows(core.cast(), new_cap) },
+            // SAFETY: as above (null when the client is not needed).
+            extra: unsafe { rows(extra.cast(), new_cap) },
+        };
         for i in 0..old_cap {
-            let q = old_rows.wrapping_add(i * stride).cast::<u64>();
-            let mut w = [0u64; MAX_WORDS];
-            for (k, slot) in w.iter_mut().enumerate().take(stride / 8) {
-                // SAFETY: row `i` of the old mapping, still mapped, lock held.
-                *slot = unsafe { q.add(k).read() };
-            }
-            if w[0] & ADDR_MASK != 0 {
-                self.place(shard, w, stride);
+            let w0 = old.w0(i);
+            if w0 != 0 {
+                let k = key(w0);
+                Self::place_from(&new, old.read(i), home(k, hash(k), new_cap), 0);
             }
         }
-        let new_bytes = new_len as u64;
+        let old_rows = shard.rows.swap(core.cast(), Relaxed);
+        let old_extra = shard.extra.swap(extra.cast(), Relaxed);
+        shard.cap.store(new_cap as u32, Relaxed);
+        let mut mapped = len as u64 * if T { 2 } else { 1 };
         if old_cap > 0 {
-            let old_len = mapping_len(old_cap, stride);
-            // SAFETY: the old mapping was made by `sys::map` with this
-            // length (capacities are derived from whole mappings), and no
-            // pointer into it survives: every reader holds the shard lock.
-            unsafe { sys::unmap(old_rows, old_len) };
-            self.bytes.fetch_sub(old_len as u64, Ordering::Relaxed);
+            let old_len = mapping_len(old_cap);
+            for p in [old_rows, old_extra] {
+                if !p.is_null() {
+                    // SAFETY: made by `sys::map` with this length (capacities
+                    // are derived from whole mappings); no slice into it
+                    // survives: `old` is not used after this point, and every
+                    // other reader holds the shard lock.
+                    unsafe { sys::unmap(p.cast(), old_len) };
+                    mapped = mapped.wrapping_sub(old_len as u64);
+                }
+            }
         }
-        self.bytes.fetch_add(new_bytes, Ordering::Relaxed);
+        self.bytes.fetch_add(mapped, Relaxed);
         true
     }
 
@@ -505,20 +711,35 @@ impl Table {
         }
     }
 
-    /// Drops every record, keeping the shards' mappings (and their size)
-    /// for a later enable, so it does not grow them all over again. Only
-    /// with every lock held.
-    pub(crate) fn clear_locked(&self) {
-        let stride = self.stride();
+    /// Adds every shard's pending changes to the depot's totals, so that
+    /// they are exact. Only with every lock held.
+    pub(crate) fn publish_locked(&self) {
         for s in &self.shards {
-            let cap = s.cap.load(Ordering::Relaxed);
-            if cap == 0 || s.len.load(Ordering::Relaxed) == 0 {
+            for p in &s.pending {
+                p.publish();
+            }
+        }
+    }
+
+    /// Drops every record and pending change, keeping the shards' mappings
+    /// (and their size) for a later enable, so it does not grow them all
+    /// over again; their pages go back to the OS. Only with every lock held.
+    pub(crate) fn clear_locked(&self) {
+        for s in &self.shards {
+            for p in &s.pending {
+                p.count.store(0, Relaxed);
+                p.bytes.store(0, Relaxed);
+            }
+            let len = mapping_len(s.cap());
+            if s.len.load(Relaxed) == 0 || len == 0 {
                 continue;
             }
-            // SAFETY: the shard's mapping holds `cap * stride` bytes; every
-            // lock is held, so nobody else reads or writes it.
-            unsafe { core::ptr::write_bytes(s.rows.load(Ordering::Relaxed), 0, cap * stride) };
-            s.len.store(0, Ordering::Relaxed);
+            for p in [s.rows.load(Relaxed), s.extra.load(Relaxed)] {
+                if !p.is_null() {
+                    sys::discard(p.cast(), len);
+                }
+            }
+            s.len.store(0, Relaxed);
         }
     }
 
@@ -527,29 +748,101 @@ impl Table {
         // Relaxed: a count; exact under `lock_all`.
         self.shards
             .iter()
-            .map(|s| s.len.load(Ordering::Relaxed))
+            .map(|s| s.len.load(Relaxed) as usize)
             .sum()
     }
 
     /// Calls `f` on every record. Only with every lock held.
     pub(crate) fn for_each_locked(&self, mut f: impl FnMut(Record)) {
-        let stride = self.stride();
-        if stride == 0 {
-            return;
-        }
-        for s in &self.shards {
-            let cap = s.cap.load(Ordering::Relaxed);
-            for i in 0..cap {
-                if Self::key_at(s, i, stride) != 0 {
-                    f(self.read_row(s, i, stride));
+        fn each<const T: bool>(shards: &[Shard], f: &mut impl FnMut(Record)) {
+            for s in shards {
+                let rows = s.rows::<T>();
+                for i in 0..rows.cap() {
+                    if rows.w0(i) != 0 {
+                        f(Table::decode(&rows.read(i)));
+                    }
                 }
             }
+        }
+        if self.has_thread() {
+            each::<true>(&self.shards, &mut f);
+        } else {
+            each::<false>(&self.shards, &mut f);
         }
     }
 
     /// Bytes mapped for the table.
     pub(crate) fn bytes(&self) -> u64 {
         // Relaxed: a statistic.
-        self.bytes.load(Ordering::Relaxed)
+        self.bytes.load(Relaxed)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn totals_reach_the_depot_through_pending_slots() {
+        let t = Table::new();
+        t.setup(&Config::DEFAULT).unwrap();
+        let (early, unsampled) = (StackHandle::EARLY, StackHandle::UNSAMPLED);
+        let before = (DEPOT.live(early), DEPOT.live(unsampled));
+        let record = |i: usize, handle| Record {
+            addr: 0x10_0000 + i * 48,
+            size: if handle == early { 3 } else { 10 },
+            align: 8,
+            handle,
+            tid: 0,
+            ts: 0,
+        };
+        for i in 0..2000 {
+            assert!(t.insert(&record(i, if i % 2 == 0 { early } else { unsampled })));
+        }
+        for i in (0..2000).step_by(4) {
+            assert!(t.forget(record(i, early).addr));
+        }
+        assert!(!t.forget(0x10_0000 + 2000 * 48), "never inserted");
+        t.lock_all();
+        t.publish_locked();
+        t.unlock_all();
+        assert_eq!(t.len(), 1500);
+        let delta = |(c0, b0): (u64, u64), (c1, b1): (u64, u64)| (c1 - c0, b1 - b0);
+        assert_eq!(delta(before.0, DEPOT.live(early)), (500, 1500));
+        assert_eq!(delta(before.1, DEPOT.live(unsampled)), (1000, 10_000));
+    }
+
+    #[test]
+    fn rows_round_trip() {
+        for (size, align, handle) in [
+            (1usize, 1usize, StackHandle::from_raw(0)),
+            (
+                MAX_SIZE as usize,
+                1 << 29,
+                StackHandle::from_raw((8190 << 11) | 2047),
+            ),
+            (12_345, 16, StackHandle::DUMMY),
+            (7, 8, StackHandle::FAILURE),
+            (0, 4096, StackHandle::EARLY),
+            (1 << 41, 64, StackHandle::UNSAMPLED),
+        ] {
+            let r = Record {
+                addr: 0x7fff_1234_5670,
+                size,
+                align,
+                handle,
+                tid: 9,
+                ts: 10,
+            };
+            let mut w = Table::encode(&r);
+            w[0] = with_dist(w[0], 200);
+            assert_eq!(Table::decode(&w), r);
+            assert_eq!(dist_of(w[0], 0, 1024), 200);
+            let (packed, bytes) = Table::owner_of(w[0], w[1]);
+            assert_eq!(
+                (unpack_handle(packed.into()), bytes),
+                (handle, i64::try_from(size).unwrap())
+            );
+        }
     }
 }

@@ -252,6 +252,17 @@ pub(crate) fn disable() {
     let _ = STATE.compare_exchange(ON, PAUSED, Ordering::AcqRel, Ordering::Relaxed);
 }
 
+/// The exact live totals of `handle`: the depot's counters once every
+/// shard's pending changes are added, with every shard lock held.
+pub(crate) fn live_totals(handle: StackHandle) -> (u64, u64) {
+    let _locked = Guard::enter(LOCKED);
+    TABLE.lock_all();
+    TABLE.publish_locked();
+    let totals = DEPOT.live(handle);
+    TABLE.unlock_all();
+    totals
+}
+
 pub(crate) fn is_enabled() -> bool {
     state() == ON
 }
@@ -292,6 +303,7 @@ pub(crate) fn snapshot() -> Snapshot {
             continue;
         }
         let thread = TABLE.has_thread();
+        TABLE.publish_locked();
         TABLE.for_each_locked(|r| {
             allocations.push(Allocation {
                 addr: r.addr,
