@@ -13,12 +13,17 @@
 use core::cell::Cell;
 use core::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 
+mod recent;
+mod walk;
+
+use walk::Bounds;
+
 use crate::depot::DEPOT;
 use crate::snapshot::{CaptureMode, StackHandle};
 use crate::sys;
 
 /// Return addresses skipped at capture: the one into the tracked slow path
-/// (`alloc_tracked`, which calls `walk`). The next one is in whatever
+/// (`alloc_tracked`, which calls `capture_fp`). The next one is in whatever
 /// called the slow path: the allocator shim `__rust_alloc`, or, when the
 /// compiler inlined the shim (it does within one crate), the allocating
 /// function itself; it is kept, so no program frame is ever lost.
@@ -30,8 +35,6 @@ static SAMPLE_EVERY: AtomicU64 = AtomicU64::new(0);
 static DEPTH: AtomicUsize = AtomicUsize::new(crate::config::DEFAULT_DEPTH);
 
 thread_local! {
-    /// The thread's stack `[low, high)`, cached at its first capture.
-    static BOUNDS: Cell<(usize, usize)> = const { Cell::new((0, 0)) };
     /// Allocations seen by this thread in sampling mode.
     static COUNTER: Cell<u64> = const { Cell::new(0) };
     /// The thread's OS id, cached (0: not yet read).
@@ -95,70 +98,21 @@ fn frame_pointer() -> usize {
     0
 }
 
-fn stack_bounds() -> (usize, usize) {
-    let b = BOUNDS.try_with(Cell::get).unwrap_or((0, 0));
-    if b.1 != 0 {
-        return b;
-    }
-    let b = sys::thread_stack_bounds().unwrap_or((0, 0));
-    let _ = BOUNDS.try_with(|c| c.set(b));
-    b
-}
-
 /// Walks the frame-pointer chain from the caller, skipping `skip` return
-/// addresses, into `buf`; returns how many it stored and their
-/// [`crate::depot::hash`]. Every frame must lie inside the thread's stack,
-/// above the previous one, 8-byte aligned: a broken chain (code without
-/// frame pointers) ends the walk, never faults.
+/// addresses, into `buf`; returns how many it stored.
 #[inline(never)]
-pub(crate) fn walk(buf: &mut [usize], skip: usize) -> (usize, u64) {
-    use crate::depot::{HASH_SEED, hash_finish, hash_step};
-    let (lo, hi) = stack_bounds();
-    let empty = (0, hash_finish(HASH_SEED, 0));
-    // A frame record is the 16 bytes at `fp`: `lo <= fp <= top`.
-    let Some(top) = hi.checked_sub(16) else {
-        return empty;
+fn walk(buf: &mut [usize], skip: usize) -> usize {
+    let Some(bounds) = Bounds::of_thread() else {
+        return 0;
     };
-    let mut fp = frame_pointer();
-    if fp < lo || fp > top || !fp.is_multiple_of(8) {
-        return empty;
-    }
-    // From here `fp` is a valid record, and each step checks that the next
-    // one is too: strictly above (so at or above `lo`), at most `top`,
-    // aligned.
-    let valid_next = |next: usize, fp: usize| next > fp && next <= top && next.is_multiple_of(8);
-    for _ in 0..skip {
-        // SAFETY: `fp..fp + 16` lies inside this thread's own stack, at or
-        // above the current frame, so it is mapped and readable; it is
-        // 8-byte aligned.
-        let next = unsafe { *(fp as *const usize) };
-        if !valid_next(next, fp) {
-            return empty;
-        }
-        fp = next;
-    }
-    let mut n = 0;
-    let mut h = HASH_SEED;
-    while n < buf.len() {
-        // SAFETY: as above.
-        let (next, ret) = unsafe { (*(fp as *const usize), *((fp + 8) as *const usize)) };
-        if ret == 0 {
-            break;
-        }
-        buf[n] = ret;
-        n += 1;
-        h = hash_step(h, ret);
-        if !valid_next(next, fp) {
-            break;
-        }
-        fp = next;
-    }
-    (n, hash_finish(h, n))
+    bounds
+        .start(frame_pointer(), skip)
+        .map_or(0, |fp| bounds.walk::<false>(fp, buf, &mut []).0)
 }
 
 #[inline(never)]
 fn probe_leaf(out: &mut [usize; 4]) -> usize {
-    core::hint::black_box(walk(out, 0).0)
+    core::hint::black_box(walk(out, 0))
 }
 
 #[inline(never)]
@@ -180,30 +134,15 @@ pub(crate) fn frame_pointers_work() -> bool {
 }
 
 /// The owner handle of an allocation being tracked now, called with the
-/// thread's guard set to `LOCKED`. Must be inlined into the
-/// `#[inline(never)]` tracked path so that [`SKIP`] is right.
+/// thread's guard set to `LOCKED` from the `#[inline(never)]` tracked path
+/// (so that [`SKIP`] is right, this must be inlined there).
 #[inline(always)]
 pub(crate) fn owner(anchor: usize) -> StackHandle {
     // Relaxed: see `configure`.
     let depth = DEPTH.load(Ordering::Relaxed);
-    // A buffer just deep enough for the default depth costs four vector
-    // stores to clear, against a `memset` of 512 bytes for the deepest.
-    if depth <= crate::config::DEFAULT_DEPTH {
-        owner_in::<{ crate::config::DEFAULT_DEPTH }>(depth, anchor)
-    } else {
-        owner_in::<{ crate::config::MAX_DEPTH }>(depth, anchor)
-    }
-}
-
-#[inline(always)]
-fn owner_in<const N: usize>(depth: usize, anchor: usize) -> StackHandle {
-    // Relaxed: see `configure`.
     let every = SAMPLE_EVERY.load(Ordering::Relaxed);
-    let mut buf = [0usize; N];
-    let buf = &mut buf[..depth.min(N)];
     if every == 0 {
-        let (n, hash) = walk(buf, SKIP);
-        return save_cached(&buf[..n], hash);
+        return capture_fp(depth);
     }
     let c = COUNTER.try_with(|c| {
         let v = c.get();
@@ -212,6 +151,8 @@ fn owner_in<const N: usize>(depth: usize, anchor: usize) -> StackHandle {
     });
     match c {
         Ok(v) if v % every == 0 => {
+            let mut buf = [0usize; crate::config::MAX_DEPTH];
+            let buf = &mut buf[..depth];
             // The unwinder may allocate: its allocations are allocowner's
             // own (DUMMY), not passed through.
             crate::guard::set(crate::guard::INSIDE);
@@ -221,6 +162,30 @@ fn owner_in<const N: usize>(depth: usize, anchor: usize) -> StackHandle {
         }
         _ => StackHandle::UNSAMPLED,
     }
+}
+
+/// Captures with the frame-pointer walk, from the record of the tracked
+/// path that called it, first asking the thread's recent chains.
+#[inline(never)]
+fn capture_fp(depth: usize) -> StackHandle {
+    let fp = Bounds::of_thread().and_then(|b| Some((b, b.start(frame_pointer(), SKIP)?)));
+    let Some((bounds, fp)) = fp else {
+        return save_cached(&[], crate::depot::hash(&[]));
+    };
+    if depth > recent::DEPTH {
+        let mut frames = [0usize; crate::config::MAX_DEPTH];
+        let (n, hash, _) = bounds.walk::<false>(fp, &mut frames[..depth], &mut []);
+        return save_cached(&frames[..n], hash);
+    }
+    if let Some(handle) = recent::find(&bounds, fp, depth) {
+        return handle;
+    }
+    let mut frames = [0usize; recent::DEPTH];
+    let mut records = [0usize; recent::DEPTH + 1];
+    let (n, hash, end) = bounds.walk::<true>(fp, &mut frames[..depth], &mut records);
+    let handle = save_cached(&frames[..n], hash);
+    recent::remember(&records[..=n], &frames[..n], end, handle);
+    handle
 }
 
 const CACHE: usize = 64;

@@ -1,0 +1,126 @@
+//! Recent chains: each thread remembers its last few frame-pointer walks,
+//! where each frame record lay and what it held, with the stack's handle.
+//!
+//! A capture that starts at a remembered record compares every remembered
+//! record with the stack as it is now. The addresses are known, so the
+//! loads do not wait on each other as a walk's pointer chase does; on a
+//! full match the remembered handle is the answer, with nothing walked,
+//! hashed or looked up. A match is exact, not a guess: the first record is
+//! where the walk starts, and each record that holds what it held before
+//! points to the same next record, so the walk would find the same frames,
+//! and stop for the same reason.
+
+use core::cell::Cell;
+
+use super::walk::{self, End};
+use crate::snapshot::StackHandle;
+
+/// The deepest chain remembered: the default depth.
+pub(super) const DEPTH: usize = crate::config::DEFAULT_DEPTH;
+/// Chains remembered per thread.
+const ENTRIES: usize = 16;
+
+struct Entry {
+    /// Frames (0: an empty entry).
+    n: Cell<u8>,
+    /// Whether the depth ended the walk (then the last record's `next`
+    /// word does not matter).
+    by_depth: Cell<bool>,
+    handle: Cell<u32>,
+    /// `records[k]`: where frame `k`'s record lay; `records[n]`: the `next`
+    /// word of the last one.
+    records: [Cell<usize>; DEPTH + 1],
+    /// The return address in each record.
+    rets: [Cell<usize>; DEPTH],
+}
+
+thread_local! {
+    // Destructor-free (usable during thread teardown); 4.5 KiB per thread.
+    static RECENT: [Entry; ENTRIES] = const {
+        [const {
+            Entry {
+                n: Cell::new(0),
+                by_depth: Cell::new(false),
+                handle: Cell::new(0),
+                records: [const { Cell::new(0) }; DEPTH + 1],
+                rets: [const { Cell::new(0) }; DEPTH],
+            }
+        }; ENTRIES]
+    };
+}
+
+/// The entry of a chain is picked by where its first record lies and by
+/// its first two return addresses (the first alone is often inside the
+/// allocator shim, the same for every allocation).
+#[inline(always)]
+fn slot(fp: usize, ret0: usize, ret1: usize) -> usize {
+    let k = (fp as u64 >> 4) ^ ret0 as u64 ^ (ret1 as u64).rotate_left(17);
+    (k.wrapping_mul(0x9e37_79b9_7f4a_7c15) >> 60) as usize % ENTRIES
+}
+
+/// The first two return addresses of the chain from the valid record `fp`
+/// (0 for the second if there is none).
+#[inline(always)]
+fn key(bounds: &walk::Bounds, fp: usize) -> (usize, usize) {
+    // SAFETY: `fp` is a valid record of this thread's stack.
+    let (next, ret0) = unsafe { walk::record(fp) };
+    if !bounds.valid_next(next, fp) {
+        return (ret0, 0);
+    }
+    // SAFETY: `next` passed the bounds checks for this thread's stack.
+    (ret0, unsafe { walk::record(next) }.1)
+}
+
+/// The handle of the chain a walk of `depth` frames from the valid record
+/// `fp` would find, if it is a remembered one.
+#[inline(always)]
+pub(super) fn find(bounds: &walk::Bounds, fp: usize, depth: usize) -> Option<StackHandle> {
+    let (ret0, ret1) = key(bounds, fp);
+    RECENT
+        .try_with(|recent| {
+            let e = &recent[slot(fp, ret0, ret1)];
+            let n = usize::from(e.n.get());
+            let by_depth = e.by_depth.get();
+            if n == 0 || e.records[0].get() != fp || (if by_depth { n != depth } else { n > depth })
+            {
+                return None;
+            }
+            let mut diff = 0;
+            for k in 0..n {
+                // SAFETY: the entry is this thread's, and each record address
+                // in it passed the walk's bounds checks for this thread's
+                // stack, at or above a then-live frame.
+                let (next, ret) = unsafe { walk::record(e.records[k].get()) };
+                diff |= ret ^ e.rets[k].get();
+                if k + 1 < n || !by_depth {
+                    diff |= next ^ e.records[k + 1].get();
+                }
+            }
+            (diff == 0).then(|| StackHandle::from_raw(e.handle.get()))
+        })
+        .ok()
+        .flatten()
+}
+
+/// Remembers a walk: `records` and `frames` as [`walk::Bounds::walk`]
+/// filled them, why it ended and the stack's handle.
+#[inline(always)]
+pub(super) fn remember(records: &[usize], frames: &[usize], end: End, handle: StackHandle) {
+    let n = frames.len();
+    if end == End::Zero || n == 0 || n > DEPTH || !handle.is_stack() {
+        return;
+    }
+    let ret1 = if n > 1 { frames[1] } else { 0 };
+    let _ = RECENT.try_with(|recent| {
+        let e = &recent[slot(records[0], frames[0], ret1)];
+        for (cell, &r) in e.records.iter().zip(&records[..=n]) {
+            cell.set(r);
+        }
+        for (cell, &f) in e.rets.iter().zip(frames) {
+            cell.set(f);
+        }
+        e.n.set(n as u8);
+        e.by_depth.set(end == End::Depth);
+        e.handle.set(handle.raw());
+    });
+}

@@ -1,0 +1,140 @@
+//! The frame-pointer walk: from a frame record (the saved frame pointer and
+//! return address a function with frame pointers pushes on entry) to its
+//! caller's, and on up, keeping the return addresses.
+//!
+//! Every record must lie inside the thread's own stack, above the one
+//! before it, 8-byte aligned: a broken chain (code without frame pointers)
+//! ends the walk, never faults.
+
+use core::cell::Cell;
+
+use crate::depot::{HASH_SEED, hash_finish, hash_step};
+use crate::sys;
+
+thread_local! {
+    /// The thread's stack `[low, high)`, cached at its first capture.
+    static BOUNDS: Cell<(usize, usize)> = const { Cell::new((0, 0)) };
+}
+
+/// Where frame records may lie: this thread's stack.
+#[derive(Clone, Copy)]
+pub(super) struct Bounds {
+    lo: usize,
+    /// The highest address a 16-byte record may start at.
+    top: usize,
+}
+
+/// Why a walk stopped.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(super) enum End {
+    /// It had as many frames as asked for.
+    Depth,
+    /// The next record was not a valid one.
+    Chain,
+    /// A record held a zero return address.
+    Zero,
+}
+
+impl Bounds {
+    /// The calling thread's stack, read once per thread.
+    pub(super) fn of_thread() -> Option<Bounds> {
+        let mut b = BOUNDS.try_with(Cell::get).unwrap_or((0, 0));
+        if b.1 == 0 {
+            b = sys::thread_stack_bounds().unwrap_or((0, 0));
+            let _ = BOUNDS.try_with(|c| c.set(b));
+        }
+        let top = b.1.checked_sub(16)?;
+        (b.0 <= top).then_some(Bounds { lo: b.0, top })
+    }
+
+    #[inline(always)]
+    fn valid(&self, fp: usize) -> bool {
+        fp >= self.lo && fp <= self.top && fp.is_multiple_of(8)
+    }
+
+    /// Whether `next`, read from the valid record at `fp`, is a valid record
+    /// further up: strictly above (so at or above `lo`), at most `top`,
+    /// aligned.
+    #[inline(always)]
+    pub(super) fn valid_next(&self, next: usize, fp: usize) -> bool {
+        next > fp && next <= self.top && next.is_multiple_of(8)
+    }
+
+    /// The record `skip` records up from the frame pointer `fp` (a value of
+    /// the frame-pointer register), if the chain is valid that far.
+    #[inline(always)]
+    pub(super) fn start(&self, fp: usize, skip: usize) -> Option<usize> {
+        if !self.valid(fp) {
+            return None;
+        }
+        let mut fp = fp;
+        for _ in 0..skip {
+            // SAFETY: `fp` is a valid record of this thread's stack, at or
+            // above the caller's frame.
+            let (next, _) = unsafe { record(fp) };
+            if !self.valid_next(next, fp) {
+                return None;
+            }
+            fp = next;
+        }
+        Some(fp)
+    }
+
+    /// Walks from the valid record `fp` (from [`Bounds::start`]), storing
+    /// return addresses in `frames`; returns how many, their
+    /// [`crate::depot::hash`] and why it stopped. With `RECORD`,
+    /// `records[k]` gets the address of frame `k`'s record and, after the
+    /// last frame, `records[n]` the `next` word read from the last record
+    /// (`records` has room for `frames.len() + 1`).
+    #[inline(always)]
+    pub(super) fn walk<const RECORD: bool>(
+        &self,
+        mut fp: usize,
+        frames: &mut [usize],
+        records: &mut [usize],
+    ) -> (usize, u64, End) {
+        let mut n = 0;
+        let mut h = HASH_SEED;
+        let end = loop {
+            if n == frames.len() {
+                break End::Depth;
+            }
+            // SAFETY: `fp` is a valid record of this thread's stack, at or
+            // above the caller's frame (each step goes strictly up).
+            let (next, ret) = unsafe { record(fp) };
+            if ret == 0 {
+                break End::Zero;
+            }
+            frames[n] = ret;
+            if RECORD {
+                records[n] = fp;
+                records[n + 1] = next;
+            }
+            n += 1;
+            h = hash_step(h, ret);
+            if !self.valid_next(next, fp) {
+                break if n == frames.len() {
+                    End::Depth
+                } else {
+                    End::Chain
+                };
+            }
+            fp = next;
+        };
+        (n, hash_finish(h, n), end)
+    }
+}
+
+/// The two words of the frame record at `fp`: the saved frame pointer (the
+/// caller's record) and the return address.
+///
+/// # Safety
+/// `fp` must have passed [`Bounds::valid`] (or [`Bounds::valid_next`]) for
+/// the calling thread's stack, at or above a frame that was live on it:
+/// such memory is mapped for as long as the thread runs, and 8-byte
+/// aligned.
+#[inline(always)]
+pub(super) unsafe fn record(fp: usize) -> (usize, usize) {
+    // SAFETY: per the contract, 16 readable, aligned bytes at `fp`.
+    unsafe { (*(fp as *const usize), *((fp + 8) as *const usize)) }
+}
