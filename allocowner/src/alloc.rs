@@ -127,7 +127,6 @@ impl<A: GlobalAlloc + 'static> OwnerAlloc<A> {
             Self::record_nested(p, layout, g);
             return p;
         }
-        TABLE.prefetch(p as usize);
         guard::set(LOCKED);
         let handle = capture::owner(Self::alloc_tracked as *const () as usize);
         Self::record(p, layout, handle);

@@ -57,20 +57,6 @@ pub(crate) fn discard(p: *mut u8, len: usize) {
     unsafe { libc::madvise(p.cast(), len, libc::MADV_DONTNEED) };
 }
 
-/// Asks the CPU to start loading the cache line at `p` for a write. A hint:
-/// it never faults, whatever `p` is.
-#[inline(always)]
-pub(crate) fn prefetch(p: *const u8) {
-    #[cfg(target_arch = "x86_64")]
-    // SAFETY: PREFETCHW only hints the cache; it never faults, even on an
-    // unmapped address, and touches no register or flag we own.
-    unsafe {
-        core::arch::asm!("prefetchw [{}]", in(reg) p, options(nostack, preserves_flags, readonly));
-    }
-    #[cfg(not(target_arch = "x86_64"))]
-    let _ = p;
-}
-
 /// Writes all of `bytes` to stderr with `write(2)`: no allocation, no lock.
 pub(crate) fn write_stderr(bytes: &[u8]) {
     let mut rest = bytes;

@@ -392,6 +392,7 @@ impl Table {
     }
 
     /// Bytes per record over all clients, 0 before setup.
+    #[inline]
     pub(crate) fn stride(&self) -> usize {
         // Relaxed: fixed once before tracking turns on.
         self.stride.load(Relaxed) as usize
@@ -404,6 +405,7 @@ impl Table {
         THREAD_ACTIVE.load(Relaxed)
     }
 
+    #[inline(always)]
     fn encode(r: &Record) -> [u64; 4] {
         let size = (r.size as u64).min(MAX_SIZE);
         let align_log2 = u64::from(r.align.max(1).trailing_zeros()).min(63);
@@ -454,10 +456,39 @@ impl Table {
         }
     }
 
-    fn insert_in<const T: bool>(&self, addr: u64, mut words: [u64; 4]) -> bool {
+    #[inline(always)]
+    fn insert_in<const T: bool>(&self, addr: u64, words: [u64; 4]) -> bool {
         let h = hash(addr);
         let shard = &self.shards[shard_of(h)];
         let _g = shard.lock.lock_guarded();
+        let len = shard.len.load(Relaxed) as usize;
+        let rows = shard.rows::<T>();
+        let cap = rows.cap();
+        // The common case: room, and the home slot free.
+        if (len + 1) * 8 <= cap * 7 {
+            let i = home(addr, h, cap);
+            if rows.w0(i) == 0 {
+                rows.write(i, &words);
+                shard.len.store(len as u32 + 1, Relaxed);
+                let (handle, size) = Self::owner_of(words[0], words[1]);
+                shard.account(handle, 1, size);
+                return true;
+            }
+        }
+        self.insert_probing::<T>(shard, addr, h, words)
+    }
+
+    /// [`Table::insert_in`] past its common case: grow if needed, then one
+    /// Robin Hood pass. The shard lock is held.
+    #[cold]
+    #[inline(never)]
+    fn insert_probing<const T: bool>(
+        &self,
+        shard: &Shard,
+        addr: u64,
+        h: u64,
+        mut words: [u64; 4],
+    ) -> bool {
         let len = shard.len.load(Relaxed) as usize;
         if (len + 1) * 8 > shard.cap() * 7 {
             // Growing may be needed; replacing an existing key is not an
@@ -470,9 +501,9 @@ impl Table {
                 return false;
             }
         }
-        // One Robin Hood pass: stop at the key (replace), or at the first
-        // slot whose entry is closer to its home than we are to ours (the
-        // key cannot be further on), and insert there.
+        // Stop at the key (replace), or at the first slot whose entry is
+        // closer to its home than we are to ours (the key cannot be further
+        // on), and insert there.
         let rows = shard.rows::<T>();
         let cap = rows.cap();
         let mut i = home(addr, h, cap);
@@ -503,18 +534,6 @@ impl Table {
         let (handle, size) = Self::owner_of(words[0], words[1]);
         shard.account(handle, 1, size);
         true
-    }
-
-    /// Starts loading the cache lines an insert or remove of `addr` will
-    /// touch (its shard and its home row), so that the misses overlap with
-    /// other work. Reads the shard without its lock: only a hint.
-    #[inline]
-    pub(crate) fn prefetch(&self, addr: usize) {
-        let h = hash(addr as u64);
-        let shard = &self.shards[shard_of(h)];
-        sys::prefetch(core::ptr::from_ref(shard).cast());
-        let rows = shard.rows.load(Relaxed);
-        sys::prefetch(rows.wrapping_add(home(addr as u64, h, shard.cap())).cast());
     }
 
     /// Overwrites the record in slot `i` (same key), moving totals.

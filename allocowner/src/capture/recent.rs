@@ -18,7 +18,7 @@ use crate::snapshot::StackHandle;
 /// The deepest chain remembered: the default depth.
 pub(super) const DEPTH: usize = crate::config::DEFAULT_DEPTH;
 /// Chains remembered per thread.
-const ENTRIES: usize = 16;
+const ENTRIES: usize = 32;
 
 struct Entry {
     /// Frames (0: an empty entry).
@@ -35,7 +35,7 @@ struct Entry {
 }
 
 thread_local! {
-    // Destructor-free (usable during thread teardown); 4.5 KiB per thread.
+    // Destructor-free (usable during thread teardown); 9 KiB per thread.
     static RECENT: [Entry; ENTRIES] = const {
         [const {
             Entry {
@@ -55,7 +55,7 @@ thread_local! {
 #[inline(always)]
 fn slot(fp: usize, ret0: usize, ret1: usize) -> usize {
     let k = (fp as u64 >> 4) ^ ret0 as u64 ^ (ret1 as u64).rotate_left(17);
-    (k.wrapping_mul(0x9e37_79b9_7f4a_7c15) >> 60) as usize % ENTRIES
+    (k.wrapping_mul(0x9e37_79b9_7f4a_7c15) >> 58) as usize % ENTRIES
 }
 
 /// The first two return addresses of the chain from the valid record `fp`

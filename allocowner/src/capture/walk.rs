@@ -12,7 +12,7 @@ use crate::depot::{HASH_SEED, hash_finish, hash_step};
 use crate::sys;
 
 thread_local! {
-    /// The thread's stack `[low, high)`, cached at its first capture.
+    /// The thread's stack as [`Bounds`] (`top` 0: not read yet, or none).
     static BOUNDS: Cell<(usize, usize)> = const { Cell::new((0, 0)) };
 }
 
@@ -37,14 +37,21 @@ pub(super) enum End {
 
 impl Bounds {
     /// The calling thread's stack, read once per thread.
+    #[inline(always)]
     pub(super) fn of_thread() -> Option<Bounds> {
-        let mut b = BOUNDS.try_with(Cell::get).unwrap_or((0, 0));
-        if b.1 == 0 {
-            b = sys::thread_stack_bounds().unwrap_or((0, 0));
-            let _ = BOUNDS.try_with(|c| c.set(b));
+        match BOUNDS.try_with(Cell::get) {
+            Ok((lo, top)) if top != 0 => Some(Bounds { lo, top }),
+            _ => Self::first_of_thread(),
         }
-        let top = b.1.checked_sub(16)?;
-        (b.0 <= top).then_some(Bounds { lo: b.0, top })
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn first_of_thread() -> Option<Bounds> {
+        let (lo, hi) = sys::thread_stack_bounds()?;
+        let top = hi.checked_sub(16).filter(|&top| lo <= top)?;
+        let _ = BOUNDS.try_with(|c| c.set((lo, top)));
+        Some(Bounds { lo, top })
     }
 
     #[inline(always)]
