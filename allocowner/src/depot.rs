@@ -9,9 +9,11 @@
 //!
 //! A record is `16 + 8 × frames` bytes: a 4-byte word with the chain link
 //! and the frame count, the live allocation count (4 bytes), the live bytes
-//! (8 bytes), then the frames. The live count and bytes are kept up to date
-//! on every allocation and free (page_owner's `page_owner_stacks`), so
-//! reading a stack's totals is O(1). Records are never freed.
+//! (8 bytes), then the frames. The live count and bytes follow every
+//! allocation and free (page_owner's `page_owner_stacks`): the side table
+//! gathers the changes per shard and adds them here (see `table::Pending`),
+//! and exact totals are read with its locks held, so reading a stack's
+//! totals is O(1). Records are never freed.
 
 use core::ptr::null_mut;
 use core::sync::atomic::{AtomicPtr, AtomicU32, AtomicU64, AtomicUsize, Ordering};

@@ -4,9 +4,10 @@
 //! the noise of this machine (2 shared cores) falls on all cases alike, and
 //! prints the median time per operation with its ratio to the first case.
 //! When `valgrind` is installed it also re-runs the bench binary under
-//! Callgrind once per case, twice (0 and N iterations), and prints the
-//! instructions per operation: a count that does not depend on the load of
-//! the machine. Set `BENCH_NO_CALLGRIND=1` to skip that part.
+//! Callgrind once per case, twice (0 and N iterations, each after one warm-up
+//! iteration), and prints the instructions per operation: a count that does
+//! not depend on the load of the machine. Set `BENCH_NO_CALLGRIND=1` to skip
+//! that part.
 
 use std::fmt::Write as _;
 use std::hint::black_box;
@@ -163,8 +164,10 @@ fn callgrind_available() -> bool {
 }
 
 /// Instructions per operation: two Callgrind runs of this binary executing
-/// only case `index` of `title`, with 0 and with N iterations; the
-/// difference over N leaves out start-up and set-up.
+/// only case `index` of `title`, one warm-up iteration and then 0 or N
+/// iterations; the difference over N leaves out start-up, set-up and what
+/// a first iteration alone pays (caches filled, tables grown): a steady
+/// state, as the wall-clock rounds measure after calibration.
 fn instructions(title: &str, index: usize, ns_per_op: f64) -> Option<f64> {
     // About 5 ms of native work: half a second or so under Callgrind.
     let n = ((5e6 / ns_per_op.max(0.1)) as u64).clamp(1, 1_000_000);
@@ -200,6 +203,7 @@ fn run_child(title: &str, cases: &mut [Case<'_>], spec: &str) {
         return;
     };
     if let Some(case) = cases.get_mut(i) {
+        (case.run)(black_box(1));
         (case.run)(black_box(n));
     }
 }
