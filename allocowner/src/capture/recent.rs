@@ -17,12 +17,14 @@ use crate::snapshot::StackHandle;
 
 /// The deepest chain remembered: the default depth.
 pub(super) const DEPTH: usize = crate::config::DEFAULT_DEPTH;
-/// Chains remembered per thread.
+/// Chains remembered per thread, in pairs (two ways).
 const ENTRIES: usize = 32;
 
 struct Entry {
     /// Frames (0: an empty entry).
     n: Cell<u8>,
+    /// Whether it is the one of its pair used last (the other goes first).
+    last: Cell<bool>,
     /// Whether the depth ended the walk (then the last record's `next`
     /// word does not matter).
     by_depth: Cell<bool>,
@@ -40,6 +42,7 @@ thread_local! {
         [const {
             Entry {
                 n: Cell::new(0),
+                last: Cell::new(false),
                 by_depth: Cell::new(false),
                 handle: Cell::new(0),
                 records: [const { Cell::new(0) }; DEPTH + 1],
@@ -49,13 +52,22 @@ thread_local! {
     };
 }
 
-/// The entry of a chain is picked by where its first record lies and by
-/// its first two return addresses (the first alone is often inside the
-/// allocator shim, the same for every allocation).
+/// A chain may be in either entry of a pair, picked by where its first
+/// record lies and by its first two return addresses (the first alone is
+/// often inside the allocator shim, the same for every allocation). Two
+/// ways, least recently used out: call sites at one depth often share a
+/// pair.
 #[inline(always)]
-fn slot(fp: usize, ret0: usize, ret1: usize) -> usize {
+fn pair(fp: usize, ret0: usize, ret1: usize) -> usize {
     let k = (fp as u64 >> 4) ^ ret0 as u64 ^ (ret1 as u64).rotate_left(17);
-    (k.wrapping_mul(0x9e37_79b9_7f4a_7c15) >> 58) as usize % ENTRIES
+    ((k.wrapping_mul(0x9e37_79b9_7f4a_7c15) >> 58) as usize % ENTRIES) & !1
+}
+
+/// Marks entry `i` as the last used of its pair.
+#[inline(always)]
+fn touch(recent: &[Entry; ENTRIES], i: usize) {
+    recent[i].last.set(true);
+    recent[i ^ 1].last.set(false);
 }
 
 /// The first two return addresses of the chain from the valid record `fp`
@@ -78,11 +90,19 @@ pub(super) fn find(bounds: &walk::Bounds, fp: usize, depth: usize) -> Option<Sta
     let (ret0, ret1) = key(bounds, fp);
     RECENT
         .try_with(|recent| {
-            let e = &recent[slot(fp, ret0, ret1)];
+            // The first entry of the pair that starts where the walk would;
+            // if it is stale, the miss remembers the chain over the least
+            // recently used entry, which is this one when the other is the
+            // current chain.
+            let p = pair(fp, ret0, ret1);
+            let i = [p, p + 1].into_iter().find(|&i| {
+                let e = &recent[i];
+                e.records[0].get() == fp && e.rets[0].get() == ret0
+            })?;
+            let e = &recent[i];
             let n = usize::from(e.n.get());
             let by_depth = e.by_depth.get();
-            if n == 0 || e.records[0].get() != fp || (if by_depth { n != depth } else { n > depth })
-            {
+            if n == 0 || (if by_depth { n != depth } else { n > depth }) {
                 return None;
             }
             let mut diff = 0;
@@ -96,7 +116,11 @@ pub(super) fn find(bounds: &walk::Bounds, fp: usize, depth: usize) -> Option<Sta
                     diff |= next ^ e.records[k + 1].get();
                 }
             }
-            (diff == 0).then(|| StackHandle::from_raw(e.handle.get()))
+            if diff != 0 {
+                return None;
+            }
+            touch(recent, i);
+            Some(StackHandle::from_raw(e.handle.get()))
         })
         .ok()
         .flatten()
@@ -112,7 +136,10 @@ pub(super) fn remember(records: &[usize], frames: &[usize], end: End, handle: St
     }
     let ret1 = if n > 1 { frames[1] } else { 0 };
     let _ = RECENT.try_with(|recent| {
-        let e = &recent[slot(records[0], frames[0], ret1)];
+        let p = pair(records[0], frames[0], ret1);
+        let i = if recent[p].last.get() { p + 1 } else { p };
+        touch(recent, i);
+        let e = &recent[i];
         for (cell, &r) in e.records.iter().zip(&records[..=n]) {
             cell.set(r);
         }
