@@ -48,12 +48,15 @@ pub(crate) unsafe fn unmap(p: *mut u8, len: usize) {
     MAPPED_BYTES.fetch_sub(len as u64, Ordering::Relaxed);
 }
 
-/// Gives the pages of `len` bytes at `p`, inside a mapping made by [`map`],
-/// back to the OS; they read as zeros when next touched.
-pub(crate) fn discard(p: *mut u8, len: usize) {
+/// Gives the pages of `len` bytes at `p` back to the OS; they read as
+/// zeros when next touched.
+///
+/// # Safety
+/// `p` and `len` must lie inside one mapping made by [`map`], and nothing
+/// may rely on those bytes' contents any more.
+pub(crate) unsafe fn discard(p: *mut u8, len: usize) {
     // SAFETY: MADV_DONTNEED on private anonymous memory of ours only drops
-    // its contents (to zero-filled pages); the caller guarantees nobody else
-    // is using those bytes.
+    // its contents (to zero-filled pages), which the caller gives up.
     unsafe { libc::madvise(p.cast(), len, libc::MADV_DONTNEED) };
 }
 

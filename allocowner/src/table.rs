@@ -756,7 +756,10 @@ impl Table {
             }
             for p in [s.rows.load(Relaxed), s.extra.load(Relaxed)] {
                 if !p.is_null() {
-                    sys::discard(p.cast(), len);
+                    // SAFETY: one of this shard's mappings, made by `grow`
+                    // with `len` bytes; every lock is held, and the rows are
+                    // being emptied.
+                    unsafe { sys::discard(p.cast(), len) };
                 }
             }
             s.len.store(0, Relaxed);
