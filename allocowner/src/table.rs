@@ -42,6 +42,7 @@ const ROW: usize = 16;
 /// Pending stack totals per shard: enough that the stacks of a JSON parse
 /// rarely push each other out (8 published on a third of all calls).
 const PENDING: usize = 32;
+const _: () = assert!(PENDING.is_power_of_two());
 
 // A core row is two words.
 // Word 0: address (48 bits) | distance from home (8, saturating) |
@@ -313,10 +314,12 @@ impl Shard {
         }
     }
 
-    /// Adds a change to `handle`'s live totals. Only with the lock held.
+    /// Adds a change to the live totals of `handle` (packed as in a row).
+    /// Only with the lock held.
     #[inline(always)]
     fn account(&self, handle: u32, count: i32, bytes: i64) {
-        let p = &self.pending[(handle.wrapping_mul(0x9e37_79b9) >> 27) as usize];
+        const SHIFT: u32 = 32 - PENDING.trailing_zeros();
+        let p = &self.pending[(handle.wrapping_mul(0x9e37_79b9) >> SHIFT) as usize];
         if p.handle.load(Relaxed) != handle {
             p.publish();
             p.handle.store(handle, Relaxed);
