@@ -16,10 +16,10 @@
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::collections::BTreeMap;
-use std::fmt::Write as _;
 use std::hint::black_box;
 use std::sync::atomic::{AtomicU8, Ordering};
 
+use benches::alloc_work::{btree, churn, json, json_doc};
 use benches::{Case, compare};
 
 const SYSTEM: u8 = 0;
@@ -110,60 +110,6 @@ fn under<R>(variant: Variant, work: impl FnOnce() -> R) -> R {
     }
     MODE.store(SYSTEM, Ordering::SeqCst);
     r
-}
-
-#[inline(never)]
-fn btree(n: usize) -> usize {
-    let mut m = BTreeMap::new();
-    for i in 0..n {
-        m.insert(format!("key-{i:08}"), vec![i as u8; 16 + i % 64]);
-    }
-    let len = m.len();
-    drop(black_box(m));
-    len
-}
-
-#[inline(never)]
-fn json(doc: &str) -> usize {
-    let v: serde_json::Value = serde_json::from_str(doc).unwrap();
-    let n = v.as_array().map_or(0, Vec::len);
-    drop(black_box(v));
-    n
-}
-
-#[inline(never)]
-fn churn(ops: usize, seed: u64) -> usize {
-    let mut state = seed | 1;
-    let mut slots: Vec<Vec<u8>> = (0..1024).map(|_| Vec::new()).collect();
-    let mut total = 0;
-    for _ in 0..ops {
-        state ^= state << 13;
-        state ^= state >> 7;
-        state ^= state << 17;
-        let i = (state as usize) % slots.len();
-        let size = 1 + ((state >> 32) as usize % 4096);
-        slots[i] = vec![0u8; size];
-        total += slots[i].len();
-    }
-    drop(black_box(slots));
-    total
-}
-
-fn json_doc() -> String {
-    let mut s = String::from("[");
-    for i in 0..5000 {
-        if i > 0 {
-            s.push(',');
-        }
-        let _ = write!(
-            s,
-            r#"{{"id":{i},"name":"user-{i}","tags":["a","bb","ccc"],"score":{}.5,"nested":{{"x":[1,2,3],"y":"{}"}}}}"#,
-            i % 97,
-            "z".repeat(i % 40)
-        );
-    }
-    s.push(']');
-    s
 }
 
 fn on_threads(threads: usize, work: impl Fn(u64) -> usize + Sync) -> usize {

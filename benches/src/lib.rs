@@ -9,6 +9,8 @@
 //! not depend on the load of the machine. Set `BENCH_NO_CALLGRIND=1` to skip
 //! that part.
 
+pub mod alloc_work;
+
 use std::fmt::Write as _;
 use std::hint::black_box;
 use std::process::Command;
