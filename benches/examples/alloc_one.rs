@@ -12,7 +12,9 @@
 //! The difference of the two totals is one steady-state run of `WORK`
 //! (`btree`, `json` or `churn`, as in `benches/alloc.rs`) with tracking on;
 //! add `OFF=1` to both for the pass-through. `OPTIONS` is given to
-//! `allocowner::enable_with` (for example `depth=4`).
+//! `allocowner::enable_with` (for example `depth=4`). `ITERS=N` repeats
+//! the measured run N times, for a wall-clock or `perf` comparison of two
+//! builds.
 
 use std::hint::black_box;
 
@@ -35,7 +37,10 @@ fn main() {
         allocowner::enable_with(&options).expect("OPTIONS");
     }
     run();
+    let iters: usize = std::env::var("ITERS").map_or(1, |v| v.parse().expect("ITERS"));
     if std::env::var_os("ZERO").is_none() {
-        run();
+        for _ in 0..iters {
+            run();
+        }
     }
 }
