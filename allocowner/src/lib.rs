@@ -133,30 +133,33 @@
 //! steady state, do not, except with 8 threads, where scheduling under
 //! Callgrind moves them a little), against `System`:
 //!
-//! | work | off, instr. | on, instr. | on, wall (2 runs) | dhat, instr. |
+//! | work | off, instr. | on, instr. | on, wall (3 runs) | dhat, instr. |
 //! |---|---|---|---|---|
-//! | `BTreeMap<String, Vec<u8>>` 20k entries, 1 thread | 1.00× | 1.62× | 2.00–2.15× | 19.2× |
-//! | `serde_json` parse 0.8 MB, 1 thread | 1.01× | 2.00× | 1.90–2.00× | 35.3× |
-//! | random-size churn, 1 thread | 1.00× | 1.24× | 1.50–1.58× | 13.6× |
-//! | BTreeMap, 8 threads | 1.02× | 1.97× | 1.88–2.43× | 17.3× |
-//! | JSON, 8 threads | 1.01× | 1.78× | 2.24–2.66× | 35.5× |
-//! | churn, 8 threads | 1.00× | 1.21× | 1.67–1.84× | 12.6× |
+//! | `BTreeMap<String, Vec<u8>>` 20k entries, 1 thread | 1.00× | 1.57× | 2.03–2.07× | 19.7× |
+//! | `serde_json` parse 0.8 MB, 1 thread | 1.01× | 1.83× | 1.70–1.77× | 35.2× |
+//! | random-size churn, 1 thread | 1.00× | 1.25× | 1.50–1.61× | 13.4× |
+//! | BTreeMap, 8 threads | 1.00× | 1.62× | 2.02–2.23× | 17.9× |
+//! | JSON, 8 threads | 1.01× | 1.83× | 2.38–2.55× | 35.3× |
+//! | churn, 8 threads | 1.00× | 1.21× | 1.69–1.86× | 12.3× |
 //!
 //! The goals of the design (on within 1.5× on one thread, 2× with 8) are
 //! met in instructions by churn, and with 8 threads by all three; in wall
-//! time churn meets the 8-thread goal, and no workload meets the
-//! one-thread goal reliably. Where the cost goes, per allocation and free,
-//! in the JSON parse (Callgrind, `benches/examples/alloc_one.rs`): the
-//! capture (a remembered frame chain checked, or a 16-frame walk: about 40%
-//! of the added instructions), the side-table insert (a Robin Hood probe
-//! when the home slot is taken, about two inserts in five: blocks of dense
-//! small allocations overflow their group) and the remove. A `realloc`
-//! that moves is a remove plus an insert. A snapshot stalls allocating
-//! threads while it copies; `enable()` also reads `mallinfo2`, which walks
-//! malloc's free lists once.
+//! time churn meets the 8-thread goal and comes to 1.5× on one thread,
+//! BTreeMap comes close with 8 threads, and JSON meets neither. Where the
+//! cost goes, per allocation and free, in the JSON parse (Callgrind,
+//! `benches/examples/alloc_one.rs`): the capture (a remembered frame chain
+//! checked, or a 16-frame walk: about a quarter of the added instructions),
+//! the side-table insert (a Robin Hood probe when the home slot is taken,
+//! about one insert in four: blocks of dense small allocations overflow
+//! their group) and the remove (its backward shift moves one or two records).
+//! Cache locality matters as much as instructions: placing records by
+//! address hash alone ran fewer instructions and was half again slower. A
+//! `realloc` that moves is a remove plus an insert. A snapshot stalls
+//! allocating threads while it copies; `enable()` also reads `mallinfo2`,
+//! which walks malloc's free lists once.
 //!
-//! Memory: 16 bytes per record for the core client, in a table kept
-//! between 7/12 and 7/8 full: 19.4 bytes of side table per live
+//! Memory: 16 bytes per record for the core client, in shards kept
+//! between 7/12 and 7/8 full: 22.2 bytes of side table per live
 //! allocation measured at the peak of a 433,000-allocation BTreeMap. Depot
 //! records are `16 + 8 × frames` bytes per unique stack (81 bytes for the
 //! 8-frame average there), in 16 KiB pools, plus a hash index of 4 bytes
