@@ -161,10 +161,11 @@ const GRANULE_SHIFT: u32 = 5;
 const GROUP: usize = 1 << (BLOCK_SHIFT - GRANULE_SHIFT);
 /// The shard is picked by 64 KiB region, not by block: a run of the heap
 /// that a thread fills and empties in turn keeps its records in one
-/// shard's few pages, whose lock and rows stay in the cache (the alloc
-/// bench ran 5–10% faster in all six of its cases, on one thread and on
-/// eight), while one thread's 64 MiB glibc arena still spreads over every
-/// shard.
+/// shard's few pages, whose lock and rows stay in the cache (in the alloc
+/// bench, the median of five runs against four was 5–20% faster in five
+/// cases of six, on one thread and on eight; BTreeMap on one thread was
+/// the same within noise), while one thread's 64 MiB glibc arena still
+/// spreads over every shard.
 const SHARD_SHIFT: u32 = 16;
 
 /// An address's hash, for its group.
