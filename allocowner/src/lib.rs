@@ -146,13 +146,13 @@
 //! met in instructions by churn, and with 8 threads by all three; in wall
 //! time churn meets the 8-thread goal and reaches 1.5× on one thread in
 //! some runs, BTreeMap meets the 8-thread goal in some runs, and JSON
-//! meets neither. Where the
-//! cost goes, per allocation and free, in the JSON parse (Callgrind,
-//! `benches/examples/alloc_one.rs`): the capture (a remembered frame chain
-//! checked, or a 16-frame walk: about a quarter of the added instructions),
-//! the side-table insert (a Robin Hood probe when the home slot is taken,
-//! about one insert in four: blocks of dense small allocations overflow
-//! their group) and the remove (its backward shift moves one or two records).
+//! meets neither. Where the cost goes, per allocation and free, in the
+//! JSON parse (Callgrind, `benches/examples/alloc_one.rs`): the capture (a
+//! remembered frame chain checked, or a 16-frame walk: about a quarter of
+//! the added instructions), the side-table insert (a Robin Hood probe when
+//! the home slot is taken, about one insert in four: blocks of dense small
+//! allocations overflow their group) and the remove (its backward shift
+//! moves one or two records).
 //! Cache locality matters as much as instructions: placing records by
 //! address hash alone ran fewer instructions and was half again slower. A
 //! `realloc` that moves is a remove plus an insert. A snapshot stalls

@@ -168,16 +168,23 @@ const GROUP: usize = 1 << (BLOCK_SHIFT - GRANULE_SHIFT);
 /// spreads over every shard.
 const SHARD_SHIFT: u32 = 16;
 
-/// An address's hash, for its group.
+/// A multiplicative (Fibonacci) hash of the `1 << shift`-byte piece of
+/// address space that holds `addr`: its high bits are well mixed.
+#[inline(always)]
+fn hash_of_piece(addr: u64, shift: u32) -> u64 {
+    (addr >> shift).wrapping_mul(0x9e37_79b9_7f4a_7c15)
+}
+
+/// An address's hash, for its group: its block's.
 #[inline(always)]
 fn hash(addr: u64) -> u64 {
-    (addr >> BLOCK_SHIFT).wrapping_mul(0x9e37_79b9_7f4a_7c15)
+    hash_of_piece(addr, BLOCK_SHIFT)
 }
 
 /// The shard of `addr`: the top byte of its region's hash.
 #[inline(always)]
 fn shard_of(addr: u64) -> usize {
-    ((addr >> SHARD_SHIFT).wrapping_mul(0x9e37_79b9_7f4a_7c15) >> 56) as usize
+    (hash_of_piece(addr, SHARD_SHIFT) >> 56) as usize
 }
 
 /// The home slot of `addr`, of hash `h`, in a shard of `cap` slots (a
