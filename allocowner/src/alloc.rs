@@ -8,9 +8,14 @@ use std::alloc::System;
 
 use crate::guard::{self, INSIDE, LOCKED, OUTSIDE};
 use crate::snapshot::StackHandle;
-use crate::table::{EPOCH_NS, Record, TABLE};
+use crate::table::{EPOCH_NS, Record, Resized, TABLE};
 use crate::tracker::{self, ON, UNINIT};
 use crate::{capture, sys};
+
+/// Reallocations of blocks up to this size (before and after) run under
+/// the lock of their record's shard (see `Table::resize`): at most a copy
+/// of 64 KiB there, and far below glibc's 128 KiB threshold for `mremap`.
+const RESIZE_UNDER_LOCK: usize = 64 << 10;
 
 /// A global allocator that forwards to `A` and, when tracking is on, knows
 /// which call stack owns every live allocation.
@@ -99,9 +104,7 @@ impl<A: GlobalAlloc + 'static> OwnerAlloc<A> {
             tid,
             ts,
         };
-        if !TABLE.insert(&r) {
-            tracker::count_unrecorded();
-        }
+        Self::insert(&r);
     }
 
     // The tracked paths read the thread's re-entrancy guard once. From the
@@ -171,23 +174,39 @@ impl<A: GlobalAlloc + 'static> OwnerAlloc<A> {
             return unsafe { self.inner.realloc(ptr, layout, new_size) };
         }
         guard::set(LOCKED);
-        let old = TABLE.remove(ptr as usize);
-        guard::set(g);
         // SAFETY: forwarded unchanged (GlobalAlloc contract).
-        let p = unsafe { self.inner.realloc(ptr, layout, new_size) };
-        let moved = match old {
-            // The old block is still ours: its record goes back.
-            Some(old) if p.is_null() => Some(old),
+        let realloc = || unsafe { self.inner.realloc(ptr, layout, new_size) };
+        let (p, resized) = if layout.size().max(new_size) <= RESIZE_UNDER_LOCK {
+            TABLE.resize(ptr as usize, new_size, realloc)
+        } else {
+            // A big block may be copied or remapped: not under a shard
+            // lock. Its record goes first, as in `dealloc`.
+            let old = TABLE.remove(ptr as usize);
+            guard::set(g);
+            let p = realloc();
+            guard::set(LOCKED);
+            match old {
+                None => (p, Resized::Untracked),
+                Some(old) if p.is_null() => {
+                    // The old block is still ours: its record goes back.
+                    Self::insert(&old);
+                    (p, Resized::Kept)
+                }
+                Some(old) => (p, Resized::Moved(old)),
+            }
+        };
+        match resized {
+            Resized::Kept => {}
             // The record moves, keeping the original allocation's stack
             // (like page_owner's __copy_page_owner on migration), with the
             // new address and size.
-            Some(old) => Some(Record {
+            Resized::Moved(old) => Self::insert(&Record {
                 addr: p as usize,
                 size: new_size,
                 ..old
             }),
-            None if p.is_null() => None,
-            None => {
+            Resized::Untracked if p.is_null() => {}
+            Resized::Untracked => {
                 // Allocated while off: from now on it is a new allocation.
                 tracker::early_freed(layout.size());
                 if tracker::state() == ON {
@@ -196,25 +215,24 @@ impl<A: GlobalAlloc + 'static> OwnerAlloc<A> {
                     let new_layout =
                         unsafe { Layout::from_size_align_unchecked(new_size, layout.align()) };
                     if g == INSIDE {
-                        Self::record_nested(p, new_layout, g);
+                        Self::record(p, new_layout, StackHandle::DUMMY);
                     } else {
-                        guard::set(LOCKED);
                         let handle = capture::owner(Self::realloc_tracked as *const () as usize);
                         Self::record(p, new_layout, handle);
-                        guard::set(g);
                     }
                 }
-                None
             }
-        };
-        if let Some(r) = moved {
-            guard::set(LOCKED);
-            if !TABLE.insert(&r) {
-                tracker::count_unrecorded();
-            }
-            guard::set(g);
         }
+        guard::set(g);
         p
+    }
+
+    /// Puts a record in the side table. The thread's guard is `LOCKED`.
+    #[inline]
+    fn insert(r: &Record) {
+        if !TABLE.insert(r) {
+            tracker::count_unrecorded();
+        }
     }
 }
 

@@ -76,8 +76,12 @@
 //!   in 16 bytes; the `thread` client adds thread id and timestamp.
 //! - `realloc` moves the record to the new address and size and **keeps
 //!   the stack of the original allocation** (as page_owner keeps the owner
-//!   on migration); no stack is captured on `realloc`. `dealloc` removes
-//!   the record.
+//!   on migration); no stack is captured on `realloc`. A block of up to
+//!   64 KiB is reallocated under its record's shard lock, so a block that
+//!   stays in place only has its size updated, and the old address of one
+//!   that moves cannot be recorded by another thread before its record is
+//!   gone; a bigger block's record is removed first and put back after.
+//!   `dealloc` removes the record.
 //! - Stacks are deduplicated in a stack depot behind 32-bit
 //!   [`StackHandle`]s; each stack keeps its live count and bytes up to date
 //!   on every allocation and free ([`live_totals`] reads them in O(1)). The
@@ -155,7 +159,9 @@
 //! moves one or two records).
 //! Cache locality matters as much as instructions: placing records by
 //! address hash alone ran fewer instructions and was half again slower. A
-//! `realloc` that moves is a remove plus an insert. A snapshot stalls
+//! `realloc` that moves is a remove plus an insert; one in place only
+//! updates the record (each of the BTreeMap's key strings grows in place
+//! once). A snapshot stalls
 //! allocating threads while it copies; `enable()` also reads `mallinfo2`,
 //! which walks malloc's free lists once.
 //!
@@ -170,9 +176,12 @@
 //!
 //! The allocator never panics, never recurses without bound (re-entered
 //! allocations are recorded as DUMMY, or pass through while an internal
-//! lock is held), never allocates under its locks, and takes every lock in
-//! a `pthread_atfork` prepare handler so a child forked while another
-//! thread was inserting finds consistent tables.
+//! lock is held), never allocates under its locks (but for the inner
+//! allocator's `realloc` of a small block, under a side-table shard lock:
+//! so the inner allocator must not call the global allocator while it
+//! holds a lock of its own, which `System` never does), and takes every
+//! lock in a `pthread_atfork` prepare handler so a child forked while
+//! another thread was inserting finds consistent tables.
 //!
 //! # Platform notes
 //!

@@ -117,6 +117,19 @@ pub(crate) struct Record {
     pub(crate) ts: u64,
 }
 
+/// What [`Table::resize`] did with the record of the old address.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum Resized {
+    /// There was none.
+    Untracked,
+    /// It stays: the block did not move (its size is updated), or the
+    /// reallocation failed (unchanged).
+    Kept,
+    /// The block moved: the record, as it was, is out of the table, for
+    /// the caller to insert at the new address.
+    Moved(Record),
+}
+
 /// A change to one stack's live totals not yet added to the depot.
 struct Pending {
     handle: AtomicU32,
@@ -608,6 +621,71 @@ impl Table {
         Some(old)
     }
 
+    /// Reallocates the block at `addr` by calling `realloc`, with the lock
+    /// of the shard that holds its record: if the block moves, the old
+    /// address is free inside `realloc`, and another thread that gets it
+    /// meanwhile waits here to record it until the old record is gone. In
+    /// place, the record only takes the new size, without a remove and an
+    /// insert. The caller has set the thread's re-entrancy guard to
+    /// `LOCKED` (allocations inside `realloc` pass through untracked).
+    pub(crate) fn resize(
+        &self,
+        addr: usize,
+        new_size: usize,
+        realloc: impl FnOnce() -> *mut u8,
+    ) -> (*mut u8, Resized) {
+        if self.has_thread() {
+            self.resize_in::<true>(addr as u64, new_size, realloc)
+        } else {
+            self.resize_in::<false>(addr as u64, new_size, realloc)
+        }
+    }
+
+    #[inline(always)]
+    fn resize_in<const T: bool>(
+        &self,
+        addr: u64,
+        new_size: usize,
+        realloc: impl FnOnce() -> *mut u8,
+    ) -> (*mut u8, Resized) {
+        if addr > ADDR_MASK || addr == 0 || self.stride() == 0 {
+            return (realloc(), Resized::Untracked);
+        }
+        let h = hash(addr);
+        let shard = &self.shards[shard_of(addr)];
+        let guard = shard.lock.lock_guarded();
+        // No `grow` can run while the lock is held, so `rows` and `i` stay
+        // valid across `realloc`.
+        let rows = shard.rows::<T>();
+        let Some(i) = Self::find_in(&rows, addr, h) else {
+            drop(guard);
+            return (realloc(), Resized::Untracked);
+        };
+        let p = realloc();
+        if p.is_null() {
+            return (p, Resized::Kept);
+        }
+        let old = rows.read(i);
+        let (handle, size) = Self::owner_of(old[0], old[1]);
+        if p as u64 == addr {
+            let new = (new_size as u64).min(MAX_SIZE);
+            let top = 3 << SIZE_TOP_SHIFT;
+            let lo = (1 << SIZE_LO_BITS) - 1;
+            let row = &rows.core[i];
+            row[0].store(
+                (old[0] & !top) | ((new >> SIZE_LO_BITS) << SIZE_TOP_SHIFT),
+                Relaxed,
+            );
+            row[1].store((old[1] & !lo) | (new & lo), Relaxed);
+            shard.account(handle, 0, new.cast_signed() - size);
+            return (p, Resized::Kept);
+        }
+        Self::delete_at(&rows, i);
+        shard.len.store(shard.len.load(Relaxed) - 1, Relaxed);
+        shard.account(handle, -1, -size);
+        (p, Resized::Moved(Self::decode(&old)))
+    }
+
     #[inline(always)]
     fn find_in<const T: bool>(rows: &Rows<'_, T>, addr: u64, h: u64) -> Option<usize> {
         let cap = rows.cap();
@@ -887,6 +965,58 @@ mod tests {
                 (handle, i64::try_from(size).unwrap())
             );
         }
+    }
+
+    /// A resize in place updates the size and the totals; one that moves
+    /// hands the record out; a failed one keeps it; an unknown address
+    /// still reallocates.
+    #[test]
+    fn resize_keeps_or_hands_out_the_record() {
+        let t = Table::new();
+        t.setup(&Config::DEFAULT).unwrap();
+        let handle = StackHandle::FAILURE;
+        let addr = 0x30_0000usize;
+        let rec = Record {
+            addr,
+            size: 24,
+            align: 8,
+            handle,
+            tid: 0,
+            ts: 0,
+        };
+        let totals = || {
+            t.lock_all();
+            t.publish_locked();
+            t.unlock_all();
+            DEPOT.live(handle)
+        };
+        let before = totals();
+        assert!(t.insert(&rec));
+        let (p, r) = t.resize(addr, 40, || addr as *mut u8);
+        assert_eq!((p as usize, r), (addr, Resized::Kept));
+        let (p, r) = t.resize(addr, 4000, core::ptr::null_mut);
+        assert_eq!((p, r), (null_mut(), Resized::Kept));
+        t.lock_all();
+        let mut all = vec![];
+        t.for_each_locked(|r| all.push(r));
+        t.unlock_all();
+        assert_eq!(all, [Record { size: 40, ..rec }]);
+        assert_eq!(totals(), (before.0 + 1, before.1 + 40));
+        let (p, r) = t.resize(addr, 64, || 0x40_0000 as *mut u8);
+        assert_eq!(
+            (p as usize, r),
+            (0x40_0000, Resized::Moved(Record { size: 40, ..rec }))
+        );
+        assert_eq!((t.len(), totals()), (0, before));
+        let mut called = false;
+        let (p, r) = t.resize(addr, 8, || {
+            called = true;
+            0x50_0000 as *mut u8
+        });
+        assert_eq!(
+            (p as usize, r, called),
+            (0x50_0000, Resized::Untracked, true)
+        );
     }
 
     /// Inserts, replacements and removes in dense regions and scattered

@@ -1,5 +1,6 @@
 //! realloc moves the record to the new address and size and keeps the
-//! stack of the original allocation.
+//! stack of the original allocation, for small blocks (resized under the
+//! shard lock) and big ones.
 use std::hint::black_box;
 
 mod common;
@@ -28,6 +29,15 @@ fn shrinker(v: &mut Vec<u8>) {
 fn realloc_moves_the_record() {
     allocowner::enable().unwrap();
     let mut v = first_owner();
+    // A small growth (in place or not) resizes under the shard lock.
+    grower(&mut v, 40);
+    let snap = allocowner::snapshot();
+    assert_eq!(
+        common::owned_by(&snap, "first_owner"),
+        (1, v.capacity() as u64)
+    );
+    assert_eq!(common::owned_by(&snap, "grower"), (0, 0));
+    drop(snap);
     let old = v.as_ptr() as usize;
     grower(&mut v, 1 << 20);
     assert_ne!(v.as_ptr() as usize, old, "a 1 MiB growth moves the block");
