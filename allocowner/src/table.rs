@@ -1,15 +1,20 @@
 //! The side table (the kernel's page_ext): one record per live allocation,
 //! kept outside the allocation, in memory mapped straight from the OS.
 //!
-//! Heap addresses have no page frame number, so the table is a hash map
-//! keyed by address, split into [`SHARDS`] shards (by 64 KiB region of the
-//! heap), each behind its own spin lock: two threads only contend when
-//! their pointers lie in regions that hash to the same shard. Each shard
-//! is a Robin Hood open-addressing table with backward-shift deletion (no
-//! tombstones), grown by 1.5× at 7/8 load, so a core record of 16 bytes
-//! costs 18–27 bytes of a shard's table per live allocation.
-//! Each record keeps its distance from its home slot, so probing never
-//! rehashes the keys it passes.
+//! Most records are small allocations, and those (with the core client
+//! alone) live in a page index ([`pages`]): a 4-byte slot per 32-byte
+//! granule of each heap page that has any, reached through a radix
+//! directory over the address, as page_ext reaches a page's data from its
+//! frame number. The rest (big or over-aligned allocations, handles beyond
+//! 20 bits, the thread client's wider records) go to hashed rows.
+//!
+//! Both are split into [`SHARDS`] shards by 64 KiB region of the heap,
+//! each behind its own spin lock: two threads only contend when their
+//! pointers lie in regions that hash to the same shard. A shard's rows
+//! are a Robin Hood open-addressing table with backward-shift deletion (no
+//! tombstones), grown by 1.5× at 7/8 load, so a record of 16 bytes costs
+//! 18–27 bytes of rows. Each row keeps its distance from its home slot, so
+//! probing never rehashes the keys it passes.
 //!
 //! Clients declare what they need, as page_ext's `need()`/`init()` do: the
 //! core client's 16-byte rows always exist; every other client that is
@@ -27,6 +32,10 @@
 use core::ptr::null_mut;
 use core::sync::atomic::Ordering::Relaxed;
 use core::sync::atomic::{AtomicBool, AtomicI32, AtomicI64, AtomicPtr, AtomicU32, AtomicU64};
+
+mod pages;
+
+use pages::{Pages, Small};
 
 use crate::config::Config;
 use crate::depot::DEPOT;
@@ -143,7 +152,10 @@ struct Shard {
     // Everything below is only touched with `lock` held (or every lock
     // held); Relaxed atomics keep that sound without an `unsafe impl Sync`.
     cap: AtomicU32,
+    /// Records in the rows.
     len: AtomicU32,
+    /// Records in page slots (of this shard's regions).
+    paged: AtomicU32,
     /// Core rows, `cap` of them.
     rows: AtomicPtr<Row>,
     /// The thread client's rows, beside the core rows, or null.
@@ -153,6 +165,8 @@ struct Shard {
 
 pub(crate) struct Table {
     shards: [Shard; SHARDS],
+    /// Small records of the core-only layout, by page (see `pages`).
+    pages: Pages,
     /// Bytes per record over all clients, 0 before setup.
     stride: AtomicU64,
     bytes: AtomicU64,
@@ -243,6 +257,12 @@ fn dist_of(w0: u64, i: usize, cap: usize) -> usize {
 #[inline]
 fn with_dist(w0: u64, d: usize) -> u64 {
     (w0 & !(0xff << DIST_SHIFT)) | ((d.min(DIST_SAT) as u64) << DIST_SHIFT)
+}
+
+/// A size as a change to live bytes (sizes are below 2^63).
+#[inline(always)]
+fn signed(size: usize) -> i64 {
+    (size as u64).cast_signed()
 }
 
 #[inline]
@@ -387,6 +407,7 @@ impl Table {
                     lock: SpinLock::new(),
                     cap: AtomicU32::new(0),
                     len: AtomicU32::new(0),
+                    paged: AtomicU32::new(0),
                     rows: AtomicPtr::new(null_mut()),
                     extra: AtomicPtr::new(null_mut()),
                     pending: [const {
@@ -398,6 +419,7 @@ impl Table {
                     }; PENDING],
                 }
             }; SHARDS],
+            pages: Pages::new(),
             stride: AtomicU64::new(0),
             bytes: AtomicU64::new(0),
         }
@@ -477,29 +499,75 @@ impl Table {
         ((w1 >> SIZE_LO_BITS) as u32, size.cast_signed())
     }
 
+    /// The page-slot value of a record, if it is small enough for one.
+    #[inline(always)]
+    fn slot_of(r: &Record) -> Option<u32> {
+        let addr = r.addr as u64;
+        let small = Small {
+            h24: pack_handle(r.handle) as u32,
+            size: r.size,
+            align: r.align,
+        };
+        if pages::indexed(addr) {
+            pages::encode(addr, small, SPECIAL_FLOOR)
+        } else {
+            None
+        }
+    }
+
+    /// The record that page-slot value `v` of `addr` holds.
+    fn record_of_slot(addr: u64, v: u32) -> Record {
+        let s = pages::decode(v, SPECIAL_FLOOR);
+        Record {
+            addr: addr as usize,
+            size: s.size,
+            align: s.align,
+            handle: unpack_handle(s.h24.into()),
+            tid: 0,
+            ts: 0,
+        }
+    }
+
     /// Inserts (or replaces) the record of `r.addr` and adds it to its
     /// stack's live totals. Returns false if it could not be stored (no
     /// memory from the OS, or an address beyond 48 bits). The caller has
     /// set the thread's re-entrancy guard to `LOCKED`.
+    ///
+    /// With the core client alone, a small record takes its page slot;
+    /// the rest (and every record of the thread client's layout) go to
+    /// the shard's rows.
     #[inline]
     pub(crate) fn insert(&self, r: &Record) -> bool {
         let addr = r.addr as u64;
         if addr > ADDR_MASK || addr == 0 || self.stride() == 0 {
             return false;
         }
-        let words = Self::encode(r);
+        let shard = &self.shards[shard_of(addr)];
         if self.has_thread() {
-            self.insert_in::<true>(addr, words)
-        } else {
-            self.insert_in::<false>(addr, words)
+            let _g = shard.lock.lock_guarded();
+            return self.insert_locked::<true>(shard, addr, Self::encode(r));
         }
+        let _g = shard.lock.lock_guarded();
+        if let Some(v) = Self::slot_of(r)
+            && let Ok(old) = self.pages.insert(addr, v)
+        {
+            match old {
+                None => shard.paged.store(shard.paged.load(Relaxed) + 1, Relaxed),
+                Some(old) => {
+                    let o = pages::decode(old, SPECIAL_FLOOR);
+                    shard.account(o.h24, -1, -signed(o.size));
+                }
+            }
+            shard.account(pack_handle(r.handle) as u32, 1, signed(r.size));
+            return true;
+        }
+        self.insert_locked::<false>(shard, addr, Self::encode(r))
     }
 
+    /// Inserts into the shard's rows. The shard lock is held.
     #[inline(always)]
-    fn insert_in<const T: bool>(&self, addr: u64, words: [u64; 4]) -> bool {
+    fn insert_locked<const T: bool>(&self, shard: &Shard, addr: u64, words: [u64; 4]) -> bool {
         let h = hash(addr);
-        let shard = &self.shards[shard_of(addr)];
-        let _g = shard.lock.lock_guarded();
         let len = shard.len.load(Relaxed) as usize;
         let rows = shard.rows::<T>();
         let cap = rows.cap();
@@ -590,12 +658,11 @@ impl Table {
     /// Removes the record of `addr`, taking it off its stack's totals. The
     /// caller has set the thread's re-entrancy guard to `LOCKED`.
     pub(crate) fn remove(&self, addr: usize) -> Option<Record> {
-        let words = if self.has_thread() {
+        if self.has_thread() {
             self.remove_in::<true>(addr as u64)
         } else {
             self.remove_in::<false>(addr as u64)
-        };
-        words.map(|w| Self::decode(&w))
+        }
     }
 
     /// [`Table::remove`] for a free: whether there was a record.
@@ -608,22 +675,32 @@ impl Table {
         }
     }
 
+    /// Looks in the page slot first (where most records are), then in the
+    /// rows (a record too big for a slot, or one whose slot was taken).
     #[inline(always)]
-    fn remove_in<const T: bool>(&self, addr: u64) -> Option<[u64; 4]> {
+    fn remove_in<const T: bool>(&self, addr: u64) -> Option<Record> {
         if addr > ADDR_MASK || addr == 0 || self.stride() == 0 {
             return None;
         }
-        let h = hash(addr);
         let shard = &self.shards[shard_of(addr)];
         let _g = shard.lock.lock_guarded();
+        if !T
+            && pages::indexed(addr)
+            && let Some(v) = self.pages.remove(addr)
+        {
+            shard.paged.store(shard.paged.load(Relaxed) - 1, Relaxed);
+            let r = Self::record_of_slot(addr, v);
+            shard.account(pack_handle(r.handle) as u32, -1, -signed(r.size));
+            return Some(r);
+        }
         let rows = shard.rows::<T>();
-        let i = Self::find_in(&rows, addr, h)?;
+        let i = Self::find_in(&rows, addr, hash(addr))?;
         let old = rows.read(i);
         Self::delete_at(&rows, i);
         shard.len.store(shard.len.load(Relaxed) - 1, Relaxed);
         let (handle, size) = Self::owner_of(old[0], old[1]);
         shard.account(handle, -1, -size);
-        Some(old)
+        Some(Self::decode(&old))
     }
 
     /// Reallocates the block at `addr` by calling `realloc`, with the lock
@@ -656,9 +733,35 @@ impl Table {
         if addr > ADDR_MASK || addr == 0 || self.stride() == 0 {
             return (realloc(), Resized::Untracked);
         }
-        let h = hash(addr);
         let shard = &self.shards[shard_of(addr)];
         let guard = shard.lock.lock_guarded();
+        if !T
+            && pages::indexed(addr)
+            && let Some(slot) = self.pages.find(addr)
+        {
+            // The slot stays put while the lock is held.
+            let p = realloc();
+            if p.is_null() {
+                return (p, Resized::Kept);
+            }
+            let v = slot.load(Relaxed);
+            let old = Self::record_of_slot(addr, v);
+            let handle = pack_handle(old.handle) as u32;
+            if p as u64 == addr
+                && let Some(grown) = pages::with_size(v, new_size)
+            {
+                slot.store(grown, Relaxed);
+                shard.account(handle, 0, signed(new_size) - signed(old.size));
+                return (p, Resized::Kept);
+            }
+            // Moved, or too big for a slot now: the caller puts the record
+            // back at `p` (the block is the caller's until it returns).
+            slot.store(0, Relaxed);
+            shard.paged.store(shard.paged.load(Relaxed) - 1, Relaxed);
+            shard.account(handle, -1, -signed(old.size));
+            return (p, Resized::Moved(old));
+        }
+        let h = hash(addr);
         // No `grow` can run while the lock is held, so `rows` and `i` stay
         // valid across `realloc`.
         let rows = shard.rows::<T>();
@@ -867,6 +970,10 @@ impl Table {
             }
             s.len.store(0, Relaxed);
         }
+        for s in &self.shards {
+            s.paged.store(0, Relaxed);
+        }
+        self.pages.clear_locked();
     }
 
     /// Number of live records. Exact only with every lock held.
@@ -874,7 +981,7 @@ impl Table {
         // Relaxed: a count; exact under `lock_all`.
         self.shards
             .iter()
-            .map(|s| s.len.load(Relaxed) as usize)
+            .map(|s| (s.len.load(Relaxed) + s.paged.load(Relaxed)) as usize)
             .sum()
     }
 
@@ -895,12 +1002,15 @@ impl Table {
         } else {
             each::<false>(&self.shards, &mut f);
         }
+        self.pages
+            .for_each_locked(|addr, v| f(Self::record_of_slot(addr, v)));
     }
 
-    /// Bytes mapped for the table.
+    /// Bytes of the table: the rows' mappings and the page index's leaves
+    /// and nodes.
     pub(crate) fn bytes(&self) -> u64 {
         // Relaxed: a statistic.
-        self.bytes.load(Relaxed)
+        self.bytes.load(Relaxed) + self.pages.bytes()
     }
 }
 
