@@ -9,6 +9,11 @@
 //! where the walk starts, and each record that holds what it held before
 //! points to the same next record, so the walk would find the same frames,
 //! and stop for the same reason.
+//!
+//! The check is branch-free: every entry compares [`DEPTH`] records, each
+//! as one 16-byte compare of what the stack holds with what it held (a
+//! chain of fewer frames pads with a record of zeros that always matches),
+//! about four instructions a frame.
 
 use core::cell::Cell;
 
@@ -20,24 +25,32 @@ pub(super) const DEPTH: usize = crate::config::DEFAULT_DEPTH;
 /// Chains remembered per thread, in pairs (two ways).
 const ENTRIES: usize = 32;
 
+/// A frame record as it lies on the stack: the saved frame pointer (the
+/// caller's record), then the return address.
+#[derive(Clone, Copy)]
+#[repr(C, align(16))]
+struct Pair([usize; 2]);
+
+/// What a padding record holds, and where it lies.
+static ZEROS: Pair = Pair([0; 2]);
+
 struct Entry {
     /// Frames (0: an empty entry).
     n: Cell<u8>,
     /// Whether it is the one of its pair used last (the other goes first).
     last: Cell<bool>,
-    /// Whether the depth ended the walk (then the last record's `next`
-    /// word does not matter).
+    /// Whether the depth ended the walk (else the chain did, and the entry
+    /// stands for any depth at least `n`).
     by_depth: Cell<bool>,
     handle: Cell<u32>,
-    /// `records[k]`: where frame `k`'s record lay; `records[n]`: the `next`
-    /// word of the last one.
-    records: [Cell<usize>; DEPTH + 1],
-    /// The return address in each record.
-    rets: [Cell<usize>; DEPTH],
+    /// What each record held (`ZEROS` past the last).
+    pairs: [Cell<Pair>; DEPTH],
+    /// Where each frame's record lay (`ZEROS`' address past the last).
+    records: [Cell<usize>; DEPTH],
 }
 
 thread_local! {
-    // Destructor-free (usable during thread teardown); 9 KiB per thread.
+    // Destructor-free (usable during thread teardown); 13 KiB per thread.
     static RECENT: [Entry; ENTRIES] = const {
         [const {
             Entry {
@@ -45,8 +58,8 @@ thread_local! {
                 last: Cell::new(false),
                 by_depth: Cell::new(false),
                 handle: Cell::new(0),
-                records: [const { Cell::new(0) }; DEPTH + 1],
-                rets: [const { Cell::new(0) }; DEPTH],
+                pairs: [const { Cell::new(Pair([0; 2])) }; DEPTH],
+                records: [const { Cell::new(0) }; DEPTH],
             }
         }; ENTRIES]
     };
@@ -97,7 +110,7 @@ pub(super) fn find(bounds: &walk::Bounds, fp: usize, depth: usize) -> Option<Sta
             let p = pair(fp, ret0, ret1);
             let i = [p, p + 1].into_iter().find(|&i| {
                 let e = &recent[i];
-                e.records[0].get() == fp && e.rets[0].get() == ret0
+                e.records[0].get() == fp && e.pairs[0].get().0[1] == ret0
             })?;
             let e = &recent[i];
             let n = usize::from(e.n.get());
@@ -105,18 +118,7 @@ pub(super) fn find(bounds: &walk::Bounds, fp: usize, depth: usize) -> Option<Sta
             if n == 0 || (if by_depth { n != depth } else { n > depth }) {
                 return None;
             }
-            let mut diff = 0;
-            for k in 0..n {
-                // SAFETY: the entry is this thread's, and each record address
-                // in it passed the walk's bounds checks for this thread's
-                // stack, at or above a then-live frame.
-                let (next, ret) = unsafe { walk::record(e.records[k].get()) };
-                diff |= ret ^ e.rets[k].get();
-                if k + 1 < n || !by_depth {
-                    diff |= next ^ e.records[k + 1].get();
-                }
-            }
-            if diff != 0 {
+            if !unchanged(e) {
                 return None;
             }
             touch(recent, i);
@@ -124,6 +126,44 @@ pub(super) fn find(bounds: &walk::Bounds, fp: usize, depth: usize) -> Option<Sta
         })
         .ok()
         .flatten()
+}
+
+/// Whether every record of `e` holds what it held.
+#[cfg(target_arch = "x86_64")]
+#[inline(always)]
+fn unchanged(e: &Entry) -> bool {
+    use core::arch::x86_64::{
+        _mm_cmpeq_epi8, _mm_load_si128, _mm_loadu_si128, _mm_movemask_epi8, _mm_or_si128,
+        _mm_setzero_si128, _mm_xor_si128,
+    };
+    // SAFETY: SSE2 is part of x86_64. Each address in `records` is either
+    // `ZEROS` or passed the walk's bounds checks for this thread's stack
+    // (the entry is this thread's), so 16 bytes there are mapped and
+    // readable, unaligned loads; `pairs` are 16-byte aligned by `Pair`.
+    unsafe {
+        let mut diff = _mm_setzero_si128();
+        for k in 0..DEPTH {
+            let live = _mm_loadu_si128(e.records[k].get() as *const _);
+            let then = _mm_load_si128(e.pairs[k].as_ptr().cast());
+            diff = _mm_or_si128(diff, _mm_xor_si128(live, then));
+        }
+        _mm_movemask_epi8(_mm_cmpeq_epi8(diff, _mm_setzero_si128())) == 0xffff
+    }
+}
+
+/// Whether every record of `e` holds what it held.
+#[cfg(not(target_arch = "x86_64"))]
+#[inline(always)]
+fn unchanged(e: &Entry) -> bool {
+    let mut diff = 0;
+    for k in 0..DEPTH {
+        // SAFETY: as in the x86_64 version: `ZEROS` or a checked record of
+        // this thread's stack.
+        let (next, ret) = unsafe { walk::record(e.records[k].get()) };
+        let then = e.pairs[k].get().0;
+        diff |= (next ^ then[0]) | (ret ^ then[1]);
+    }
+    diff == 0
 }
 
 /// Remembers a walk: `records` and `frames` as [`walk::Bounds::walk`]
@@ -140,11 +180,14 @@ pub(super) fn remember(records: &[usize], frames: &[usize], end: End, handle: St
         let i = if recent[p].last.get() { p + 1 } else { p };
         touch(recent, i);
         let e = &recent[i];
-        for (cell, &r) in e.records.iter().zip(&records[..=n]) {
-            cell.set(r);
-        }
-        for (cell, &f) in e.rets.iter().zip(frames) {
-            cell.set(f);
+        for k in 0..DEPTH {
+            let (at, held) = if k < n {
+                (records[k], Pair([records[k + 1], frames[k]]))
+            } else {
+                (core::ptr::from_ref(&ZEROS) as usize, ZEROS)
+            };
+            e.records[k].set(at);
+            e.pairs[k].set(held);
         }
         e.n.set(n as u8);
         e.by_depth.set(end == End::Depth);
