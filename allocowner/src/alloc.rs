@@ -156,7 +156,7 @@ impl<A: GlobalAlloc + 'static> OwnerAlloc<A> {
         let g = guard::state();
         if g != LOCKED {
             guard::set(LOCKED);
-            let found = TABLE.forget(ptr as usize);
+            let found = TABLE.forget(ptr as usize, layout.size());
             guard::set(g);
             if !found {
                 tracker::early_freed(layout.size());
@@ -177,11 +177,11 @@ impl<A: GlobalAlloc + 'static> OwnerAlloc<A> {
         // SAFETY: forwarded unchanged (GlobalAlloc contract).
         let realloc = || unsafe { self.inner.realloc(ptr, layout, new_size) };
         let (p, resized) = if layout.size().max(new_size) <= RESIZE_UNDER_LOCK {
-            TABLE.resize(ptr as usize, new_size, realloc)
+            TABLE.resize(ptr as usize, layout.size(), new_size, realloc)
         } else {
             // A big block may be copied or remapped: not under a shard
             // lock. Its record goes first, as in `dealloc`.
-            let old = TABLE.remove(ptr as usize);
+            let old = TABLE.remove(ptr as usize, layout.size());
             guard::set(g);
             let p = realloc();
             guard::set(LOCKED);

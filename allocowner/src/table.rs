@@ -92,6 +92,8 @@ pub(crate) struct Client {
 
 static CORE_ACTIVE: AtomicBool = AtomicBool::new(false);
 static THREAD_ACTIVE: AtomicBool = AtomicBool::new(false);
+/// Whether small records go to page slots: set up, core client alone.
+static PAGED: AtomicBool = AtomicBool::new(false);
 /// The monotonic clock at the thread client's init: timestamps count from it.
 pub(crate) static EPOCH_NS: AtomicU64 = AtomicU64::new(0);
 
@@ -446,6 +448,7 @@ impl Table {
                 (c.init)(config);
             }
         }
+        PAGED.store(!THREAD_ACTIVE.load(Relaxed), Relaxed);
         // Release: the layout is fixed before anyone sees a stride.
         self.stride
             .store(stride as u64, core::sync::atomic::Ordering::Release);
@@ -533,35 +536,50 @@ impl Table {
     /// memory from the OS, or an address beyond 48 bits). The caller has
     /// set the thread's re-entrancy guard to `LOCKED`.
     ///
-    /// With the core client alone, a small record takes its page slot;
-    /// the rest (and every record of the thread client's layout) go to
-    /// the shard's rows.
-    #[inline]
+    /// With the core client alone, a small record takes its page slot
+    /// (inlined into the allocation path); the rest (and every record of
+    /// the thread client's layout) go to the shard's rows.
+    #[inline(always)]
     pub(crate) fn insert(&self, r: &Record) -> bool {
+        // Relaxed: fixed before tracking turns on.
+        if PAGED.load(Relaxed)
+            && let Some(v) = Self::slot_of(r)
+        {
+            let addr = r.addr as u64;
+            let shard = &self.shards[shard_of(addr)];
+            let g = shard.lock.lock_guarded();
+            if let Ok(old) = self.pages.insert(addr, v) {
+                match old {
+                    None => shard.paged.store(shard.paged.load(Relaxed) + 1, Relaxed),
+                    Some(old) => {
+                        let o = pages::decode(old, SPECIAL_FLOOR);
+                        shard.account(o.h24, -1, -signed(o.size));
+                    }
+                }
+                shard.account(pack_handle(r.handle) as u32, 1, signed(r.size));
+                return true;
+            }
+            // The granule is another address's: to the rows (the block is
+            // ours, so nobody records this address meanwhile).
+            drop(g);
+        }
+        self.insert_rows(r)
+    }
+
+    /// [`Table::insert`] into the shard's rows.
+    #[inline(never)]
+    fn insert_rows(&self, r: &Record) -> bool {
         let addr = r.addr as u64;
         if addr > ADDR_MASK || addr == 0 || self.stride() == 0 {
             return false;
         }
         let shard = &self.shards[shard_of(addr)];
-        if self.has_thread() {
-            let _g = shard.lock.lock_guarded();
-            return self.insert_locked::<true>(shard, addr, Self::encode(r));
-        }
         let _g = shard.lock.lock_guarded();
-        if let Some(v) = Self::slot_of(r)
-            && let Ok(old) = self.pages.insert(addr, v)
-        {
-            match old {
-                None => shard.paged.store(shard.paged.load(Relaxed) + 1, Relaxed),
-                Some(old) => {
-                    let o = pages::decode(old, SPECIAL_FLOOR);
-                    shard.account(o.h24, -1, -signed(o.size));
-                }
-            }
-            shard.account(pack_handle(r.handle) as u32, 1, signed(r.size));
-            return true;
+        if self.has_thread() {
+            self.insert_locked::<true>(shard, addr, Self::encode(r))
+        } else {
+            self.insert_locked::<false>(shard, addr, Self::encode(r))
         }
-        self.insert_locked::<false>(shard, addr, Self::encode(r))
     }
 
     /// Inserts into the shard's rows. The shard lock is held.
@@ -655,37 +673,31 @@ impl Table {
         shard.account(h, 1, size);
     }
 
-    /// Removes the record of `addr`, taking it off its stack's totals. The
-    /// caller has set the thread's re-entrancy guard to `LOCKED`.
-    pub(crate) fn remove(&self, addr: usize) -> Option<Record> {
-        if self.has_thread() {
-            self.remove_in::<true>(addr as u64)
-        } else {
-            self.remove_in::<false>(addr as u64)
-        }
-    }
-
-    /// [`Table::remove`] for a free: whether there was a record.
-    #[inline]
-    pub(crate) fn forget(&self, addr: usize) -> bool {
-        if self.has_thread() {
-            self.remove_in::<true>(addr as u64).is_some()
-        } else {
-            self.remove_in::<false>(addr as u64).is_some()
-        }
-    }
-
-    /// Looks in the page slot first (where most records are), then in the
-    /// rows (a record too big for a slot, or one whose slot was taken).
+    /// Whether the record of an allocation of `size` bytes at `addr` may
+    /// be in a page slot: a record too big for one never is (an in-place
+    /// resize past [`pages::MAX_SMALL`] moves it to the rows), and the size
+    /// a free or a realloc gives is the one recorded (the `GlobalAlloc`
+    /// contract).
     #[inline(always)]
-    fn remove_in<const T: bool>(&self, addr: u64) -> Option<Record> {
+    fn may_be_paged(addr: u64, size: usize) -> bool {
+        // Relaxed: fixed before tracking turns on.
+        PAGED.load(Relaxed) && size <= pages::MAX_SMALL && pages::indexed(addr)
+    }
+
+    /// Removes the record of the `size`-byte allocation at `addr`, taking
+    /// it off its stack's totals. The caller has set the thread's
+    /// re-entrancy guard to `LOCKED`. Looks in the page slot first (where
+    /// most records are), then in the rows (a record too big for a slot,
+    /// or one whose slot was taken).
+    #[inline(always)]
+    pub(crate) fn remove(&self, addr: usize, size: usize) -> Option<Record> {
+        let addr = addr as u64;
         if addr > ADDR_MASK || addr == 0 || self.stride() == 0 {
             return None;
         }
         let shard = &self.shards[shard_of(addr)];
         let _g = shard.lock.lock_guarded();
-        if !T
-            && pages::indexed(addr)
+        if Self::may_be_paged(addr, size)
             && let Some(v) = self.pages.remove(addr)
         {
             shard.paged.store(shard.paged.load(Relaxed) - 1, Relaxed);
@@ -693,6 +705,22 @@ impl Table {
             shard.account(pack_handle(r.handle) as u32, -1, -signed(r.size));
             return Some(r);
         }
+        if self.has_thread() {
+            Self::remove_rows::<true>(shard, addr)
+        } else {
+            Self::remove_rows::<false>(shard, addr)
+        }
+    }
+
+    /// [`Table::remove`] for a free: whether there was a record.
+    #[inline(always)]
+    pub(crate) fn forget(&self, addr: usize, size: usize) -> bool {
+        self.remove(addr, size).is_some()
+    }
+
+    /// [`Table::remove`] from the shard's rows. The shard lock is held.
+    #[inline(never)]
+    fn remove_rows<const T: bool>(shard: &Shard, addr: u64) -> Option<Record> {
         let rows = shard.rows::<T>();
         let i = Self::find_in(&rows, addr, hash(addr))?;
         let old = rows.read(i);
@@ -713,13 +741,14 @@ impl Table {
     pub(crate) fn resize(
         &self,
         addr: usize,
+        size: usize,
         new_size: usize,
         realloc: impl FnOnce() -> *mut u8,
     ) -> (*mut u8, Resized) {
         if self.has_thread() {
-            self.resize_in::<true>(addr as u64, new_size, realloc)
+            self.resize_in::<true>(addr as u64, size, new_size, realloc)
         } else {
-            self.resize_in::<false>(addr as u64, new_size, realloc)
+            self.resize_in::<false>(addr as u64, size, new_size, realloc)
         }
     }
 
@@ -727,6 +756,7 @@ impl Table {
     fn resize_in<const T: bool>(
         &self,
         addr: u64,
+        size: usize,
         new_size: usize,
         realloc: impl FnOnce() -> *mut u8,
     ) -> (*mut u8, Resized) {
@@ -735,8 +765,7 @@ impl Table {
         }
         let shard = &self.shards[shard_of(addr)];
         let guard = shard.lock.lock_guarded();
-        if !T
-            && pages::indexed(addr)
+        if Self::may_be_paged(addr, size)
             && let Some(slot) = self.pages.find(addr)
         {
             // The slot stays put while the lock is held.
@@ -1036,9 +1065,9 @@ mod tests {
             assert!(t.insert(&record(i, if i % 2 == 0 { early } else { unsampled })));
         }
         for i in (0..2000).step_by(4) {
-            assert!(t.forget(record(i, early).addr));
+            assert!(t.forget(record(i, early).addr, 3));
         }
-        assert!(!t.forget(0x10_0000 + 2000 * 48), "never inserted");
+        assert!(!t.forget(0x10_0000 + 2000 * 48, 3), "never inserted");
         t.lock_all();
         t.publish_locked();
         t.unlock_all();
@@ -1107,9 +1136,9 @@ mod tests {
         };
         let before = totals();
         assert!(t.insert(&rec));
-        let (p, r) = t.resize(addr, 40, || addr as *mut u8);
+        let (p, r) = t.resize(addr, 24, 40, || addr as *mut u8);
         assert_eq!((p as usize, r), (addr, Resized::Kept));
-        let (p, r) = t.resize(addr, 4000, core::ptr::null_mut);
+        let (p, r) = t.resize(addr, 40, 4000, core::ptr::null_mut);
         assert_eq!((p, r), (null_mut(), Resized::Kept));
         t.lock_all();
         let mut all = vec![];
@@ -1117,14 +1146,14 @@ mod tests {
         t.unlock_all();
         assert_eq!(all, [Record { size: 40, ..rec }]);
         assert_eq!(totals(), (before.0 + 1, before.1 + 40));
-        let (p, r) = t.resize(addr, 64, || 0x40_0000 as *mut u8);
+        let (p, r) = t.resize(addr, 40, 64, || 0x40_0000 as *mut u8);
         assert_eq!(
             (p as usize, r),
             (0x40_0000, Resized::Moved(Record { size: 40, ..rec }))
         );
         assert_eq!((t.len(), totals()), (0, before));
         let mut called = false;
-        let (p, r) = t.resize(addr, 8, || {
+        let (p, r) = t.resize(addr, 64, 8, || {
             called = true;
             0x50_0000 as *mut u8
         });
@@ -1159,7 +1188,12 @@ mod tests {
                 0x7f00_0000_0000 + (r >> 8) % (1 << 30) * 16
             } as usize;
             if r & 6 == 0 {
-                assert_eq!(t.forget(addr), model.remove(&addr).is_some(), "step {step}");
+                let size = model.get(&addr).map_or(8, |r: &Record| r.size);
+                assert_eq!(
+                    t.forget(addr, size),
+                    model.remove(&addr).is_some(),
+                    "step {step}"
+                );
             } else {
                 let rec = Record {
                     addr,
@@ -1185,7 +1219,7 @@ mod tests {
         t.unlock_all();
         assert_eq!(seen, model.len());
         for (&addr, rec) in &model {
-            assert_eq!(t.remove(addr), Some(*rec));
+            assert_eq!(t.remove(addr, rec.size), Some(*rec));
         }
         assert_eq!(t.len(), 0);
     }
