@@ -531,10 +531,13 @@ impl Table {
         }
     }
 
-    /// Inserts (or replaces) the record of `r.addr` and adds it to its
-    /// stack's live totals. Returns false if it could not be stored (no
-    /// memory from the OS, or an address beyond 48 bits). The caller has
-    /// set the thread's re-entrancy guard to `LOCKED`.
+    /// Inserts the record of `r.addr` and adds it to its stack's live
+    /// totals. Returns false if it could not be stored (no memory from the
+    /// OS, or an address beyond 48 bits). The caller has set the thread's
+    /// re-entrancy guard to `LOCKED`. The address is one the allocator has
+    /// just handed out, so it has no record (each free removes its record
+    /// before the block goes back); a record of it that is still where this
+    /// one goes is replaced.
     ///
     /// With the core client alone, a small record takes its page slot
     /// (inlined into the allocation path); the rest (and every record of
@@ -1163,11 +1166,23 @@ mod tests {
         );
     }
 
-    /// Inserts, replacements and removes in dense regions and scattered
-    /// ones, through growth, long Robin Hood runs and backward shifts,
-    /// checked against a model.
+    /// Allocations and frees of blocks that never overlap, as an allocator
+    /// makes them, checked against a model: page slots, both halves of a
+    /// granule, big blocks, handles too wide for a slot, and over-aligned
+    /// blocks packed into full row groups (long Robin Hood runs, backward
+    /// shifts, growth).
     #[test]
     fn shards_agree_with_a_model() {
+        // Where a block may start in the first of two pages (the second is
+        // left to the biggest blocks), and its largest size.
+        const SPOTS: [(u64, u64); 6] = [
+            (0x20, 16),
+            (0x30, 16),
+            (0x40, 64),
+            (0x80, 1900),
+            (0x800, 6000),
+            (0xfe0, 32),
+        ];
         let t = Table::new();
         t.setup(&Config::DEFAULT).unwrap();
         let mut model = std::collections::HashMap::new();
@@ -1180,13 +1195,20 @@ mod tests {
         };
         for step in 0..200_000u64 {
             let r = rand();
-            // Half the addresses pack 32-byte objects into a few pages (full
-            // groups that overflow), half scatter over a wide range.
-            let addr = if r & 1 == 0 {
-                0x5555_0000_0000 + (r >> 8) % 4096 * 32
-            } else {
-                0x7f00_0000_0000 + (r >> 8) % (1 << 30) * 16
-            } as usize;
+            let (off, max) = SPOTS[(r >> 3) as usize % SPOTS.len()];
+            let (addr, max, align) = match r % 3 {
+                // A few dense pages.
+                0 => (0x5555_0000_0000 + (r >> 16) % 64 * 8192 + off, max, 16),
+                // Pages scattered over 8 GiB.
+                1 => (
+                    0x7f00_0000_0000 + (r >> 16) % (1 << 20) * 8192 + off,
+                    max,
+                    16,
+                ),
+                // 32-byte blocks aligned to 64, all in the rows.
+                _ => (0x6666_0000_0000 + (r >> 16) % 4096 * 32, 32, 64),
+            };
+            let addr = addr as usize;
             if r & 6 == 0 {
                 let size = model.get(&addr).map_or(8, |r: &Record| r.size);
                 assert_eq!(
@@ -1195,13 +1217,22 @@ mod tests {
                     "step {step}"
                 );
             } else {
+                // A live block is freed before its address is handed out.
+                if let Some(old) = model.remove(&addr) {
+                    assert!(t.forget(addr, old.size), "step {step}");
+                }
                 let rec = Record {
                     addr,
-                    size: (r >> 40) as usize % 5000,
-                    align: 16,
-                    // A handle of no depot pool: its totals go nowhere, so
+                    size: ((r >> 40) % max + 1) as usize,
+                    align,
+                    // Handles of no depot pool: their totals go nowhere, so
                     // the tests that read totals run undisturbed beside it.
-                    handle: StackHandle::from_raw((8190 << 11) | 5),
+                    // The second is too wide for a page slot.
+                    handle: StackHandle::from_raw(if r & 32 == 0 {
+                        (500 << 11) | 5
+                    } else {
+                        (8190 << 11) | 5
+                    }),
                     tid: 0,
                     ts: 0,
                 };
@@ -1210,6 +1241,12 @@ mod tests {
             }
         }
         t.lock_all();
+        let in_slots: u32 = t.shards.iter().map(|s| s.paged.load(Relaxed)).sum();
+        let in_rows: u32 = t.shards.iter().map(|s| s.len.load(Relaxed)).sum();
+        assert!(
+            in_slots > 5000 && in_rows > 5000,
+            "{in_slots} in slots, {in_rows} in rows"
+        );
         assert_eq!(t.len(), model.len());
         let mut seen = 0;
         t.for_each_locked(|r| {

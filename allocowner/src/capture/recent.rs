@@ -24,6 +24,8 @@ use crate::snapshot::StackHandle;
 pub(super) const DEPTH: usize = crate::config::DEFAULT_DEPTH;
 /// Chains remembered per thread, in pairs (two ways).
 const ENTRIES: usize = 64;
+const _: () = assert!(ENTRIES.is_power_of_two());
+const PAIR_BITS: u32 = (ENTRIES / 2).trailing_zeros();
 
 /// A frame record as it lies on the stack: the saved frame pointer (the
 /// caller's record), then the return address.
@@ -72,8 +74,10 @@ thread_local! {
 /// pair.
 #[inline(always)]
 fn pair(fp: usize, ret0: usize, ret1: usize) -> usize {
-    let k = (fp as u64 >> 4) ^ ret0 as u64 ^ (ret1 as u64).rotate_left(17);
-    ((k.wrapping_mul(0x9e37_79b9_7f4a_7c15) >> 58) as usize % ENTRIES) & !1
+    let k = (fp as u64 >> 4).wrapping_mul(0xff51_afd7_ed55_8ccd)
+        ^ (ret0 as u64).wrapping_mul(0xc4ce_b9fe_1a85_ec53)
+        ^ (ret1 as u64).rotate_left(17);
+    ((k.wrapping_mul(0x9e37_79b9_7f4a_7c15) >> (64 - PAIR_BITS)) as usize) << 1
 }
 
 /// Marks entry `i` as the last used of its pair.
@@ -167,11 +171,14 @@ fn unchanged(e: &Entry) -> bool {
 }
 
 /// Remembers a walk: `records` and `frames` as [`walk::Bounds::walk`]
-/// filled them, why it ended and the stack's handle.
+/// filled them, why it ended and the stack's handle. A walk that ended at
+/// a record holding a zero return address (the outermost frame of some
+/// threads) keeps that record too, to be checked like the others.
 #[inline(always)]
 pub(super) fn remember(records: &[usize], frames: &[usize], end: End, handle: StackHandle) {
     let n = frames.len();
-    if end == End::Zero || n == 0 || n > DEPTH || !handle.is_stack() {
+    let last = if end == End::Zero { n + 1 } else { n };
+    if n == 0 || last > DEPTH || !handle.is_stack() {
         return;
     }
     let ret1 = if n > 1 { frames[1] } else { 0 };
@@ -183,6 +190,11 @@ pub(super) fn remember(records: &[usize], frames: &[usize], end: End, handle: St
         for k in 0..DEPTH {
             let (at, held) = if k < n {
                 (records[k], Pair([records[k + 1], frames[k]]))
+            } else if k < last {
+                // SAFETY: `records[n]` passed the walk's bounds checks for
+                // this thread's stack (it was the last record's `next`).
+                let (next, _) = unsafe { walk::record(records[n]) };
+                (records[n], Pair([next, 0]))
             } else {
                 (core::ptr::from_ref(&ZEROS) as usize, ZEROS)
             };
