@@ -692,7 +692,6 @@ impl Table {
     /// re-entrancy guard to `LOCKED`. Looks in the page slot first (where
     /// most records are), then in the rows (a record too big for a slot,
     /// or one whose slot was taken).
-    #[inline(always)]
     pub(crate) fn remove(&self, addr: usize, size: usize) -> Option<Record> {
         let addr = addr as u64;
         if addr > ADDR_MASK || addr == 0 || self.stride() == 0 {
@@ -700,30 +699,53 @@ impl Table {
         }
         let shard = &self.shards[shard_of(addr)];
         let _g = shard.lock.lock_guarded();
-        if Self::may_be_paged(addr, size)
-            && let Some(v) = self.pages.remove(addr)
-        {
-            shard.paged.store(shard.paged.load(Relaxed) - 1, Relaxed);
-            let r = Self::record_of_slot(addr, v);
-            shard.account(pack_handle(r.handle) as u32, -1, -signed(r.size));
-            return Some(r);
+        if let Some(v) = self.take_paged(shard, addr, size) {
+            return Some(Self::record_of_slot(addr, v));
         }
-        if self.has_thread() {
-            Self::remove_rows::<true>(shard, addr)
-        } else {
-            Self::remove_rows::<false>(shard, addr)
-        }
+        self.remove_rows(shard, addr)
     }
 
-    /// [`Table::remove`] for a free: whether there was a record.
+    /// [`Table::remove`] for a free, inlined into it: whether there was a
+    /// record.
     #[inline(always)]
     pub(crate) fn forget(&self, addr: usize, size: usize) -> bool {
-        self.remove(addr, size).is_some()
+        let addr = addr as u64;
+        if addr > ADDR_MASK || addr == 0 || self.stride() == 0 {
+            return false;
+        }
+        let shard = &self.shards[shard_of(addr)];
+        let _g = shard.lock.lock_guarded();
+        self.take_paged(shard, addr, size).is_some() || self.remove_rows(shard, addr).is_some()
     }
 
-    /// [`Table::remove`] from the shard's rows. The shard lock is held.
+    /// Takes the record of `addr` out of its page slot, if it is there,
+    /// off its stack's totals; returns the slot's value. The shard lock is
+    /// held.
+    #[inline(always)]
+    fn take_paged(&self, shard: &Shard, addr: u64, size: usize) -> Option<u32> {
+        if !Self::may_be_paged(addr, size) {
+            return None;
+        }
+        let v = self.pages.remove(addr)?;
+        shard.paged.store(shard.paged.load(Relaxed) - 1, Relaxed);
+        let s = pages::decode(v, SPECIAL_FLOOR);
+        shard.account(s.h24, -1, -signed(s.size));
+        Some(v)
+    }
+
+    /// [`Table::remove`] from the shard's rows, of the table's layout. The
+    /// shard lock is held.
+    #[inline(always)]
+    fn remove_rows(&self, shard: &Shard, addr: u64) -> Option<Record> {
+        if self.has_thread() {
+            Self::remove_rows_in::<true>(shard, addr)
+        } else {
+            Self::remove_rows_in::<false>(shard, addr)
+        }
+    }
+
     #[inline(never)]
-    fn remove_rows<const T: bool>(shard: &Shard, addr: u64) -> Option<Record> {
+    fn remove_rows_in<const T: bool>(shard: &Shard, addr: u64) -> Option<Record> {
         let rows = shard.rows::<T>();
         let i = Self::find_in(&rows, addr, hash(addr))?;
         let old = rows.read(i);

@@ -22,10 +22,15 @@ use crate::snapshot::StackHandle;
 
 /// The deepest chain remembered: the default depth.
 pub(super) const DEPTH: usize = crate::config::DEFAULT_DEPTH;
-/// Chains remembered per thread, in pairs (two ways).
+/// Chains remembered per thread, in sets of [`WAYS`].
 const ENTRIES: usize = 64;
-const _: () = assert!(ENTRIES.is_power_of_two());
-const PAIR_BITS: u32 = (ENTRIES / 2).trailing_zeros();
+/// Entries a chain may be in. Chains that start alike (the same first
+/// record and first two return addresses: one allocating path reached from
+/// several callers at one depth) share a set; the JSON parse has three such
+/// that take turns, which two ways could not hold.
+const WAYS: usize = 4;
+const SET_BITS: u32 = (ENTRIES / WAYS).trailing_zeros();
+const _: () = assert!(ENTRIES.is_power_of_two() && WAYS.is_power_of_two());
 
 /// A frame record as it lies on the stack: the saved frame pointer (the
 /// caller's record), then the return address.
@@ -39,52 +44,64 @@ static ZEROS: Pair = Pair([0; 2]);
 struct Entry {
     /// Frames (0: an empty entry).
     n: Cell<u8>,
-    /// Whether it is the one of its pair used last (the other goes first).
-    last: Cell<bool>,
     /// Whether the depth ended the walk (else the chain did, and the entry
     /// stands for any depth at least `n`).
     by_depth: Cell<bool>,
     handle: Cell<u32>,
+    /// When it was last used, on the thread's clock (least: replaced first).
+    used: Cell<u32>,
     /// What each record held (`ZEROS` past the last).
     pairs: [Cell<Pair>; DEPTH],
     /// Where each frame's record lay (`ZEROS`' address past the last).
     records: [Cell<usize>; DEPTH],
 }
 
+struct Recent {
+    /// Counts uses, for `Entry::used` (wrapping: a stale entry may then
+    /// look fresh once in 2^32 uses, which only costs a miss).
+    clock: Cell<u32>,
+    entries: [Entry; ENTRIES],
+}
+
 thread_local! {
     // Destructor-free (usable during thread teardown); 26 KiB per thread.
-    static RECENT: [Entry; ENTRIES] = const {
-        [const {
-            Entry {
-                n: Cell::new(0),
-                last: Cell::new(false),
-                by_depth: Cell::new(false),
-                handle: Cell::new(0),
-                pairs: [const { Cell::new(Pair([0; 2])) }; DEPTH],
-                records: [const { Cell::new(0) }; DEPTH],
-            }
-        }; ENTRIES]
+    static RECENT: Recent = const {
+        Recent {
+            clock: Cell::new(0),
+            entries: [const {
+                Entry {
+                    n: Cell::new(0),
+                    by_depth: Cell::new(false),
+                    handle: Cell::new(0),
+                    used: Cell::new(0),
+                    pairs: [const { Cell::new(Pair([0; 2])) }; DEPTH],
+                    records: [const { Cell::new(0) }; DEPTH],
+                }
+            }; ENTRIES],
+        }
     };
 }
 
-/// A chain may be in either entry of a pair, picked by where its first
-/// record lies and by its first two return addresses (the first alone is
-/// often inside the allocator shim, the same for every allocation). Two
-/// ways, least recently used out: call sites at one depth often share a
-/// pair.
+/// The entries a chain may be in, picked by where its first record lies
+/// and by its first two return addresses (the first alone is often inside
+/// the allocator shim, the same for every allocation), each mixed by its
+/// own multiplier: XORed plainly, the chains of one recursion (records a
+/// frame apart, return addresses a call site apart) cancel into one set.
 #[inline(always)]
-fn pair(fp: usize, ret0: usize, ret1: usize) -> usize {
+fn set(fp: usize, ret0: usize, ret1: usize) -> core::ops::Range<usize> {
     let k = (fp as u64 >> 4).wrapping_mul(0xff51_afd7_ed55_8ccd)
         ^ (ret0 as u64).wrapping_mul(0xc4ce_b9fe_1a85_ec53)
         ^ (ret1 as u64).rotate_left(17);
-    ((k.wrapping_mul(0x9e37_79b9_7f4a_7c15) >> (64 - PAIR_BITS)) as usize) << 1
+    let first = ((k.wrapping_mul(0x9e37_79b9_7f4a_7c15) >> (64 - SET_BITS)) as usize) * WAYS;
+    first..first + WAYS
 }
 
-/// Marks entry `i` as the last used of its pair.
+/// Marks entry `e` as used now.
 #[inline(always)]
-fn touch(recent: &[Entry; ENTRIES], i: usize) {
-    recent[i].last.set(true);
-    recent[i ^ 1].last.set(false);
+fn touch(recent: &Recent, e: &Entry) {
+    let now = recent.clock.get().wrapping_add(1);
+    recent.clock.set(now);
+    e.used.set(now);
 }
 
 /// The first two return addresses of the chain from the valid record `fp`
@@ -107,25 +124,19 @@ pub(super) fn find(bounds: &walk::Bounds, fp: usize, depth: usize) -> Option<Sta
     let (ret0, ret1) = key(bounds, fp);
     RECENT
         .try_with(|recent| {
-            // The first entry of the pair that starts where the walk would;
-            // if it is stale, the miss remembers the chain over the least
-            // recently used entry, which is this one when the other is the
-            // current chain.
-            let p = pair(fp, ret0, ret1);
-            let i = [p, p + 1].into_iter().find(|&i| {
-                let e = &recent[i];
-                e.records[0].get() == fp && e.pairs[0].get().0[1] == ret0
+            let e = recent.entries[set(fp, ret0, ret1)].iter().find(|e| {
+                let n = usize::from(e.n.get());
+                e.records[0].get() == fp
+                    && e.pairs[0].get().0[1] == ret0
+                    && n != 0
+                    && (if e.by_depth.get() {
+                        n == depth
+                    } else {
+                        n <= depth
+                    })
+                    && unchanged(e)
             })?;
-            let e = &recent[i];
-            let n = usize::from(e.n.get());
-            let by_depth = e.by_depth.get();
-            if n == 0 || (if by_depth { n != depth } else { n > depth }) {
-                return None;
-            }
-            if !unchanged(e) {
-                return None;
-            }
-            touch(recent, i);
+            touch(recent, e);
             Some(StackHandle::from_raw(e.handle.get()))
         })
         .ok()
@@ -183,10 +194,14 @@ pub(super) fn remember(records: &[usize], frames: &[usize], end: End, handle: St
     }
     let ret1 = if n > 1 { frames[1] } else { 0 };
     let _ = RECENT.try_with(|recent| {
-        let p = pair(records[0], frames[0], ret1);
-        let i = if recent[p].last.get() { p + 1 } else { p };
-        touch(recent, i);
-        let e = &recent[i];
+        let now = recent.clock.get();
+        let Some(e) = recent.entries[set(records[0], frames[0], ret1)]
+            .iter()
+            .max_by_key(|e| now.wrapping_sub(e.used.get()))
+        else {
+            return;
+        };
+        touch(recent, e);
         for k in 0..DEPTH {
             let (at, held) = if k < n {
                 (records[k], Pair([records[k + 1], frames[k]]))
