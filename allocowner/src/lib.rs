@@ -70,10 +70,14 @@
 //!
 //! - A record per live allocation in a side table outside the allocation
 //!   (its layout is never changed), mapped straight from the OS, sharded
-//!   256 ways with a spin lock per shard: no lock is shared by all threads.
-//!   Clients declare what they need, as page_ext's `need()`/`init()` do:
-//!   the core client keeps the address, size, alignment and depot handle
-//!   in 16 bytes; the `thread` client adds thread id and timestamp.
+//!   256 ways by 64 KiB heap region with a spin lock per shard: no lock is
+//!   shared by all threads. Clients declare what they need, as page_ext's
+//!   `need()`/`init()` do: the core client keeps the size, alignment and
+//!   depot handle, the `thread` client adds thread id and timestamp. With
+//!   the core client alone, a block of up to 256 bytes (aligned to at most
+//!   16) has its record in a 4-byte slot of its heap page's leaf, found by
+//!   address through a radix directory as page_ext finds a page's data;
+//!   other records are 16-byte rows of a hash table (32 with `thread`).
 //! - `realloc` moves the record to the new address and size and **keeps
 //!   the stack of the original allocation** (as page_owner keeps the owner
 //!   on migration); no stack is captured on `realloc`. A block of up to

@@ -10,10 +10,10 @@
 //! points to the same next record, so the walk would find the same frames,
 //! and stop for the same reason.
 //!
-//! The check is branch-free: every entry compares [`DEPTH`] records, each
-//! as one 16-byte compare of what the stack holds with what it held (a
-//! chain of fewer frames pads with a record of zeros that always matches),
-//! about four instructions a frame.
+//! The check compares each record as one 16-byte compare of what the stack
+//! holds with what it held, four records at a time with no branch between
+//! them (a chain pads its last group with a record of zeros that always
+//! matches): about four instructions a frame.
 
 use core::cell::Cell;
 
@@ -30,7 +30,8 @@ const ENTRIES: usize = 64;
 /// that take turns, which two ways could not hold.
 const WAYS: usize = 4;
 const SET_BITS: u32 = (ENTRIES / WAYS).trailing_zeros();
-const _: () = assert!(ENTRIES.is_power_of_two() && WAYS.is_power_of_two());
+const _: () =
+    assert!(ENTRIES.is_power_of_two() && WAYS.is_power_of_two() && DEPTH.is_multiple_of(4));
 
 /// A frame record as it lies on the stack: the saved frame pointer (the
 /// caller's record), then the return address.
@@ -143,6 +144,13 @@ pub(super) fn find(bounds: &walk::Bounds, fp: usize, depth: usize) -> Option<Sta
         .flatten()
 }
 
+/// How many groups of four records of `e` to check: as far as its chain
+/// goes, with the record that ended it (the padding past them matches).
+#[inline(always)]
+fn chunks(e: &Entry) -> usize {
+    ((usize::from(e.n.get()) + 4) / 4).min(DEPTH / 4)
+}
+
 /// Whether every record of `e` holds what it held.
 #[cfg(target_arch = "x86_64")]
 #[inline(always)]
@@ -157,10 +165,12 @@ fn unchanged(e: &Entry) -> bool {
     // readable, unaligned loads; `pairs` are 16-byte aligned by `Pair`.
     unsafe {
         let mut diff = _mm_setzero_si128();
-        for k in 0..DEPTH {
-            let live = _mm_loadu_si128(e.records[k].get() as *const _);
-            let then = _mm_load_si128(e.pairs[k].as_ptr().cast());
-            diff = _mm_or_si128(diff, _mm_xor_si128(live, then));
+        for chunk in 0..chunks(e) {
+            for k in chunk * 4..chunk * 4 + 4 {
+                let live = _mm_loadu_si128(e.records[k].get() as *const _);
+                let then = _mm_load_si128(e.pairs[k].as_ptr().cast());
+                diff = _mm_or_si128(diff, _mm_xor_si128(live, then));
+            }
         }
         _mm_movemask_epi8(_mm_cmpeq_epi8(diff, _mm_setzero_si128())) == 0xffff
     }
@@ -171,7 +181,7 @@ fn unchanged(e: &Entry) -> bool {
 #[inline(always)]
 fn unchanged(e: &Entry) -> bool {
     let mut diff = 0;
-    for k in 0..DEPTH {
+    for k in 0..chunks(e) * 4 {
         // SAFETY: as in the x86_64 version: `ZEROS` or a checked record of
         // this thread's stack.
         let (next, ret) = unsafe { walk::record(e.records[k].get()) };
