@@ -144,6 +144,15 @@ pub(crate) fn owner(anchor: usize) -> StackHandle {
     if every == 0 {
         return capture_fp(depth);
     }
+    capture_sampled(depth, every, anchor)
+}
+
+/// Sampling mode: the unwinder on every `every`th allocation, from inside
+/// the tracked path `anchor` (its frames and those above are dropped).
+/// Out of line, so the frame-pointer path keeps a small frame.
+#[cold]
+#[inline(never)]
+fn capture_sampled(depth: usize, every: u64, anchor: usize) -> StackHandle {
     let c = COUNTER.try_with(|c| {
         let v = c.get();
         c.set(v.wrapping_add(1));
