@@ -17,13 +17,16 @@
 //! Memory: a leaf is 512 bytes per 4 KiB page with small allocations (8
 //! bytes per record when 64 records start in a page, the alloc bench's
 //! BTreeMap; a page with a single small record pays the whole 512). Leaves
-//! and directory nodes come from an arena of mappings and are kept until
-//! tracking stops; only the bytes handed out are counted (an untouched
+//! and directory nodes come from two arenas of mappings and stay where
+//! they are for the life of the process: a stop gives the leaves' pages
+//! back to the OS (they read as empty slots when next touched) and keeps
+//! the directory, so a later enable does not make them all again under
+//! the arenas' lock. Only the bytes handed out are counted (an untouched
 //! mapping tail costs no memory).
 //!
 //! Locking: every slot and leaf pointer of a page is only touched with the
 //! lock of the page's shard held (a page lies in one 64 KiB shard region);
-//! directory nodes, shared by several shards, are made under the arena's
+//! directory nodes, shared by several shards, are made under the arenas'
 //! lock and read with Acquire.
 
 use core::ptr::null_mut;
@@ -155,18 +158,15 @@ fn slot_index(addr: u64) -> usize {
     (addr >> GRANULE_SHIFT) as usize & (SLOTS - 1)
 }
 
-/// The arena that leaves and directory nodes come from: mappings of 1 MiB,
-/// doubling every second one up to 256 MiB, handed out in order and kept
-/// (emptied) across a stop, so a later enable reuses them.
+/// An arena of mappings of 1 MiB, doubling every second one up to
+/// 256 MiB, handed out in order, never given back. Only touched with
+/// `Pages::grow` held (or every shard lock, which excludes its holders).
 struct Arena {
-    lock: SpinLock,
-    // Only touched with `lock` held (or every shard lock, which excludes
-    // every holder of `lock`).
     chunks: [AtomicPtr<u8>; MAX_CHUNKS],
     /// The chunk being handed out, and the offset in it.
     cur: AtomicUsize,
     offset: AtomicUsize,
-    /// Bytes handed out since the last clear.
+    /// Bytes handed out.
     used: AtomicU64,
 }
 
@@ -177,8 +177,17 @@ fn chunk_len(i: usize) -> usize {
 }
 
 impl Arena {
+    const fn new() -> Self {
+        Arena {
+            chunks: [const { AtomicPtr::new(null_mut()) }; MAX_CHUNKS],
+            cur: AtomicUsize::new(0),
+            offset: AtomicUsize::new(0),
+            used: AtomicU64::new(0),
+        }
+    }
+
     /// `n` zeroed bytes (a multiple of 512, at most 1 MiB), or null when
-    /// the OS refuses a mapping. Only with `lock` held.
+    /// the OS refuses a mapping.
     fn take(&self, n: usize) -> *mut u8 {
         loop {
             let cur = self.cur.load(Relaxed);
@@ -205,41 +214,37 @@ impl Arena {
         }
     }
 
-    /// Empties every chunk (its pages go back to the OS and read as zeros)
-    /// and hands them out again from the start. Only with every shard lock
-    /// held.
-    fn clear(&self) {
+    /// Gives every chunk's pages back to the OS: what was handed out stays
+    /// handed out, and reads as zeros when next touched. Only with every
+    /// shard lock held.
+    fn zero(&self) {
         for (i, c) in self.chunks.iter().enumerate() {
             let p = c.load(Relaxed);
             if !p.is_null() {
                 // SAFETY: a whole mapping made by `take` with this length;
-                // every node and leaf in it is dropped from the directory
-                // (the caller zeroes level 1) under every shard lock.
+                // its contents (leaves) are given up under every shard lock,
+                // and zeros are what an empty leaf holds.
                 unsafe { sys::discard(p, chunk_len(i)) };
             }
         }
-        self.cur.store(0, Relaxed);
-        self.offset.store(0, Relaxed);
-        self.used.store(0, Relaxed);
     }
 }
 
 pub(super) struct Pages {
     l1: [AtomicPtr<L2>; 1 << L1_BITS],
-    arena: Arena,
+    /// Taken to make a leaf or a directory node.
+    grow: SpinLock,
+    nodes: Arena,
+    leaves: Arena,
 }
 
 impl Pages {
     pub(super) const fn new() -> Self {
         Pages {
             l1: [const { AtomicPtr::new(null_mut()) }; 1 << L1_BITS],
-            arena: Arena {
-                lock: SpinLock::new(),
-                chunks: [const { AtomicPtr::new(null_mut()) }; MAX_CHUNKS],
-                cur: AtomicUsize::new(0),
-                offset: AtomicUsize::new(0),
-                used: AtomicU64::new(0),
-            },
+            grow: SpinLock::new(),
+            nodes: Arena::new(),
+            leaves: Arena::new(),
         }
     }
 
@@ -279,31 +284,37 @@ impl Pages {
     #[inline(never)]
     fn make_leaf(&self, addr: u64) -> Option<&Leaf> {
         let a = addr as usize;
-        let _g = self.arena.lock.lock_guarded();
-        let l2 = self.node(&self.l1[a >> L1_SHIFT]);
+        let _g = self.grow.lock_guarded();
+        let l2 = self.node(&self.l1[a >> L1_SHIFT], &self.nodes);
         if l2.is_null() {
             return None;
         }
         // SAFETY: a zeroed-or-written L2 node in the arena, alive until
         // `clear` (under every lock).
-        let l3 = self.node(unsafe { &(*l2)[(a >> L2_SHIFT) & ((1 << L2_BITS) - 1)] });
+        let l3 = self.node(
+            unsafe { &(*l2)[(a >> L2_SHIFT) & ((1 << L2_BITS) - 1)] },
+            &self.nodes,
+        );
         if l3.is_null() {
             return None;
         }
         // SAFETY: as above, for an L3 node.
-        let leaf = self.node(unsafe { &(*l3)[(a >> L3_SHIFT) & ((1 << L3_BITS) - 1)] });
+        let leaf = self.node(
+            unsafe { &(*l3)[(a >> L3_SHIFT) & ((1 << L3_BITS) - 1)] },
+            &self.leaves,
+        );
         // SAFETY: as above, for a leaf.
         (!leaf.is_null()).then(|| unsafe { &*leaf })
     }
 
-    /// The node `entry` points at, made (zeroed) if missing; null if the OS
-    /// refused memory. Only with the arena's lock held.
-    fn node<T>(&self, entry: &AtomicPtr<T>) -> *mut T {
+    /// The node `entry` points at, made (zeroed) from `arena` if missing;
+    /// null if the OS refused memory. Only with `grow` held.
+    fn node<T>(&self, entry: &AtomicPtr<T>, arena: &Arena) -> *mut T {
         let p = entry.load(Acquire);
         if !p.is_null() {
             return p;
         }
-        let p = self.arena.take(size_of::<T>()).cast::<T>();
+        let p = arena.take(size_of::<T>()).cast::<T>();
         if !p.is_null() {
             // Release: the node's zeroes are seen before its pointer.
             entry.store(p, Release);
@@ -379,19 +390,17 @@ impl Pages {
         }
     }
 
-    /// Drops every record, leaf and node; the arena's pages go back to the
-    /// OS. Only with every shard lock held.
+    /// Drops every record: the leaves' pages go back to the OS, and read
+    /// as empty slots when next touched; leaves and directory stay where
+    /// they are. Only with every shard lock held.
     pub(super) fn clear_locked(&self) {
-        for e in &self.l1 {
-            e.store(null_mut(), Relaxed);
-        }
-        self.arena.clear();
+        self.leaves.zero();
     }
 
     /// Bytes of leaves and nodes handed out.
     pub(super) fn bytes(&self) -> u64 {
         // Relaxed: a statistic.
-        self.arena.used.load(Relaxed)
+        self.nodes.used.load(Relaxed) + self.leaves.used.load(Relaxed)
     }
 }
 
@@ -474,8 +483,12 @@ mod tests {
         assert_eq!(p.remove(dense[0]), None);
         assert_eq!(p.remove(0x6000_0000_0000), None, "no leaf there");
         assert!(p.bytes() >= (size_of::<L2>() * 2 + size_of::<L3>() * 2 + 512 * 2) as u64);
+        // A stop empties the leaves and keeps them: records go, memory and
+        // directory stay, and a record comes back without a new leaf.
+        let bytes = p.bytes();
         p.clear_locked();
-        assert_eq!(p.bytes(), 0);
-        assert!(p.find(far).is_none());
+        assert!(p.find(far).is_none() && p.find(dense[5]).is_none());
+        assert_eq!(p.insert(far, encode(far, small, FLOOR).unwrap()), Ok(None));
+        assert_eq!(p.bytes(), bytes);
     }
 }
