@@ -512,7 +512,7 @@ impl Table {
             align: r.align,
         };
         if pages::indexed(addr) {
-            pages::encode(addr, small, SPECIAL_FLOOR)
+            pages::encode(addr, small)
         } else {
             None
         }
@@ -520,7 +520,7 @@ impl Table {
 
     /// The record that page-slot value `v` of `addr` holds.
     fn record_of_slot(addr: u64, v: u32) -> Record {
-        let s = pages::decode(v, SPECIAL_FLOOR);
+        let s = pages::decode(v);
         Record {
             addr: addr as usize,
             size: s.size,
@@ -555,7 +555,7 @@ impl Table {
                 match old {
                     None => shard.paged.store(shard.paged.load(Relaxed) + 1, Relaxed),
                     Some(old) => {
-                        let o = pages::decode(old, SPECIAL_FLOOR);
+                        let o = pages::decode(old);
                         shard.account(o.h24, -1, -signed(o.size));
                     }
                 }
@@ -727,10 +727,17 @@ impl Table {
             return None;
         }
         let v = self.pages.remove(addr)?;
-        shard.paged.store(shard.paged.load(Relaxed) - 1, Relaxed);
-        let s = pages::decode(v, SPECIAL_FLOOR);
-        shard.account(s.h24, -1, -signed(s.size));
+        Self::unpaged(shard, v);
         Some(v)
+    }
+
+    /// Counts page-slot record `v`, just emptied, out of the shard and its
+    /// stack's totals. The shard lock is held.
+    #[inline(always)]
+    fn unpaged(shard: &Shard, v: u32) {
+        shard.paged.store(shard.paged.load(Relaxed) - 1, Relaxed);
+        let s = pages::decode(v);
+        shard.account(s.h24, -1, -signed(s.size));
     }
 
     /// [`Table::remove`] from the shard's rows, of the table's layout. The
@@ -799,21 +806,19 @@ impl Table {
                 return (p, Resized::Kept);
             }
             let v = slot.load(Relaxed);
-            let old = Self::record_of_slot(addr, v);
-            let handle = pack_handle(old.handle) as u32;
             if p as u64 == addr
                 && let Some(grown) = pages::with_size(v, new_size)
             {
                 slot.store(grown, Relaxed);
-                shard.account(handle, 0, signed(new_size) - signed(old.size));
+                let old = pages::decode(v);
+                shard.account(old.h24, 0, signed(new_size) - signed(old.size));
                 return (p, Resized::Kept);
             }
             // Moved, or too big for a slot now: the caller puts the record
             // back at `p` (the block is the caller's until it returns).
             slot.store(0, Relaxed);
-            shard.paged.store(shard.paged.load(Relaxed) - 1, Relaxed);
-            shard.account(handle, -1, -signed(old.size));
-            return (p, Resized::Moved(old));
+            Self::unpaged(shard, v);
+            return (p, Resized::Moved(Self::record_of_slot(addr, v)));
         }
         let h = hash(addr);
         // No `grow` can run while the lock is held, so `rows` and `i` stay
@@ -1010,6 +1015,7 @@ impl Table {
                 p.count.store(0, Relaxed);
                 p.bytes.store(0, Relaxed);
             }
+            s.paged.store(0, Relaxed);
             let len = mapping_len(s.cap());
             if s.len.load(Relaxed) == 0 || len == 0 {
                 continue;
@@ -1023,9 +1029,6 @@ impl Table {
                 }
             }
             s.len.store(0, Relaxed);
-        }
-        for s in &self.shards {
-            s.paged.store(0, Relaxed);
         }
         self.pages.clear_locked();
     }

@@ -33,6 +33,7 @@ use core::ptr::null_mut;
 use core::sync::atomic::Ordering::{Acquire, Relaxed, Release};
 use core::sync::atomic::{AtomicPtr, AtomicU32, AtomicU64, AtomicUsize};
 
+use super::SPECIAL_FLOOR;
 use crate::spin::SpinLock;
 use crate::sys;
 
@@ -78,9 +79,9 @@ const HALF_SHIFT: u32 = 31;
 /// A slot's code for a 24-bit packed handle (see `table::pack_handle`),
 /// or `None` if it has no room for it.
 #[inline(always)]
-fn code_of(h24: u32, special_floor: u32) -> Option<u32> {
-    if h24 >= special_floor {
-        Some(h24 - special_floor + CODE_SPECIAL)
+fn code_of(h24: u32) -> Option<u32> {
+    if h24 >= SPECIAL_FLOOR {
+        Some(h24 - SPECIAL_FLOOR + CODE_SPECIAL)
     } else if h24 + 1 < CODE_SPECIAL {
         Some(h24 + 1)
     } else {
@@ -89,9 +90,9 @@ fn code_of(h24: u32, special_floor: u32) -> Option<u32> {
 }
 
 #[inline(always)]
-fn h24_of(code: u32, special_floor: u32) -> u32 {
+fn h24_of(code: u32) -> u32 {
     if code >= CODE_SPECIAL {
-        code - CODE_SPECIAL + special_floor
+        code - CODE_SPECIAL + SPECIAL_FLOOR
     } else {
         code - 1
     }
@@ -113,11 +114,11 @@ pub(super) fn indexed(addr: u64) -> bool {
 
 /// The slot value of a record, if it fits one (`addr` is [`indexed`]).
 #[inline(always)]
-pub(super) fn encode(addr: u64, r: Small, special_floor: u32) -> Option<u32> {
+pub(super) fn encode(addr: u64, r: Small) -> Option<u32> {
     if r.size == 0 || r.size > MAX_SMALL || r.align > MAX_ALIGN {
         return None;
     }
-    let code = code_of(r.h24, special_floor)?;
+    let code = code_of(r.h24)?;
     let align_log2 = r.align.max(1).trailing_zeros();
     Some(
         code | ((r.size as u32 - 1) << SIZE_SHIFT)
@@ -127,9 +128,9 @@ pub(super) fn encode(addr: u64, r: Small, special_floor: u32) -> Option<u32> {
 }
 
 #[inline(always)]
-pub(super) fn decode(v: u32, special_floor: u32) -> Small {
+pub(super) fn decode(v: u32) -> Small {
     Small {
-        h24: h24_of(v & CODE_MASK, special_floor),
+        h24: h24_of(v & CODE_MASK),
         size: ((v >> SIZE_SHIFT) & 0xff) as usize + 1,
         align: 1 << ((v >> ALIGN_SHIFT) & 7),
     }
@@ -151,6 +152,17 @@ fn half(addr: u64) -> u32 {
 #[inline(always)]
 fn holds(v: u32, addr: u64) -> bool {
     v != 0 && v >> HALF_SHIFT == half(addr)
+}
+
+/// Where `addr` (inside the index) lies in each level of the directory.
+#[inline(always)]
+fn indices(addr: u64) -> (usize, usize, usize) {
+    let a = addr as usize;
+    (
+        a >> L1_SHIFT,
+        (a >> L2_SHIFT) & ((1 << L2_BITS) - 1),
+        (a >> L3_SHIFT) & ((1 << L3_BITS) - 1),
+    )
 }
 
 #[inline(always)]
@@ -252,20 +264,20 @@ impl Pages {
     /// Only with the page's shard lock held.
     #[inline(always)]
     fn leaf(&self, addr: u64) -> Option<&Leaf> {
-        let a = addr as usize;
+        let (i1, i2, i3) = indices(addr);
         // Acquire: pairs with the Release that published each node.
-        let l2 = self.l1[a >> L1_SHIFT].load(Acquire);
+        let l2 = self.l1[i1].load(Acquire);
         if l2.is_null() {
             return None;
         }
         // SAFETY: non-null level-1 entries point at zeroed-or-written L2
-        // nodes in the arena, alive until `clear` (under every lock).
-        let l3 = unsafe { &*l2 }[(a >> L2_SHIFT) & ((1 << L2_BITS) - 1)].load(Acquire);
+        // nodes in an arena, whose memory is never unmapped.
+        let l3 = unsafe { &*l2 }[i2].load(Acquire);
         if l3.is_null() {
             return None;
         }
         // SAFETY: as above, for level-2 entries and L3 nodes.
-        let leaf = unsafe { &*l3 }[(a >> L3_SHIFT) & ((1 << L3_BITS) - 1)].load(Acquire);
+        let leaf = unsafe { &*l3 }[i3].load(Acquire);
         // SAFETY: as above, for level-3 entries and leaves.
         (!leaf.is_null()).then(|| unsafe { &*leaf })
     }
@@ -283,26 +295,20 @@ impl Pages {
     #[cold]
     #[inline(never)]
     fn make_leaf(&self, addr: u64) -> Option<&Leaf> {
-        let a = addr as usize;
+        let (i1, i2, i3) = indices(addr);
         let _g = self.grow.lock_guarded();
-        let l2 = self.node(&self.l1[a >> L1_SHIFT], &self.nodes);
+        let l2 = self.node(&self.l1[i1], &self.nodes);
         if l2.is_null() {
             return None;
         }
-        // SAFETY: a zeroed-or-written L2 node in the arena, alive until
-        // `clear` (under every lock).
-        let l3 = self.node(
-            unsafe { &(*l2)[(a >> L2_SHIFT) & ((1 << L2_BITS) - 1)] },
-            &self.nodes,
-        );
+        // SAFETY: a zeroed-or-written L2 node in an arena, whose memory is
+        // never unmapped.
+        let l3 = self.node(unsafe { &(*l2)[i2] }, &self.nodes);
         if l3.is_null() {
             return None;
         }
         // SAFETY: as above, for an L3 node.
-        let leaf = self.node(
-            unsafe { &(*l3)[(a >> L3_SHIFT) & ((1 << L3_BITS) - 1)] },
-            &self.leaves,
-        );
+        let leaf = self.node(unsafe { &(*l3)[i3] }, &self.leaves);
         // SAFETY: as above, for a leaf.
         (!leaf.is_null()).then(|| unsafe { &*leaf })
     }
@@ -408,44 +414,35 @@ impl Pages {
 mod tests {
     use super::*;
 
-    const FLOOR: u32 = (1 << 24) - 16;
-
     #[test]
     fn slots_round_trip() {
         for (addr, size, align, h24) in [
             (0x5555_0000_0010_u64, 1, 1, 0),
             (0x5555_0000_0020, 256, 16, CODE_SPECIAL - 3),
-            (0x7fff_ffff_fff0, 24, 8, FLOOR),
-            (0x10, 100, 2, FLOOR + 15),
+            (0x7fff_ffff_fff0, 24, 8, SPECIAL_FLOOR),
+            (0x10, 100, 2, SPECIAL_FLOOR + 15),
         ] {
             let r = Small { h24, size, align };
-            let v = encode(addr, r, FLOOR).unwrap();
+            let v = encode(addr, r).unwrap();
             assert_ne!(v, 0);
             assert!(holds(v, addr) && !holds(v, addr ^ 16));
-            assert_eq!(decode(v, FLOOR), r);
-            assert_eq!(decode(with_size(v, 7).unwrap(), FLOOR).size, 7);
+            assert_eq!(decode(v), r);
+            assert_eq!(decode(with_size(v, 7).unwrap()).size, 7);
         }
-        let fits = |size, align, h24| encode(0x1000, Small { h24, size, align }, FLOOR).is_some();
+        let fits = |size, align, h24| encode(0x1000, Small { h24, size, align }).is_some();
         assert!(!fits(257, 8, 0), "too big");
         assert!(!fits(0, 8, 0), "empty");
         assert!(!fits(8, 32, 0), "over-aligned");
         assert!(fits(8, 8, CODE_SPECIAL - 2), "the last handle of 20 bits");
         assert!(!fits(8, 8, CODE_SPECIAL - 1), "a handle beyond 20 bits");
+        let eight = Small {
+            h24: 0,
+            size: 8,
+            align: 8,
+        };
         assert!(
-            with_size(
-                encode(
-                    0x1000,
-                    Small {
-                        h24: 0,
-                        size: 8,
-                        align: 8
-                    },
-                    FLOOR
-                )
-                .unwrap(),
-                257
-            )
-            .is_none()
+            with_size(encode(0x1000, eight).unwrap(), 257).is_none(),
+            "too big"
         );
         assert!(indexed(0x1000) && !indexed(0x1008) && !indexed(1 << 47) && !indexed(0));
     }
@@ -462,24 +459,24 @@ mod tests {
         };
         let dense: Vec<u64> = (0..128).map(|i| 0x5555_0000_1000 + i * 32).collect();
         for &a in &dense {
-            assert_eq!(p.insert(a, encode(a, small, FLOOR).unwrap()), Ok(None));
+            assert_eq!(p.insert(a, encode(a, small).unwrap()), Ok(None));
         }
         let far = 0x7f12_3456_7890;
-        assert_eq!(p.insert(far, encode(far, small, FLOOR).unwrap()), Ok(None));
+        assert_eq!(p.insert(far, encode(far, small).unwrap()), Ok(None));
         // The other half of a taken granule belongs elsewhere.
         let twin = dense[3] + 16;
-        assert_eq!(p.insert(twin, encode(twin, small, FLOOR).unwrap()), Err(()));
+        assert_eq!(p.insert(twin, encode(twin, small).unwrap()), Err(()));
         assert!(p.find(twin).is_none());
         // Replacing the same address hands back the old record.
-        let bigger = encode(far, Small { size: 200, ..small }, FLOOR).unwrap();
+        let bigger = encode(far, Small { size: 200, ..small }).unwrap();
         assert!(p.insert(far, bigger).unwrap().is_some());
         let mut seen = vec![];
-        p.for_each_locked(|a, v| seen.push((a, decode(v, FLOOR).size)));
+        p.for_each_locked(|a, v| seen.push((a, decode(v).size)));
         seen.sort_unstable();
         let mut want: Vec<_> = dense.iter().map(|&a| (a, 40)).collect();
         want.push((far, 200));
         assert_eq!(seen, want);
-        assert_eq!(p.remove(dense[0]).map(|v| decode(v, FLOOR)), Some(small));
+        assert_eq!(p.remove(dense[0]).map(decode), Some(small));
         assert_eq!(p.remove(dense[0]), None);
         assert_eq!(p.remove(0x6000_0000_0000), None, "no leaf there");
         assert!(p.bytes() >= (size_of::<L2>() * 2 + size_of::<L3>() * 2 + 512 * 2) as u64);
@@ -488,7 +485,7 @@ mod tests {
         let bytes = p.bytes();
         p.clear_locked();
         assert!(p.find(far).is_none() && p.find(dense[5]).is_none());
-        assert_eq!(p.insert(far, encode(far, small, FLOOR).unwrap()), Ok(None));
+        assert_eq!(p.insert(far, encode(far, small).unwrap()), Ok(None));
         assert_eq!(p.bytes(), bytes);
     }
 }
