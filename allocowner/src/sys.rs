@@ -60,6 +60,31 @@ pub(crate) unsafe fn discard(p: *mut u8, len: usize) {
     unsafe { libc::madvise(p.cast(), len, libc::MADV_DONTNEED) };
 }
 
+/// Makes the pages of `len` bytes at `p` present and writable now, as a
+/// write would (`MADV_POPULATE_WRITE`, Linux 5.14), without changing
+/// their contents.
+///
+/// Memory that the side table reads before it writes (a slot is read to
+/// see whether it is free) would otherwise fault in the shared zero page
+/// first and then, at the first write, copy it: a second fault, and a
+/// TLB flush sent to every CPU the process runs on. In a process of 8
+/// threads on 2 cores that was most of the tracked JSON parse's system
+/// time. On an older kernel the call fails and the pages fault in lazily
+/// as before.
+///
+/// # Safety
+/// `p` and `len` must lie inside one mapping made by [`map`].
+pub(crate) unsafe fn populate(p: *mut u8, len: usize) {
+    #[cfg(target_os = "linux")]
+    // SAFETY: per the contract, private anonymous read-write memory of
+    // ours; populating it for writing leaves every byte's value as it is.
+    unsafe {
+        libc::madvise(p.cast(), len, libc::MADV_POPULATE_WRITE)
+    };
+    #[cfg(not(target_os = "linux"))]
+    let _ = (p, len);
+}
+
 /// Writes all of `bytes` to stderr with `write(2)`: no allocation, no lock.
 pub(crate) fn write_stderr(bytes: &[u8]) {
     let mut rest = bytes;

@@ -947,6 +947,13 @@ impl Table {
         } else {
             null_mut()
         };
+        for p in [core, extra] {
+            if !p.is_null() {
+                // SAFETY: mapped just above with this length. The rows are
+                // spread over by hash: every page is about to be used.
+                unsafe { sys::populate(p, len) };
+            }
+        }
         let new = Rows::<T> {
             // SAFETY: fresh mappings of `len` bytes = `new_cap` rows, private
             // to this call until published below, under the lock.
@@ -1008,7 +1015,8 @@ impl Table {
 
     /// Drops every record and pending change, keeping the shards' mappings
     /// (and their size) for a later enable, so it does not grow them all
-    /// over again; their pages go back to the OS. Only with every lock held.
+    /// over again; their pages go back to the OS until [`Table::refill`].
+    /// Only with every lock held.
     pub(crate) fn clear_locked(&self) {
         for s in &self.shards {
             for p in &s.pending {
@@ -1031,6 +1039,24 @@ impl Table {
             s.len.store(0, Relaxed);
         }
         self.pages.clear_locked();
+    }
+
+    /// Populates the pages [`Table::clear_locked`] gave back (at the next
+    /// enable; see [`sys::populate`]): every shard's rows, under its lock,
+    /// and the page index's leaves. The thread's guard is `LOCKED`.
+    pub(crate) fn refill(&self) {
+        for s in &self.shards {
+            let _g = s.lock.lock_guarded();
+            let len = mapping_len(s.cap());
+            for p in [s.rows.load(Relaxed), s.extra.load(Relaxed)] {
+                if !p.is_null() {
+                    // SAFETY: one of this shard's mappings, made by `grow`
+                    // with `len` bytes and replaced only under the lock.
+                    unsafe { sys::populate(p.cast(), len) };
+                }
+            }
+        }
+        self.pages.refill();
     }
 
     /// Number of live records. Exact only with every lock held.

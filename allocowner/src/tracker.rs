@@ -137,6 +137,8 @@ pub(crate) fn enable_config(config: &Config) -> Result<(), ConfigError> {
     register_hook(HOOK_ATFORK);
     // Relaxed: under ENABLE_LOCK.
     if EARLY_PENDING.swap(false, Ordering::Relaxed) {
+        // After a `stop`, the pages it gave back come back at once.
+        TABLE.refill();
         EARLY_FREED.store(0, Ordering::Relaxed);
         // Acquire: pairs with the Release in `start_from_env`.
         let f = LIVE_BYTES_FN.load(Ordering::Acquire);

@@ -173,16 +173,25 @@ fn slot_index(addr: u64) -> usize {
 /// An arena of mappings of 1 MiB, doubling every second one up to
 /// 256 MiB, handed out in order, never given back. Only touched with
 /// `Pages::grow` held (or every shard lock, which excludes its holders).
+///
+/// Pages are populated for writing ([`sys::populate`]) [`POPULATE_STEP`]
+/// at a time ahead of what is handed out, and again on the next enable
+/// after [`Arena::zero`], so that a slot's first read never maps the zero
+/// page.
 struct Arena {
     chunks: [AtomicPtr<u8>; MAX_CHUNKS],
     /// The chunk being handed out, and the offset in it.
     cur: AtomicUsize,
     offset: AtomicUsize,
+    /// Bytes of the current chunk populated.
+    populated: AtomicUsize,
     /// Bytes handed out.
     used: AtomicU64,
 }
 
 const MAX_CHUNKS: usize = 40;
+/// Bytes populated at a time: 128 leaves, or one L2 node.
+const POPULATE_STEP: usize = 64 << 10;
 
 fn chunk_len(i: usize) -> usize {
     (1 << 20) << (i / 2).min(8)
@@ -194,6 +203,7 @@ impl Arena {
             chunks: [const { AtomicPtr::new(null_mut()) }; MAX_CHUNKS],
             cur: AtomicUsize::new(0),
             offset: AtomicUsize::new(0),
+            populated: AtomicUsize::new(0),
             used: AtomicU64::new(0),
         }
     }
@@ -218,11 +228,39 @@ impl Arena {
             if off + n <= chunk_len(cur) {
                 self.offset.store(off + n, Relaxed);
                 self.used.fetch_add(n as u64, Relaxed);
+                let done = self.populated.load(Relaxed);
+                if off + n > done {
+                    let end = (off + n)
+                        .next_multiple_of(POPULATE_STEP)
+                        .min(chunk_len(cur));
+                    // SAFETY: `done..end` lies within the chunk's mapping.
+                    unsafe { sys::populate(base.add(done), end - done) };
+                    self.populated.store(end, Relaxed);
+                }
                 // SAFETY: `off + n` lies within the chunk's mapping.
                 return unsafe { base.add(off) };
             }
             self.cur.store(cur + 1, Relaxed);
             self.offset.store(0, Relaxed);
+            self.populated.store(0, Relaxed);
+        }
+    }
+
+    /// Populates again what [`Arena::zero`] gave back: every chunk handed
+    /// out from, as far as it was populated. Only with `Pages::grow` held.
+    fn refill(&self) {
+        let cur = self.cur.load(Relaxed);
+        for (i, c) in self.chunks.iter().enumerate().take(cur + 1) {
+            let p = c.load(Relaxed);
+            let len = if i < cur {
+                chunk_len(i)
+            } else {
+                self.populated.load(Relaxed)
+            };
+            if !p.is_null() && len > 0 {
+                // SAFETY: the first `len` bytes of a mapping made by `take`.
+                unsafe { sys::populate(p, len) };
+            }
         }
     }
 
@@ -403,6 +441,14 @@ impl Pages {
         self.leaves.zero();
     }
 
+    /// Populates the leaves' pages again after [`Pages::clear_locked`]
+    /// (at the next enable), so that the first use of a slot does not
+    /// fault twice.
+    pub(super) fn refill(&self) {
+        let _g = self.grow.lock();
+        self.leaves.refill();
+    }
+
     /// Bytes of leaves and nodes handed out.
     pub(super) fn bytes(&self) -> u64 {
         // Relaxed: a statistic.
@@ -487,5 +533,44 @@ mod tests {
         assert!(p.find(far).is_none() && p.find(dense[5]).is_none());
         assert_eq!(p.insert(far, encode(far, small).unwrap()), Ok(None));
         assert_eq!(p.bytes(), bytes);
+    }
+
+    /// Whether the page holding `at` is in memory.
+    fn resident(at: *const u8) -> bool {
+        let page = (at as usize) & !4095;
+        let mut v = 0u8;
+        // SAFETY: one page of a live mapping of ours; `v` receives one byte.
+        let rc = unsafe { libc::mincore(page as *mut libc::c_void, 4096, &raw mut v) };
+        assert_eq!(rc, 0, "mincore");
+        v & 1 == 1
+    }
+
+    /// Leaves' pages are in memory before a slot is first read (so the
+    /// read does not map the zero page, to be copied at the first write),
+    /// given back by a stop, and populated again at the next enable.
+    #[test]
+    fn leaves_are_populated_before_use() {
+        let p = Pages::new();
+        let small = Small {
+            h24: 5,
+            size: 40,
+            align: 8,
+        };
+        let a = 0x5555_0000_1000;
+        assert!(p.find(a).is_none());
+        assert_eq!(p.insert(a, encode(a, small).unwrap()), Ok(None));
+        let chunk = p.leaves.chunks[0].load(Relaxed);
+        // Untouched leaves ahead of the first are ready too.
+        for off in [0, 4096, POPULATE_STEP - 4096] {
+            // SAFETY: inside the first chunk, of 1 MiB.
+            assert!(resident(unsafe { chunk.add(off) }), "offset {off}");
+        }
+        // SAFETY: as above.
+        assert!(!resident(unsafe { chunk.add(POPULATE_STEP) }), "bounded");
+        p.clear_locked();
+        assert!(!resident(chunk), "a stop gives the pages back");
+        p.refill();
+        assert!(resident(chunk), "the next enable takes them again");
+        assert!(p.find(a).is_none(), "and they hold no record");
     }
 }
