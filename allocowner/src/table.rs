@@ -49,10 +49,14 @@ pub(crate) const SHARDS: usize = 256;
 const MIN_CAP: usize = 256;
 /// Bytes of one row (core or client).
 const ROW: usize = 16;
-/// Pending stack totals per shard: enough that the stacks of a JSON parse
-/// rarely push each other out (8 published on a third of all calls).
-const PENDING: usize = 32;
-const _: () = assert!(PENDING.is_power_of_two());
+/// Sets of pending stack totals per shard, of [`WAYS`] each. A JSON parse
+/// allocates from a few dozen stacks (nesting makes more); with 32 totals
+/// direct-mapped, a quarter of all calls pushed one out to the depot,
+/// whose counters every thread shares.
+const SETS: usize = 16;
+const _: () = assert!(SETS.is_power_of_two());
+/// Totals per set: one cache line.
+const WAYS: usize = 4;
 
 // A core row is two words.
 // Word 0: address (48 bits) | distance from home (8, saturating) |
@@ -162,8 +166,12 @@ struct Shard {
     rows: AtomicPtr<Row>,
     /// The thread client's rows, beside the core rows, or null.
     extra: AtomicPtr<Row>,
-    pending: [Pending; PENDING],
+    pending: [PendingSet; SETS],
 }
+
+/// One set of pending totals, most recently added first.
+#[repr(align(64))]
+struct PendingSet([Pending; WAYS]);
 
 pub(crate) struct Table {
     shards: [Shard; SHARDS],
@@ -375,16 +383,37 @@ impl Shard {
     /// Only with the lock held.
     #[inline(always)]
     fn account(&self, handle: u32, count: i32, bytes: i64) {
-        const SHIFT: u32 = 32 - PENDING.trailing_zeros();
-        let p = &self.pending[(handle.wrapping_mul(0x9e37_79b9) >> SHIFT) as usize];
-        if p.handle.load(Relaxed) != handle {
-            p.publish();
-            p.handle.store(handle, Relaxed);
-        }
+        const SHIFT: u32 = 32 - SETS.trailing_zeros();
+        let set = &self.pending[(handle.wrapping_mul(0x9e37_79b9) >> SHIFT) as usize];
+        let p = match set.0.iter().position(|p| p.handle.load(Relaxed) == handle) {
+            Some(i) => &set.0[i],
+            None => set.make_room(handle),
+        };
         p.count
             .store(p.count.load(Relaxed).wrapping_add(count), Relaxed);
         p.bytes
             .store(p.bytes.load(Relaxed).wrapping_add(bytes), Relaxed);
+    }
+}
+
+impl PendingSet {
+    /// Publishes the oldest totals and puts empty ones for `handle` first.
+    #[cold]
+    #[inline(never)]
+    fn make_room(&self, handle: u32) -> &Pending {
+        let ways = &self.0;
+        ways[WAYS - 1].publish();
+        for i in (1..WAYS).rev() {
+            let (to, from) = (&ways[i], &ways[i - 1]);
+            to.handle.store(from.handle.load(Relaxed), Relaxed);
+            to.count.store(from.count.load(Relaxed), Relaxed);
+            to.bytes.store(from.bytes.load(Relaxed), Relaxed);
+        }
+        let p = &ways[0];
+        p.handle.store(handle, Relaxed);
+        p.count.store(0, Relaxed);
+        p.bytes.store(0, Relaxed);
+        p
     }
 }
 
@@ -413,12 +442,16 @@ impl Table {
                     rows: AtomicPtr::new(null_mut()),
                     extra: AtomicPtr::new(null_mut()),
                     pending: [const {
-                        Pending {
-                            handle: AtomicU32::new(0),
-                            count: AtomicI32::new(0),
-                            bytes: AtomicI64::new(0),
-                        }
-                    }; PENDING],
+                        PendingSet(
+                            [const {
+                                Pending {
+                                    handle: AtomicU32::new(0),
+                                    count: AtomicI32::new(0),
+                                    bytes: AtomicI64::new(0),
+                                }
+                            }; WAYS],
+                        )
+                    }; SETS],
                 }
             }; SHARDS],
             pages: Pages::new(),
@@ -1007,7 +1040,7 @@ impl Table {
     /// they are exact. Only with every lock held.
     pub(crate) fn publish_locked(&self) {
         for s in &self.shards {
-            for p in &s.pending {
+            for p in s.pending.iter().flat_map(|set| &set.0) {
                 p.publish();
             }
         }
@@ -1019,7 +1052,7 @@ impl Table {
     /// Only with every lock held.
     pub(crate) fn clear_locked(&self) {
         for s in &self.shards {
-            for p in &s.pending {
+            for p in s.pending.iter().flat_map(|set| &set.0) {
                 p.count.store(0, Relaxed);
                 p.bytes.store(0, Relaxed);
             }
