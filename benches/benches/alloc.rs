@@ -10,14 +10,18 @@
 //!
 //! One `#[global_allocator]` dispatches every call by a mode atomic to
 //! `System`, to `OwnerAlloc` (never enabled, or enabled), or to
-//! `dhat::Alloc` with a running profiler. Each case switches the mode, runs
-//! its work (which frees all it allocates) and switches back to `System`, so
-//! no block crosses variants.
+//! `dhat::Alloc` with a running profiler. Each round of a case switches the
+//! mode, runs its work (which frees all it allocates) and switches back to
+//! `System`, so no block crosses variants. The switching (for `OwnerAlloc`
+//! on, `enable()` before and `stop()` after) is outside the timed part, as
+//! tracking in a program is on for long stretches; what it costs is printed
+//! apart, with the memory figures.
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::collections::BTreeMap;
 use std::hint::black_box;
 use std::sync::atomic::{AtomicU8, Ordering};
+use std::time::Instant;
 
 use benches::alloc_work::{btree, churn, json, json_doc};
 use benches::{Case, compare};
@@ -93,8 +97,8 @@ enum Variant {
     Dhat,
 }
 
-/// Runs `work` under `variant`, then back to `System`.
-fn under<R>(variant: Variant, work: impl FnOnce() -> R) -> R {
+/// Switches the allocator to `variant` (before a round, untimed).
+fn enter(variant: Variant) {
     match variant {
         Variant::System => MODE.store(SYSTEM, Ordering::SeqCst),
         Variant::OwnerOff => MODE.store(OWNER, Ordering::SeqCst),
@@ -104,12 +108,14 @@ fn under<R>(variant: Variant, work: impl FnOnce() -> R) -> R {
         }
         Variant::Dhat => MODE.store(DHAT, Ordering::SeqCst),
     }
-    let r = work();
+}
+
+/// Back to `System` after a round of `variant` (untimed).
+fn leave(variant: Variant) {
     if let Variant::OwnerOn = variant {
         allocowner::stop();
     }
     MODE.store(SYSTEM, Ordering::SeqCst);
-    r
 }
 
 fn on_threads(threads: usize, work: impl Fn(u64) -> usize + Sync) -> usize {
@@ -140,12 +146,11 @@ fn table(title: &str, threads: usize, work: &(dyn Fn(u64) -> usize + Sync)) {
         .iter()
         .map(|&(name, v)| {
             Case::new(name, move |iters: u64| {
-                under(v, || {
-                    for _ in 0..iters {
-                        black_box(on_threads(threads, work));
-                    }
-                });
+                for _ in 0..iters {
+                    black_box(on_threads(threads, work));
+                }
             })
+            .around(move || enter(v), move || leave(v))
         })
         .collect();
     compare(&format!("{title}, {threads} thread(s)"), &mut cases);
@@ -162,6 +167,12 @@ fn footprint() {
     }
     let s = allocowner::stats();
     drop(black_box(m));
+    let t = Instant::now();
+    allocowner::stop();
+    let stop = t.elapsed();
+    let t = Instant::now();
+    allocowner::enable().expect("allocowner");
+    let enable = t.elapsed();
     allocowner::stop();
     MODE.store(SYSTEM, Ordering::SeqCst);
     println!("\n## allocowner's own memory (BTreeMap of 200,000 entries, at its peak)\n");
@@ -185,6 +196,11 @@ fn footprint() {
         s.depot_pool_bytes, s.depot_index_bytes
     );
     println!("| all bytes allocowner mapped | {} |", s.own_mapped_bytes);
+    println!(
+        "| stop(), then enable() again, with the table at that size | {} us, {} us |",
+        stop.as_micros(),
+        enable.as_micros()
+    );
 }
 
 fn main() {

@@ -17,10 +17,13 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 /// One variant of a table: a closure that performs the operation `iters`
-/// times.
+/// times, and optionally what sets the variant up before each round and
+/// tears it down after, outside the timed part.
 pub struct Case<'a> {
     name: String,
     run: Box<dyn FnMut(u64) + 'a>,
+    enter: Option<Box<dyn FnMut() + 'a>>,
+    leave: Option<Box<dyn FnMut() + 'a>>,
 }
 
 impl std::fmt::Debug for Case<'_> {
@@ -37,7 +40,33 @@ impl<'a> Case<'a> {
         Case {
             name: name.into(),
             run: Box::new(run),
+            enter: None,
+            leave: None,
         }
+    }
+
+    /// Runs `enter` before each round of the case and `leave` after it,
+    /// outside the timed part (and outside the instruction count, where the
+    /// two runs of 0 and N iterations cancel them out anyway).
+    #[must_use]
+    pub fn around(mut self, enter: impl FnMut() + 'a, leave: impl FnMut() + 'a) -> Case<'a> {
+        self.enter = Some(Box::new(enter));
+        self.leave = Some(Box::new(leave));
+        self
+    }
+
+    /// One round of `iters` iterations: its wall-clock time.
+    fn round(&mut self, iters: u64) -> Duration {
+        if let Some(enter) = &mut self.enter {
+            enter();
+        }
+        let start = Instant::now();
+        (self.run)(iters);
+        let took = start.elapsed();
+        if let Some(leave) = &mut self.leave {
+            leave();
+        }
+        took
     }
 }
 
@@ -67,13 +96,12 @@ pub fn compare(title: &str, cases: &mut [Case<'_>]) -> Vec<Figures> {
         run_child(title, cases, &spec);
         return Vec::new();
     }
-    let iters: Vec<u64> = cases.iter_mut().map(|c| calibrate(&mut *c.run)).collect();
+    let iters: Vec<u64> = cases.iter_mut().map(calibrate).collect();
     let mut samples = vec![Vec::with_capacity(ROUNDS); cases.len()];
     for _ in 0..ROUNDS {
         for (i, case) in cases.iter_mut().enumerate() {
-            let start = Instant::now();
-            (case.run)(iters[i]);
-            samples[i].push(start.elapsed().as_secs_f64() * 1e9 / iters[i] as f64);
+            let took = case.round(iters[i]);
+            samples[i].push(took.as_secs_f64() * 1e9 / iters[i] as f64);
         }
     }
     let callgrind = callgrind_available();
@@ -138,12 +166,10 @@ fn table(title: &str, figures: &[Figures]) -> String {
 }
 
 /// Iterations that make one round last about `ROUND_TARGET`.
-fn calibrate(run: &mut dyn FnMut(u64)) -> u64 {
+fn calibrate(case: &mut Case<'_>) -> u64 {
     let mut iters = 1u64;
     loop {
-        let start = Instant::now();
-        run(iters);
-        let took = start.elapsed();
+        let took = case.round(iters);
         if took >= ROUND_TARGET / 4 || iters >= 1 << 32 {
             let per_op = took.as_secs_f64() / iters as f64;
             return ((ROUND_TARGET.as_secs_f64() / per_op.max(1e-12)) as u64).max(1);
@@ -205,7 +231,7 @@ fn run_child(title: &str, cases: &mut [Case<'_>], spec: &str) {
         return;
     };
     if let Some(case) = cases.get_mut(i) {
-        (case.run)(black_box(1));
-        (case.run)(black_box(n));
+        case.round(black_box(1));
+        case.round(black_box(n));
     }
 }
