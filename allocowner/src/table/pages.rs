@@ -33,7 +33,7 @@ use core::ptr::null_mut;
 use core::sync::atomic::Ordering::{Acquire, Relaxed, Release};
 use core::sync::atomic::{AtomicPtr, AtomicU32, AtomicU64, AtomicUsize};
 
-use super::SPECIAL_FLOOR;
+use super::{HANDLE_MASK, SPECIAL_FLOOR};
 use crate::spin::SpinLock;
 use crate::sys;
 
@@ -69,9 +69,15 @@ type L2 = [AtomicPtr<L3>; 1 << L2_BITS];
 //   bit  31      the address's bit 4 (which 16-byte half of the granule)
 const CODE_BITS: u32 = 20;
 const CODE_MASK: u32 = (1 << CODE_BITS) - 1;
-/// The 16 special handles (at the top of the table's 24-bit packing) take
-/// the top 16 codes.
-const CODE_SPECIAL: u32 = CODE_MASK - 15;
+/// A handle's code is its 24-bit packing plus this, wrapped to 20 bits:
+/// the 16 special handles (the top of the packing) wrap around to codes
+/// 1..=16, 0 stays the empty slot, and the stack handles up to
+/// [`LAST_CODED`] follow. Both ways are an add and a mask, no branch.
+const CODE_BIAS: u32 = 17;
+/// The last stack handle (24-bit packed) that has a code.
+#[cfg(test)]
+const LAST_CODED: u32 = CODE_MASK - CODE_BIAS;
+const _: () = assert!(SPECIAL_FLOOR.wrapping_add(CODE_BIAS) & HANDLE_MASK == 1);
 const SIZE_SHIFT: u32 = CODE_BITS;
 const ALIGN_SHIFT: u32 = 28;
 const HALF_SHIFT: u32 = 31;
@@ -80,22 +86,14 @@ const HALF_SHIFT: u32 = 31;
 /// or `None` if it has no room for it.
 #[inline(always)]
 fn code_of(h24: u32) -> Option<u32> {
-    if h24 >= SPECIAL_FLOOR {
-        Some(h24 - SPECIAL_FLOOR + CODE_SPECIAL)
-    } else if h24 + 1 < CODE_SPECIAL {
-        Some(h24 + 1)
-    } else {
-        None
-    }
+    let code = h24.wrapping_add(CODE_BIAS) & HANDLE_MASK;
+    // 1..=CODE_MASK: not beyond 20 bits, and never the empty slot's 0.
+    (code.wrapping_sub(1) < CODE_MASK).then_some(code)
 }
 
 #[inline(always)]
 fn h24_of(code: u32) -> u32 {
-    if code >= CODE_SPECIAL {
-        code - CODE_SPECIAL + SPECIAL_FLOOR
-    } else {
-        code - 1
-    }
+    code.wrapping_sub(CODE_BIAS) & HANDLE_MASK
 }
 
 /// A small record, decoded: its packed 24-bit handle, size and alignment.
@@ -464,7 +462,7 @@ mod tests {
     fn slots_round_trip() {
         for (addr, size, align, h24) in [
             (0x5555_0000_0010_u64, 1, 1, 0),
-            (0x5555_0000_0020, 256, 16, CODE_SPECIAL - 3),
+            (0x5555_0000_0020, 256, 16, LAST_CODED - 1),
             (0x7fff_ffff_fff0, 24, 8, SPECIAL_FLOOR),
             (0x10, 100, 2, SPECIAL_FLOOR + 15),
         ] {
@@ -479,8 +477,12 @@ mod tests {
         assert!(!fits(257, 8, 0), "too big");
         assert!(!fits(0, 8, 0), "empty");
         assert!(!fits(8, 32, 0), "over-aligned");
-        assert!(fits(8, 8, CODE_SPECIAL - 2), "the last handle of 20 bits");
-        assert!(!fits(8, 8, CODE_SPECIAL - 1), "a handle beyond 20 bits");
+        assert!(fits(8, 8, LAST_CODED), "the last handle of 20 bits");
+        assert!(!fits(8, 8, LAST_CODED + 1), "a handle beyond 20 bits");
+        assert!(
+            !fits(8, 8, SPECIAL_FLOOR - 1),
+            "the last before the specials"
+        );
         let eight = Small {
             h24: 0,
             size: 8,
