@@ -193,7 +193,7 @@ fn capture_fp(depth: usize) -> StackHandle {
     let mut records = [0usize; recent::DEPTH + 1];
     let (n, hash, end) = bounds.walk::<true>(fp, &mut frames[..depth], &mut records);
     let handle = save_cached(&frames[..n], hash);
-    recent::remember(&records[..=n], &frames[..n], end, handle);
+    recent::remember(&records[..=n], &frames[..n], end, depth, handle);
     handle
 }
 
