@@ -156,14 +156,22 @@ impl<A: GlobalAlloc + 'static> OwnerAlloc<A> {
         let g = guard::state();
         if g != LOCKED {
             guard::set(LOCKED);
-            let found = TABLE.forget(ptr as usize, layout.size());
-            guard::set(g);
-            if !found {
-                tracker::early_freed(layout.size());
+            if !TABLE.forget_fast(ptr as usize, layout.size()) {
+                Self::forget(ptr as usize, layout.size());
             }
+            guard::set(g);
         }
         // SAFETY: forwarded unchanged (GlobalAlloc contract).
         unsafe { self.inner.dealloc(ptr, layout) }
+    }
+
+    /// A free past [`crate::table::Table::forget_fast`]'s common case. The
+    /// thread's guard is `LOCKED`.
+    #[inline(never)]
+    fn forget(addr: usize, size: usize) {
+        if !TABLE.forget(addr, size) {
+            tracker::early_freed(size);
+        }
     }
 
     #[inline(never)]

@@ -42,6 +42,16 @@ impl SpinLock {
         RawGuard { lock: self }
     }
 
+    /// Takes the lock if it is free, for a caller that has already set the
+    /// re-entrancy guard to `LOCKED`; never waits.
+    #[inline]
+    pub(crate) fn try_lock_guarded(&self) -> Option<RawGuard<'_>> {
+        // Acquire: pairs with the Release in `raw_unlock`. (`then`, not
+        // `then_some`: a guard made and dropped on failure would unlock
+        // the holder's lock.)
+        (!self.locked.swap(true, Ordering::Acquire)).then(|| RawGuard { lock: self })
+    }
+
     /// Takes the lock without a guard object (fork handlers, snapshot).
     #[inline]
     pub(crate) fn raw_lock(&self) {
@@ -99,5 +109,23 @@ impl Drop for SpinGuard<'_> {
     #[inline]
     fn drop(&mut self) {
         self.lock.raw_unlock();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn try_lock_fails_on_a_held_lock_and_leaves_it_held() {
+        let l = SpinLock::new();
+        let held = l.try_lock_guarded().expect("a free lock");
+        assert!(l.try_lock_guarded().is_none(), "held");
+        assert!(
+            l.try_lock_guarded().is_none(),
+            "still held after a failed try"
+        );
+        drop(held);
+        assert!(l.try_lock_guarded().is_some(), "free again");
     }
 }

@@ -383,16 +383,27 @@ impl Shard {
     /// Only with the lock held.
     #[inline(always)]
     fn account(&self, handle: u32, count: i32, bytes: i64) {
-        const SHIFT: u32 = 32 - SETS.trailing_zeros();
-        let set = &self.pending[(handle.wrapping_mul(0x9e37_79b9) >> SHIFT) as usize];
-        let p = match set.0.iter().position(|p| p.handle.load(Relaxed) == handle) {
-            Some(i) => &set.0[i],
-            None => set.make_room(handle),
+        let p = match self.pending_of(handle) {
+            Some(p) => p,
+            None => self.set_of(handle).make_room(handle),
         };
-        p.count
-            .store(p.count.load(Relaxed).wrapping_add(count), Relaxed);
-        p.bytes
-            .store(p.bytes.load(Relaxed).wrapping_add(bytes), Relaxed);
+        p.add(count, bytes);
+    }
+
+    #[inline(always)]
+    fn set_of(&self, handle: u32) -> &PendingSet {
+        const SHIFT: u32 = 32 - SETS.trailing_zeros();
+        &self.pending[(handle.wrapping_mul(0x9e37_79b9) >> SHIFT) as usize]
+    }
+
+    /// The pending totals of `handle`, if it has some in the shard. Only
+    /// with the lock held.
+    #[inline(always)]
+    fn pending_of(&self, handle: u32) -> Option<&Pending> {
+        self.set_of(handle)
+            .0
+            .iter()
+            .find(|p| p.handle.load(Relaxed) == handle)
     }
 }
 
@@ -418,6 +429,15 @@ impl PendingSet {
 }
 
 impl Pending {
+    /// Adds a change. Only with the shard lock held.
+    #[inline(always)]
+    fn add(&self, count: i32, bytes: i64) {
+        self.count
+            .store(self.count.load(Relaxed).wrapping_add(count), Relaxed);
+        self.bytes
+            .store(self.bytes.load(Relaxed).wrapping_add(bytes), Relaxed);
+    }
+
     /// Adds the change to the depot's totals and zeroes it.
     #[cold]
     fn publish(&self) {
@@ -752,6 +772,36 @@ impl Table {
         let shard = &self.shards[shard_of(addr)];
         let _g = shard.lock.lock_guarded();
         self.take_paged(shard, addr, size).is_some() || self.remove_rows(shard, addr).is_some()
+    }
+
+    /// [`Table::forget`]'s common case with no call in it, so that the free
+    /// path needs no saved registers: a small block whose record is in its
+    /// page slot, the shard lock free, and the stack's totals already
+    /// pending in the shard. True if it removed the record; false if
+    /// anything else holds, with nothing changed (then `forget` goes the
+    /// whole way). The caller has set the thread's guard to `LOCKED`.
+    #[inline(always)]
+    pub(crate) fn forget_fast(&self, addr: usize, size: usize) -> bool {
+        let addr = addr as u64;
+        if !Self::may_be_paged(addr, size) {
+            return false;
+        }
+        let shard = &self.shards[shard_of(addr)];
+        let Some(_g) = shard.lock.try_lock_guarded() else {
+            return false;
+        };
+        let Some(slot) = self.pages.find(addr) else {
+            return false;
+        };
+        let v = slot.load(Relaxed);
+        let s = pages::decode(v);
+        let Some(p) = shard.pending_of(s.h24) else {
+            return false;
+        };
+        slot.store(0, Relaxed);
+        shard.paged.store(shard.paged.load(Relaxed) - 1, Relaxed);
+        p.add(-1, -signed(s.size));
+        true
     }
 
     /// Takes the record of `addr` out of its page slot, if it is there,
