@@ -89,9 +89,9 @@
 //! - Stacks are deduplicated in a stack depot behind 32-bit
 //!   [`StackHandle`]s; each stack keeps its live count and bytes up to date
 //!   on every allocation and free ([`live_totals`] reads them in O(1)). The
-//!   changes gather in a few pending slots per side-table shard, under the
-//!   shard's lock, and reach the stack's record when a slot is needed or
-//!   totals are read, so threads sharing a stack do not bounce its cache
+//!   changes gather in pending totals per side-table shard (16 sets of 4),
+//!   under the shard's lock, and reach the stack's record when a set needs
+//!   room or totals are read, so threads sharing a stack do not bounce its cache
 //!   line on every call.
 //!   Allocations allocowner makes itself (snapshots, reports) get
 //!   [`StackHandle::DUMMY`], through a `const`-initialised thread-local guard
@@ -137,47 +137,50 @@
 //! Off: one relaxed load and a branch per call; nothing is mapped (checked
 //! by a test: `own_mapped_bytes` stays 0). On, measured with
 //! `cargo bench -p benches --bench alloc` (2 shared cores, noisy VM: wall
-//! ratios move by ±15% between runs, the range of two runs is shown;
+//! ratios move by ±15% between runs, the range of three runs is shown;
 //! instruction counts under Callgrind, in steady state, do not, except
 //! with 8 threads, where scheduling under Callgrind moves them a little),
-//! against `System`:
+//! against `System`, with `enable()` and `stop()` outside the timed part:
 //!
 //! | work | off, instr. | on, instr. | on, wall | dhat, instr. |
 //! |---|---|---|---|---|
-//! | `BTreeMap<String, Vec<u8>>` 20k entries, 1 thread | 1.00× | 1.37× | 1.63–1.69× | 19.8× |
-//! | `serde_json` parse 0.8 MB, 1 thread | 1.01× | 1.52× | 1.55–1.65× | 35.1× |
-//! | random-size churn, 1 thread | 1.00× | 1.26× | 1.70–1.76× | 13.5× |
-//! | BTreeMap, 8 threads | 1.00× | 1.37× | 2.18–2.23× | 18.4× |
-//! | JSON, 8 threads | 1.01× | 1.49× | 2.98–3.13× | 31.3× |
-//! | churn, 8 threads | 1.00× | 1.26× | 2.21–2.26× | 12.3× |
+//! | `BTreeMap<String, Vec<u8>>` 20k entries, 1 thread | 1.00× | 1.35× | 1.35–1.70× | 18.5× |
+//! | `serde_json` parse 0.8 MB, 1 thread | 1.01× | 1.47× | 1.41–1.47× | 35.5× |
+//! | random-size churn, 1 thread | 1.00× | 1.26× | 1.48–1.61× | 12.8× |
+//! | BTreeMap, 8 threads | 0.99× | 1.30× | 1.44–1.76× | 17.7× |
+//! | JSON, 8 threads | 1.01× | 1.51× | 1.44–1.48× | 35.3× |
+//! | churn, 8 threads | 1.00× | 1.24× | 1.53–1.73× | 12.3× |
 //!
 //! The goals of the design (on within 1.5× on one thread, 2× with 8) are
-//! met in instructions by BTreeMap and churn on one thread and by all
-//! three with 8, and missed by the JSON parse on one thread by 2%
-//! (1.49× in `benches/examples/alloc_one.rs`, which has no dispatching
-//! allocator in front). No case meets its goal in wall time: the work
+//! met in instructions by every case, and in wall time with 8 threads by
+//! every run; on one thread the wall ratios scatter around 1.5×. The work
 //! these calls add (dependent loads, a locked exchange per call) retires
-//! slower than glibc's, and churn's memsets retire fast. With 8 threads
-//! on 2 cores the cost grows further (shard locks that 8 threads share by
-//! region, a holder preempted; stacks' totals that all threads publish to);
-//! that is not yet understood. Against the previous, rows-only table, in
-//! the same minutes, a harness running the same work on 8 fresh threads
-//! (four rounds of four operations) took 0.62–0.76 s against 0.96–1.25 s
-//! for JSON and 0.43–0.68 s against 0.72–0.88 s for BTreeMap; churn,
-//! whose blocks are mostly too big for a page slot, 0.43–0.62 s against
-//! 0.39–0.45 s.
+//! slower than glibc's, and churn's memsets retire fast.
+//!
+//! What made 8 threads on 2 cores cost 2.2–3.1× before: the side table's
+//! pages were read before they were first written, so each faulted in the
+//! zero page and was then copied at the first write, with a TLB flush sent
+//! to every CPU of the process; a shard lock's holder taking those faults
+//! made the others `sched_yield` thousands of times a round. Pages are now
+//! populated for writing ahead of use (`MADV_POPULATE_WRITE`: arena pieces
+//! 64 KiB at a time, grown rows at once, what `stop()` gave back at the
+//! next enable, which is why that `enable()` takes about 2 ms after a
+//! 433,000-record table). Stacks' pending totals, which every thread
+//! shares through the depot, moved to 4-way sets: a quarter of all calls
+//! of a JSON parse pushed one out before, 0.4% now.
 //!
 //! Where the cost goes, per allocation and free, in the JSON parse
-//! (Callgrind, `alloc_one`, about 440 instructions added to a pair):
+//! (Callgrind, `alloc_one`, about 410 instructions added to a pair):
 //! - the capture, about 170: a remembered frame chain is checked (a
 //!   16-byte compare per frame record) instead of walking 16 frames,
 //!   hashing and looking the stack up; chains are kept per thread in 4-way
 //!   sets, since one allocating path reached from several callers at one
 //!   depth starts alike each time;
-//! - the insert, about 150 with the allocation path around it, and the
-//!   remove, about 120: a shard lock, the page index's three loads, the
+//! - the insert, about 135 with the allocation path around it, and the
+//!   remove, about 105: a shard lock, the page index's three loads, the
 //!   slot, and the stack's pending totals. A small block's record is found
-//!   by address, never probed for; a bigger one's is a Robin Hood row.
+//!   by address, never probed for; a bigger one's is a Robin Hood row. The
+//!   common free has no call in it, so it saves fewer registers.
 //!
 //! A `realloc` that moves is a remove plus an insert; one in place only
 //! updates the record (each of the BTreeMap's key strings grows in place
@@ -190,10 +193,11 @@
 //! for the rest in shards kept between 7/12 and 7/8 full: 13.7 bytes of
 //! side table per live allocation measured at the peak of a
 //! 433,000-allocation BTreeMap (22.2 with rows alone). Depot records are
-//! `16 + 8 × frames` bytes per unique stack (86 bytes for the 8.7-frame
+//! `16 + 8 × frames` bytes per unique stack (81 bytes for the 8.1-frame
 //! average there), in 16 KiB pools, plus a hash index of 4 bytes per 2 KiB
-//! of cap (128 KiB for the default 64 MiB cap). Each thread keeps 26 KiB
-//! of recent chains in destructor-free thread-locals.
+//! of cap (128 KiB for the default 64 MiB cap). The 256 shards' locks and
+//! pending totals are 272 KiB of static memory, touched as used. Each
+//! thread keeps 26 KiB of recent chains in destructor-free thread-locals.
 //!
 //! # Failure rules
 //!

@@ -263,8 +263,8 @@ impl Arena {
     }
 
     /// Gives every chunk's pages back to the OS: what was handed out stays
-    /// handed out, and reads as zeros when next touched. Only with every
-    /// shard lock held.
+    /// handed out, and reads as zeros when next touched (or populated by
+    /// [`Arena::refill`]). Only with every shard lock held.
     fn zero(&self) {
         for (i, c) in self.chunks.iter().enumerate() {
             let p = c.load(Relaxed);
@@ -432,9 +432,9 @@ impl Pages {
         }
     }
 
-    /// Drops every record: the leaves' pages go back to the OS, and read
-    /// as empty slots when next touched; leaves and directory stay where
-    /// they are. Only with every shard lock held.
+    /// Drops every record: the leaves' pages go back to the OS (until
+    /// [`Pages::refill`]), and read as empty slots; leaves and directory
+    /// stay where they are. Only with every shard lock held.
     pub(super) fn clear_locked(&self) {
         self.leaves.zero();
     }
