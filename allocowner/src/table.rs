@@ -1251,7 +1251,7 @@ mod tests {
             };
             assert!(t.insert(&r));
             live.push(r);
-            if x & 3 == 0 {
+            if x.is_multiple_of(4) {
                 let gone = live.swap_remove((x >> 40) as usize % live.len());
                 assert!(t.forget(gone.addr, gone.size));
             }
