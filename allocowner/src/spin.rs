@@ -46,17 +46,23 @@ impl SpinLock {
     /// re-entrancy guard to `LOCKED`; never waits.
     #[inline]
     pub(crate) fn try_lock_guarded(&self) -> Option<RawGuard<'_>> {
-        // Acquire: pairs with the Release in `raw_unlock`. (`then`, not
-        // `then_some`: a guard made and dropped on failure would unlock
-        // the holder's lock.)
-        (!self.locked.swap(true, Ordering::Acquire)).then(|| RawGuard { lock: self })
+        // `then`, not `then_some`: a guard made and dropped on failure
+        // would unlock the holder's lock.
+        self.try_raw_lock().then(|| RawGuard { lock: self })
+    }
+
+    /// One attempt to take the lock: whether it was free (and is now ours).
+    #[inline(always)]
+    fn try_raw_lock(&self) -> bool {
+        // Acquire: pairs with the Release in `raw_unlock`, so the previous
+        // holder's writes are visible.
+        !self.locked.swap(true, Ordering::Acquire)
     }
 
     /// Takes the lock without a guard object (fork handlers, snapshot).
     #[inline]
     pub(crate) fn raw_lock(&self) {
-        // Acquire: pairs with the Release in `raw_unlock`.
-        if !self.locked.swap(true, Ordering::Acquire) {
+        if self.try_raw_lock() {
             return;
         }
         self.lock_contended();
@@ -67,9 +73,7 @@ impl SpinLock {
     fn lock_contended(&self) {
         let mut spins = 0u32;
         loop {
-            // Acquire: pairs with the Release in `raw_unlock`, so the
-            // previous holder's writes are visible.
-            if !self.locked.swap(true, Ordering::Acquire) {
+            if self.try_raw_lock() {
                 return;
             }
             // Relaxed: only a hint before retrying the swap.

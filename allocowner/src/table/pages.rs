@@ -458,6 +458,13 @@ impl Pages {
 mod tests {
     use super::*;
 
+    /// A 40-byte record of handle 5, as the page tests store it.
+    const SMALL: Small = Small {
+        h24: 5,
+        size: 40,
+        align: 8,
+    };
+
     #[test]
     fn slots_round_trip() {
         for (addr, size, align, h24) in [
@@ -500,11 +507,7 @@ mod tests {
     #[test]
     fn pages_find_list_and_remove() {
         let p = Pages::new();
-        let small = Small {
-            h24: 5,
-            size: 40,
-            align: 8,
-        };
+        let small = SMALL;
         let dense: Vec<u64> = (0..128).map(|i| 0x5555_0000_1000 + i * 32).collect();
         for &a in &dense {
             assert_eq!(p.insert(a, encode(a, small).unwrap()), Ok(None));
@@ -553,11 +556,7 @@ mod tests {
     #[test]
     fn leaves_are_populated_before_use() {
         let p = Pages::new();
-        let small = Small {
-            h24: 5,
-            size: 40,
-            align: 8,
-        };
+        let small = SMALL;
         let a = 0x5555_0000_1000;
         assert!(p.find(a).is_none());
         assert_eq!(p.insert(a, encode(a, small).unwrap()), Ok(None));
