@@ -54,11 +54,16 @@ fn deep_changes_are_seen_and_depth_is_honoured() {
     let snap = allocowner::snapshot();
     assert_eq!(common::owned_by(&snap, "caller_one"), (666, 666 * 24));
     assert_eq!(common::owned_by(&snap, "caller_two"), (334, 334 * 24));
+    // How many frames down `leaf` is found depends on the profile: in
+    // release `Box::new` and the allocation shims are inlined into it, in
+    // debug each is a frame of its own. A depth that ends exactly at
+    // `leaf` keeps it and drops its callers in both.
+    let depth = leaf_depth(&snap);
     drop(snap);
     drop((one, two));
 
     allocowner::stop();
-    allocowner::enable_with("depth=3").unwrap();
+    allocowner::enable_with(&format!("depth={depth}")).unwrap();
     let mut three = Vec::with_capacity(100);
     for _ in 0..50 {
         caller_one(&mut three);
@@ -70,13 +75,55 @@ fn deep_changes_are_seen_and_depth_is_honoured() {
         .iter()
         .map(|h| (snap.stacks[h].live_count, snap.stacks[h].live_bytes))
         .fold((0, 0), |a, b| (a.0 + b.0, a.1 + b.1));
-    assert_eq!((count, bytes), (100, 2400));
+    assert_eq!((count, bytes), (100, 2400), "depth={depth}");
     for h in &handles {
-        assert!(snap.stacks[h].frames.len() <= 3, "depth=3 keeps 3 frames");
+        assert!(
+            snap.stacks[h].frames.len() <= depth,
+            "depth={depth} keeps {depth} frames"
+        );
     }
-    assert_eq!(
-        common::owned_by(&snap, "caller_one"),
-        (0, 0),
-        "beyond depth 3"
+    for name in ["mid", "caller_one", "caller_two"] {
+        assert_eq!(
+            common::owned_by(&snap, name),
+            (0, 0),
+            "{name} is beyond depth {depth}"
+        );
+    }
+}
+
+/// The number of frames a stack must keep to reach `leaf`: one more than
+/// its index in the stacks that go through it (the same in all of them).
+fn leaf_depth(snap: &allocowner::Snapshot) -> usize {
+    let handles = common::stacks_of(snap, "leaf");
+    assert!(!handles.is_empty(), "no stack goes through leaf");
+    let depths: Vec<usize> = handles
+        .iter()
+        .map(|h| {
+            let frames = &snap.stacks[h].frames;
+            1 + frames.iter().position(|&ip| is_leaf(ip)).unwrap()
+        })
+        .collect();
+    assert!(
+        depths.iter().all(|&d| d == depths[0]),
+        "leaf at different depths: {depths:?}"
     );
+    assert!(
+        (1..=61).contains(&depths[0]),
+        "leaf at depth {}: its three callers must fit in 64 frames",
+        depths[0]
+    );
+    depths[0]
+}
+
+/// Whether return address `ip` is in `leaf` (debug info names it `leaf`,
+/// the symbol table `recent_chains::leaf`).
+fn is_leaf(ip: usize) -> bool {
+    let mut hit = false;
+    backtrace::resolve((ip - 1) as *mut core::ffi::c_void, |sym| {
+        if let Some(n) = sym.name() {
+            let n = format!("{n:#}");
+            hit |= n == "leaf" || n.ends_with("::leaf");
+        }
+    });
+    hit
 }
