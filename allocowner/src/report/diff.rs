@@ -72,8 +72,8 @@ impl Diff {
 }
 
 /// Compares two snapshots of the same process (`before` taken first): for
-/// each owner stack (after symbolization and trimming, so equal stacks
-/// match), the change in live count and bytes. A stack that only grows
+/// each owner stack (after symbolization and trimming; stacks that print
+/// identically are one owner, as in [`Report::groups`]), the change in live count and bytes. A stack that only grows
 /// between snapshots taken at the same point of a repeated task is a leak
 /// candidate.
 ///
@@ -102,17 +102,25 @@ pub fn diff(before: &Snapshot, after: &Snapshot) -> Diff {
         let mut symbolizer = Symbolizer::new();
         let b = Report::with_symbolizer(before, &mut symbolizer);
         let a = Report::with_symbolizer(after, &mut symbolizer);
-        let mut by_key: HashMap<(Owner, Vec<Frame>), DiffEntry> = HashMap::new();
+        diff_reports(&b, &a)
+    })
+}
+
+/// [`diff`] of two symbolized snapshots. Owners match by their printed
+/// stack, as groups do ([`Report::groups`]).
+pub(super) fn diff_reports(b: &Report<'_>, a: &Report<'_>) -> Diff {
+    crate::guard::inside(|| {
+        let mut by_key: HashMap<(Owner, Vec<String>), DiffEntry> = HashMap::new();
         for g in b.groups(SortBy::Bytes) {
             let e = by_key
-                .entry((g.owner, g.frames.clone()))
+                .entry((g.owner, b.render.printed(&g.frames)))
                 .or_insert_with(|| empty_entry(g.owner, &g.frames));
             e.before_count = g.count;
             e.before_bytes = g.bytes;
         }
         for g in a.groups(SortBy::Bytes) {
             let e = by_key
-                .entry((g.owner, g.frames.clone()))
+                .entry((g.owner, a.render.printed(&g.frames)))
                 .or_insert_with(|| empty_entry(g.owner, &g.frames));
             e.after_count = g.count;
             e.after_bytes = g.bytes;
@@ -131,10 +139,10 @@ pub fn diff(before: &Snapshot, after: &Snapshot) -> Diff {
         let render = Render::for_frames(entries.iter().flat_map(|e| &e.frames));
         Diff {
             entries,
-            before_mode: before.mode,
-            after_mode: after.mode,
-            before_own_mapped_bytes: before.own_mapped_bytes,
-            after_own_mapped_bytes: after.own_mapped_bytes,
+            before_mode: b.snapshot.mode,
+            after_mode: a.snapshot.mode,
+            before_own_mapped_bytes: b.snapshot.own_mapped_bytes,
+            after_own_mapped_bytes: a.snapshot.own_mapped_bytes,
             render,
         }
     })

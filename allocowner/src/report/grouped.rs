@@ -16,8 +16,8 @@ pub enum SortBy {
     Count,
 }
 
-/// The live allocations owned by one stack (after trimming; stacks equal
-/// after trimming are merged) or by one special owner.
+/// The live allocations owned by one stack (after trimming; stacks that
+/// print identically are merged) or by one special owner.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Group {
     /// A depot stack or a special owner.
@@ -56,20 +56,26 @@ pub(super) fn sort_groups(groups: &mut [Group], sort: SortBy) {
 
 impl Report<'_> {
     /// Live count and bytes per owner, sorted by `sort` (largest first),
-    /// special owners included. Stacks equal after trimming are merged.
+    /// special owners included. Stacks that print identically are merged,
+    /// as page_owner_sort merges blocks by their text: equal after
+    /// trimming, or equal but for return addresses (two calls on one
+    /// source line, an unrolled loop). A merged group shows the frames of
+    /// its lowest handle.
     pub fn groups(&self, sort: SortBy) -> Vec<Group> {
         crate::guard::inside(|| {
-            let mut by_key: HashMap<(Owner, &[Frame]), Group> = HashMap::new();
+            let mut by_key: HashMap<(Owner, Vec<String>), Group> = HashMap::new();
             for (handle, count, bytes) in self.totals() {
                 let owner = Owner::of(handle);
                 let frames = self.frames(handle);
-                let g = by_key.entry((owner, frames)).or_insert_with(|| Group {
-                    owner,
-                    frames: frames.to_vec(),
-                    count: Some(0),
-                    bytes: 0,
-                    handles: Vec::new(),
-                });
+                let g = by_key
+                    .entry((owner, self.render.printed(frames)))
+                    .or_insert_with(|| Group {
+                        owner,
+                        frames: frames.to_vec(),
+                        count: Some(0),
+                        bytes: 0,
+                        handles: Vec::new(),
+                    });
                 g.count = g.count.zip(count).map(|(a, b)| a + b);
                 g.bytes += bytes;
                 g.handles.push(handle);
@@ -77,6 +83,12 @@ impl Report<'_> {
             let mut groups: Vec<Group> = by_key.into_values().collect();
             for g in &mut groups {
                 g.handles.sort_unstable();
+                if let Some(&first) = g.handles.first() {
+                    // Deterministic: the frames of the lowest handle.
+                    if g.owner == Owner::Stack {
+                        g.frames = self.frames(first).to_vec();
+                    }
+                }
             }
             sort_groups(&mut groups, sort);
             groups

@@ -37,7 +37,11 @@
 //! `alloc` crate, `std::alloc`, `__rust_alloc`: see [`is_allocator_frame`]),
 //! so the first frame is the user's; its bottom is trimmed from
 //! `__rust_begin_short_backtrace` outwards, as std's short backtraces are.
-//! Stacks that are equal after trimming are merged.
+//! Stacks that print identically are one group, as page_owner_sort groups
+//! blocks by their text: equal after trimming, or different only in return
+//! addresses (two calls on one source line, an unrolled loop), which a
+//! reader could not tell apart. Folded stacks and flame graphs merge by
+//! frame label (function names), so the same stacks merge there too.
 //!
 //! Where a frame has no debug info (a stripped release build), it is shown
 //! as its raw address with the module holding it (`0x7f.. (libfoo.so+0x1234)`),
@@ -249,6 +253,12 @@ impl Render {
             s.push_str(" [inlined]");
         }
         s
+    }
+
+    /// The lines of a stack as text reports print it: the key under which
+    /// stacks are grouped, as page_owner_sort groups by printed text.
+    fn printed(&self, frames: &[Frame]) -> Vec<String> {
+        frames.iter().map(|f| self.frame_line(f)).collect()
     }
 
     /// The short name of one frame in folded stacks and flame graphs: the
