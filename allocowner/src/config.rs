@@ -1,6 +1,6 @@
 //! The `ALLOCOWNER` option syntax, parsed without allocating (it runs inside
-//! the first allocation): `on[,depth=N][,report=PATH][,thread][,sample=N]
-//! [,depot_cap=BYTES][,capture=fp|unwind]`.
+//! the first allocation): `on[,depth=N][,report=PATH][,report_children]
+//! [,thread][,sample=N][,depot_cap=BYTES][,capture=fp|unwind]`.
 
 use core::fmt;
 
@@ -32,6 +32,8 @@ pub(crate) struct Config {
     pub(crate) depth: usize,
     report: [u8; MAX_PATH],
     report_len: usize,
+    /// Forked children write their exit report to `PATH.<pid>`.
+    pub(crate) report_children: bool,
     pub(crate) thread: bool,
     pub(crate) sample: u64,
     pub(crate) depot_cap: usize,
@@ -43,6 +45,7 @@ impl Config {
         depth: DEFAULT_DEPTH,
         report: [0; MAX_PATH],
         report_len: 0,
+        report_children: false,
         thread: false,
         sample: DEFAULT_SAMPLE,
         depot_cap: DEFAULT_DEPOT_CAP,
@@ -79,6 +82,7 @@ impl Config {
                     c.report[..v.len()].copy_from_slice(v);
                     c.report_len = v.len();
                 }
+                (b"report_children", None) => c.report_children = true,
                 (b"thread", None) => c.thread = true,
                 (b"sample", Some(v)) => match parse_u64(v) {
                     Some(n) if n >= 1 => c.sample = n,
@@ -98,6 +102,12 @@ impl Config {
                 }
                 _ => return Err(ConfigError::new(ConfigErrorKind::UnknownOption, opt)),
             }
+        }
+        if c.report_children && c.report_len == 0 {
+            return Err(ConfigError::new(
+                ConfigErrorKind::NoReport,
+                b"report_children",
+            ));
         }
         Ok(c)
     }
@@ -170,9 +180,14 @@ fn parse_bytes(s: &[u8]) -> Option<u64> {
 #[derive(Clone, Copy, PartialEq, Eq)]
 pub struct ConfigError {
     kind: ConfigErrorKind,
-    token: [u8; 64],
+    token: [u8; MAX_PATH],
     len: usize,
+    /// The OS error (`errno`) of [`ConfigErrorKind::ReportUnwritable`].
+    errno: i32,
 }
+
+/// Longest option text an error keeps (a report path is kept whole).
+const MAX_TOKEN: usize = 64;
 
 /// The kinds of [`ConfigError`].
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -186,6 +201,12 @@ pub enum ConfigErrorKind {
     BadDepth,
     /// `report=PATH` empty or longer than 255 bytes.
     BadReport,
+    /// `report_children` without `report=PATH`.
+    NoReport,
+    /// The `report=PATH` file cannot be opened for writing (checked when
+    /// tracking is enabled, by creating it if missing, never truncating):
+    /// [`ConfigError::token`] is the path, [`ConfigError::os_error`] why.
+    ReportUnwritable,
     /// `sample=N` not a positive integer.
     BadSample,
     /// `depot_cap=BYTES` not a size of at least one 16 KiB pool.
@@ -202,13 +223,23 @@ pub enum ConfigErrorKind {
 
 impl ConfigError {
     pub(crate) fn new(kind: ConfigErrorKind, token: &[u8]) -> Self {
-        let mut t = [0u8; 64];
-        let len = token.len().min(64);
+        Self::with_token(kind, &token[..token.len().min(MAX_TOKEN)], 0)
+    }
+
+    /// The report file `path` cannot be written: `errno` says why.
+    pub(crate) fn unwritable(path: &[u8], errno: i32) -> Self {
+        Self::with_token(ConfigErrorKind::ReportUnwritable, path, errno)
+    }
+
+    fn with_token(kind: ConfigErrorKind, token: &[u8], errno: i32) -> Self {
+        let mut t = [0u8; MAX_PATH];
+        let len = token.len().min(MAX_PATH);
         t[..len].copy_from_slice(&token[..len]);
         ConfigError {
             kind,
             token: t,
             len,
+            errno,
         }
     }
 
@@ -217,9 +248,15 @@ impl ConfigError {
         self.kind
     }
 
-    /// The offending option text (cut at 64 bytes).
+    /// The offending option text (cut at 64 bytes), or the whole report
+    /// path for [`ConfigErrorKind::ReportUnwritable`].
     pub fn token(&self) -> &[u8] {
         &self.token[..self.len]
+    }
+
+    /// The OS error code (`errno`) for [`ConfigErrorKind::ReportUnwritable`].
+    pub fn os_error(&self) -> Option<i32> {
+        (self.kind == ConfigErrorKind::ReportUnwritable).then_some(self.errno)
     }
 }
 
@@ -233,7 +270,7 @@ impl fmt::Display for ConfigError {
             ),
             ConfigErrorKind::UnknownOption => write!(
                 f,
-                "allocowner: unknown option '{tok}' (known: depth=N, report=PATH, thread, sample=N, depot_cap=BYTES, capture=fp|unwind|auto); tracking stays off"
+                "allocowner: unknown option '{tok}' (known: depth=N, report=PATH, report_children, thread, sample=N, depot_cap=BYTES, capture=fp|unwind|auto); tracking stays off"
             ),
             ConfigErrorKind::BadDepth => write!(
                 f,
@@ -243,6 +280,18 @@ impl fmt::Display for ConfigError {
                 f,
                 "allocowner: bad option '{tok}': report needs a path of 1 to {MAX_PATH} bytes; tracking stays off"
             ),
+            ConfigErrorKind::NoReport => write!(
+                f,
+                "allocowner: option '{tok}' needs report=PATH; tracking stays off"
+            ),
+            ConfigErrorKind::ReportUnwritable => {
+                let mut buf = [0u8; 128];
+                let why = crate::sys::strerror(self.errno, &mut buf).escape_ascii();
+                write!(
+                    f,
+                    "allocowner: cannot write report {tok}: {why}; tracking stays off"
+                )
+            }
             ConfigErrorKind::BadSample => write!(
                 f,
                 "allocowner: bad option '{tok}': sample must be a positive integer; tracking stays off"
@@ -304,6 +353,34 @@ mod tests {
         assert_eq!(c.sample, 10);
         assert_eq!(c.depot_cap, 1 << 20);
         assert_eq!(c.capture, Capture::Unwind);
+        assert!(!c.report_children);
+        let c = Config::parse_env(b"on,report=/tmp/r,report_children")
+            .unwrap()
+            .unwrap();
+        assert!(c.report_children);
+        assert_eq!(
+            Config::parse_env(b"on,report_children").unwrap_err().kind(),
+            ConfigErrorKind::NoReport
+        );
+        assert_eq!(
+            Config::parse_env(b"on,report=/tmp/r,report_children=1")
+                .unwrap_err()
+                .kind(),
+            ConfigErrorKind::UnknownOption
+        );
+    }
+
+    #[test]
+    fn unwritable_report_names_the_whole_path() {
+        let long = [b'x'; 200];
+        let e = ConfigError::unwritable(&long, libc::ENOTDIR);
+        assert_eq!(e.token(), &long[..]);
+        assert_eq!(e.os_error(), Some(libc::ENOTDIR));
+        let e = ConfigError::unwritable(b"/x/y", libc::ENOTDIR);
+        assert_eq!(
+            e.to_string(),
+            "allocowner: cannot write report /x/y: Not a directory; tracking stays off"
+        );
     }
 
     #[test]

@@ -35,12 +35,24 @@
 //! allocation:
 //!
 //! ```text
-//! ALLOCOWNER=on[,depth=N][,report=PATH][,thread][,sample=N][,depot_cap=BYTES][,capture=fp|unwind|auto]
+//! ALLOCOWNER=on[,depth=N][,report=PATH][,report_children][,thread][,sample=N][,depot_cap=BYTES][,capture=fp|unwind|auto]
 //! ```
 //!
 //! - `depth=N`: frames kept per stack, 1 to 64 (default 16, the kernel's).
 //! - `report=PATH`: write the grouped report to PATH at process exit
 //!   (`atexit`; not run on `std::process::abort` or a signal death).
+//!   PATH is checked when tracking is enabled, by opening it for writing
+//!   as the exit report will: created empty (mode 0600) if missing, never
+//!   truncated then; if that fails, tracking stays off and the error names
+//!   the path (`allocowner: cannot write report /x/y: Not a directory`).
+//!   The report is written with `O_NOFOLLOW`: a symlink at PATH is
+//!   refused, its target never truncated.
+//! - `report_children` (with `report=PATH`): forked children write their
+//!   own exit report to `PATH.<pid>`. **The rule for children**: a process
+//!   forked after `report=PATH` was set never writes, truncates or
+//!   overwrites PATH, which stays the report of the process that set it;
+//!   by default a child writes no exit report at all. A child that sets
+//!   `report=` itself (through [`enable_with`]) owns that report.
 //! - `thread`: enable the thread client: records also keep the OS thread id
 //!   and a timestamp (16 more bytes per live allocation).
 //! - `sample=N`: in unwinder mode, capture one allocation in N (default 64).
@@ -49,6 +61,12 @@
 //!   [`StackHandle::FAILURE`] and the program goes on.
 //! - `capture=`: `auto` (default: frame pointers if the program has them,
 //!   else the sampling unwinder), `fp` or `unwind` to force one.
+//!
+//! In a setuid or setgid program (the kernel's `AT_SECURE`), `ALLOCOWNER`
+//! is ignored, as glibc's `secure_getenv` ignores the environment, and
+//! one line says so on stderr if it is set:
+//! `allocowner: ALLOCOWNER ignored: setuid/setgid program (AT_SECURE)`.
+//! The program itself can still call [`enable_with`].
 //!
 //! An unknown option or a bad value is reported once on stderr, naming it,
 //! and tracking stays off. At runtime: [`enable`], [`enable_with`] (same
@@ -60,8 +78,8 @@
 //! assert_eq!(err.kind(), allocowner::ConfigErrorKind::UnknownOption);
 //! assert_eq!(
 //!     err.to_string(),
-//!     "allocowner: unknown option 'colour=red' (known: depth=N, report=PATH, thread, \
-//!      sample=N, depot_cap=BYTES, capture=fp|unwind|auto); tracking stays off"
+//!     "allocowner: unknown option 'colour=red' (known: depth=N, report=PATH, \
+//!      report_children, thread, sample=N, depot_cap=BYTES, capture=fp|unwind|auto); tracking stays off"
 //! );
 //! assert!(!allocowner::is_enabled()); // nothing half-applied
 //! ```
@@ -358,10 +376,39 @@ pub fn stats() -> Stats {
 /// Takes a [`snapshot`] and writes the grouped report (live bytes and
 /// count per owner stack, biggest first, symbolized) to `path`. This is
 /// what `report=PATH` writes at exit.
+///
+/// The file is opened before the snapshot is taken, with `O_NOFOLLOW`
+/// (a symlink at `path` is refused, never written through) and
+/// `O_CLOEXEC`, created with mode 0600, truncated. An error keeps the OS
+/// error's kind and names the path: `cannot write report /x/y: Not a
+/// directory`.
 pub fn write_report(path: &Path) -> io::Result<()> {
-    let snap = guard::inside(snapshot);
+    use std::io::Write as _;
+    use std::os::unix::fs::OpenOptionsExt as _;
+    let named = |e: io::Error| {
+        let why = match e.raw_os_error() {
+            Some(errno) => {
+                let mut buf = [0u8; 128];
+                String::from_utf8_lossy(sys::strerror(errno, &mut buf)).into_owned()
+            }
+            None => e.to_string(),
+        };
+        io::Error::new(
+            e.kind(),
+            format!("cannot write report {}: {why}", path.display()),
+        )
+    };
     guard::inside(|| {
+        let mut file = std::fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .mode(0o600)
+            .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
+            .open(path)
+            .map_err(named)?;
+        let snap = snapshot();
         let text = report::Report::new(&snap).grouped(report::SortBy::Bytes, usize::MAX);
-        std::fs::write(path, text)
+        file.write_all(text.as_bytes()).map_err(named)
     })
 }

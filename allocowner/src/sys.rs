@@ -112,6 +112,37 @@ pub(crate) fn getenv(name: &core::ffi::CStr) -> Option<&'static [u8]> {
     Some(unsafe { core::ffi::CStr::from_ptr(p) }.to_bytes())
 }
 
+/// Whether the kernel marked this program for secure execution
+/// (`AT_SECURE`: setuid or setgid, or file capabilities), when glibc's
+/// `secure_getenv` ignores the environment.
+pub(crate) fn secure_execution() -> bool {
+    #[cfg(target_os = "linux")]
+    // SAFETY: getauxval only reads the auxiliary vector; an absent entry
+    // reads as 0.
+    return unsafe { libc::getauxval(libc::AT_SECURE) } != 0;
+    #[cfg(not(target_os = "linux"))]
+    false
+}
+
+/// The text of OS error `errno` (e.g. `Not a directory`), written into
+/// `buf` without allocating.
+pub(crate) fn strerror(errno: i32, buf: &mut [u8; 128]) -> &[u8] {
+    // SAFETY: `buf` is writable for its length; the XSI strerror_r writes
+    // a NUL-terminated message (cut to fit) and returns nonzero on error.
+    let rc = unsafe { libc::strerror_r(errno, buf.as_mut_ptr().cast(), buf.len()) };
+    if rc != 0 {
+        return b"unknown error";
+    }
+    let len = buf.iter().position(|&b| b == 0).unwrap_or(buf.len());
+    &buf[..len]
+}
+
+/// The calling process's id.
+pub(crate) fn getpid() -> u32 {
+    // SAFETY: getpid has no preconditions and cannot fail.
+    unsafe { libc::getpid() as u32 }
+}
+
 /// Live bytes glibc's malloc reports (`mallinfo2`: in-use chunks plus
 /// mmapped chunks), the estimate of what was allocated before tracking.
 #[cfg(all(target_os = "linux", target_env = "gnu"))]

@@ -1089,6 +1089,20 @@ impl Table {
         }
     }
 
+    /// Takes every lock the table has: every shard's, in order, then the
+    /// page index's growth lock, which is taken under a shard's (fork
+    /// prepare).
+    pub(crate) fn lock_everything(&self) {
+        self.lock_all();
+        self.pages.raw_lock_grow();
+    }
+
+    /// Releases what [`Table::lock_everything`] took.
+    pub(crate) fn unlock_everything(&self) {
+        self.pages.raw_unlock_grow();
+        self.unlock_all();
+    }
+
     /// Adds every shard's pending changes to the depot's totals, so that
     /// they are exact. Only with every lock held.
     pub(crate) fn publish_locked(&self) {

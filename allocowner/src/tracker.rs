@@ -2,12 +2,12 @@
 //! API, the early-owner estimate, fork handlers, the exit report, and
 //! taking snapshots.
 
-use core::sync::atomic::{AtomicBool, AtomicPtr, AtomicU8, AtomicU64, Ordering};
+use core::sync::atomic::{AtomicBool, AtomicPtr, AtomicU8, AtomicU32, AtomicU64, Ordering};
 use std::collections::HashMap;
 
 use crate::config::{Capture, Config, ConfigError, ConfigErrorKind, MAX_PATH};
 use crate::depot::DEPOT;
-use crate::guard::{Guard, INSIDE, LOCKED};
+use crate::guard::{self, Guard, INSIDE, LOCKED};
 use crate::snapshot::{Allocation, Snapshot, Stack, StackHandle};
 use crate::spin::SpinLock;
 use crate::table::TABLE;
@@ -33,6 +33,16 @@ static UNRECORDED: AtomicU64 = AtomicU64::new(0);
 static LIVE_BYTES_FN: AtomicPtr<()> = AtomicPtr::new(core::ptr::null_mut());
 static REPORT_PATH: [AtomicU8; MAX_PATH] = [const { AtomicU8::new(0) }; MAX_PATH];
 static REPORT_LEN: AtomicU64 = AtomicU64::new(0);
+/// The process that set `report=PATH`: a forked child (another pid) does
+/// not write PATH at its exit.
+static REPORT_PID: AtomicU32 = AtomicU32::new(0);
+/// `report_children`: a forked child writes `PATH.<pid>` instead of nothing.
+static REPORT_CHILDREN: AtomicBool = AtomicBool::new(false);
+/// Whether `fork_prepare` holds every lock (so the after-fork handlers
+/// release exactly what it took), and the forking thread's guard state
+/// before it, put back after. Both only change with `ENABLE_LOCK` held.
+static FORK_HELD: AtomicBool = AtomicBool::new(false);
+static FORK_GUARD: AtomicU8 = AtomicU8::new(0);
 /// Whether the next enable takes a new early estimate (first enable, or
 /// after `stop`).
 static EARLY_PENDING: AtomicBool = AtomicBool::new(true);
@@ -67,7 +77,9 @@ pub(crate) fn early_freed(size: usize) {
 }
 
 /// At the first allocation: read `ALLOCOWNER` (with `getenv`, which does
-/// not allocate) and turn tracking on if it says so.
+/// not allocate) and turn tracking on if it says so. In a setuid or setgid
+/// program (`AT_SECURE`) the variable is ignored, as glibc's
+/// `secure_getenv` would, with one line on stderr if it is set.
 pub(crate) fn start_from_env(live_bytes: Option<fn() -> u64>) {
     if STATE
         .compare_exchange(UNINIT, STARTING, Ordering::Acquire, Ordering::Relaxed)
@@ -80,7 +92,15 @@ pub(crate) fn start_from_env(live_bytes: Option<fn() -> u64>) {
         LIVE_BYTES_FN.store(f as *mut (), Ordering::Release);
     }
     let _g = Guard::enter(INSIDE);
-    let value = sys::getenv(c"ALLOCOWNER").unwrap_or(b"");
+    let mut value = sys::getenv(c"ALLOCOWNER").unwrap_or(b"");
+    if sys::secure_execution() {
+        if sys::getenv(c"ALLOCOWNER").is_some() {
+            sys::write_stderr(
+                b"allocowner: ALLOCOWNER ignored: setuid/setgid program (AT_SECURE)\n",
+            );
+        }
+        value = b"";
+    }
     match Config::parse_env(value) {
         Ok(Some(config)) => {
             if let Err(e) = enable_config(&config) {
@@ -102,12 +122,43 @@ fn print_error(e: &ConfigError) {
     sys::write_stderr(line.bytes());
 }
 
+/// Checks that the report file `path` can be opened for writing, as the
+/// exit report will open it (no symlink followed), by opening it: created
+/// (empty, mode 0600) if missing, never truncated. Allocation-free: this
+/// runs inside the first allocation when `ALLOCOWNER` asks for a report.
+fn check_report_path(path: &[u8]) -> Result<(), ConfigError> {
+    let mut c_path = [0u8; MAX_PATH + 1];
+    // `parse_options` refuses paths that are longer or contain a NUL.
+    c_path[..path.len()].copy_from_slice(path);
+    // SAFETY: `c_path` is NUL-terminated (zeroed past `path`); open has no
+    // other precondition, and the descriptor is closed right after.
+    let fd = unsafe {
+        libc::open(
+            c_path.as_ptr().cast(),
+            libc::O_WRONLY | libc::O_CREAT | libc::O_NOFOLLOW | libc::O_CLOEXEC,
+            0o600 as libc::c_uint,
+        )
+    };
+    if fd < 0 {
+        // Reads errno, allocating nothing.
+        let errno = std::io::Error::last_os_error().raw_os_error().unwrap_or(0);
+        return Err(ConfigError::unwritable(path, errno));
+    }
+    // SAFETY: closes the descriptor opened above, once.
+    unsafe { libc::close(fd) };
+    Ok(())
+}
+
 /// Turns tracking on with `config` (tables set up on the first call).
+/// Nothing changes on an error.
 pub(crate) fn enable_config(config: &Config) -> Result<(), ConfigError> {
     #[cfg(not(target_os = "linux"))]
     {
         let _ = config;
         return Err(ConfigError::new(ConfigErrorKind::Unsupported, b""));
+    }
+    if let Some(path) = config.report() {
+        check_report_path(path)?;
     }
     let _lock = ENABLE_LOCK.lock();
     if let Err(client) = TABLE.setup(config) {
@@ -132,6 +183,10 @@ pub(crate) fn enable_config(config: &Config) -> Result<(), ConfigError> {
             dst.store(b, Ordering::Relaxed);
         }
         REPORT_LEN.store(path.len() as u64, Ordering::Release);
+        // Relaxed: read at exit, on this thread or after its writes are
+        // published by the Release above.
+        REPORT_PID.store(sys::getpid(), Ordering::Relaxed);
+        REPORT_CHILDREN.store(config.report_children, Ordering::Relaxed);
         register_hook(HOOK_ATEXIT);
     }
     register_hook(HOOK_ATFORK);
@@ -164,52 +219,93 @@ fn register_hook(hook: u8) {
     // (each catches panics); glibc may call C malloc here, never ours.
     unsafe {
         if hook == HOOK_ATFORK {
-            libc::pthread_atfork(Some(fork_prepare), Some(fork_release), Some(fork_release));
+            libc::pthread_atfork(Some(fork_prepare), Some(fork_parent), Some(fork_child));
         } else {
             libc::atexit(report_at_exit);
         }
     }
 }
 
-/// Before `fork`: wait for every insert in flight and hold every lock, so
-/// the child's copy of the table and depot is consistent (what glibc's
-/// malloc does for its arenas).
+/// Before `fork`: wait for every insert in flight and hold every lock
+/// allocowner has, so the child's copy of the tables, the depot and the
+/// enable state is consistent (what glibc's malloc does for its arenas).
+/// Order: the enable lock (held while enabling, which takes the others),
+/// the depot's, every shard's, then the page index's growth lock (taken
+/// under a shard's). The thread's guard is `LOCKED` until the after-fork
+/// handler: an allocation in another `pthread_atfork` handler that runs in
+/// between (the program's, registered before ours) passes through
+/// untracked instead of deadlocking on a lock this thread holds.
 extern "C" fn fork_prepare() {
-    if TABLE.stride() == 0 {
-        return;
-    }
+    let prev = guard::state();
+    guard::set(LOCKED);
+    ENABLE_LOCK.raw_lock();
     DEPOT.raw_lock();
-    TABLE.lock_all();
+    TABLE.lock_everything();
+    // Relaxed: both are read by this thread's after-fork handler, or by
+    // another thread's once it holds ENABLE_LOCK.
+    FORK_GUARD.store(prev, Ordering::Relaxed);
+    FORK_HELD.store(true, Ordering::Relaxed);
 }
 
-/// After `fork`, in parent and child alike: release what prepare took.
-extern "C" fn fork_release() {
-    if TABLE.stride() == 0 {
+/// After `fork`, in the parent.
+extern "C" fn fork_parent() {
+    fork_release();
+}
+
+/// After `fork`, in the child: its only thread (the one that forked) has a
+/// new thread id, which the thread client must not take from the cache.
+extern "C" fn fork_child() {
+    capture::forget_tid();
+    fork_release();
+}
+
+/// Releases what [`fork_prepare`] took, in reverse order, and puts the
+/// thread's guard back.
+fn fork_release() {
+    // Relaxed: set by this thread's prepare.
+    if !FORK_HELD.swap(false, Ordering::Relaxed) {
         return;
     }
-    TABLE.unlock_all();
+    let prev = FORK_GUARD.load(Ordering::Relaxed);
+    TABLE.unlock_everything();
     DEPOT.raw_unlock();
+    ENABLE_LOCK.raw_unlock();
+    guard::set(prev);
 }
 
+/// The exit report: `report=PATH` written by the process that asked for
+/// it; a forked child writes nothing, or `PATH.<pid>` with
+/// `report_children`. Everything it allocates, its copy of the path
+/// included, is allocowner's own (the dummy owner), never the program's.
 extern "C" fn report_at_exit() {
+    let _g = Guard::enter(INSIDE);
     let _ = std::panic::catch_unwind(|| {
         // Acquire: pairs with the Release in `enable_config`.
-        let len = REPORT_LEN.load(Ordering::Acquire) as usize;
+        let len = (REPORT_LEN.load(Ordering::Acquire) as usize).min(MAX_PATH);
         if len == 0 {
             return;
         }
-        let path: Vec<u8> = REPORT_PATH[..len.min(MAX_PATH)]
-            .iter()
-            .map(|b| b.load(Ordering::Relaxed))
-            .collect();
-        let path = <std::ffi::OsStr as std::os::unix::ffi::OsStrExt>::from_bytes(&path);
-        let _g = Guard::enter(INSIDE);
+        let mut buf = [0u8; MAX_PATH + 12];
+        for (dst, src) in buf.iter_mut().zip(&REPORT_PATH[..len]) {
+            // Relaxed: published by the Release store of REPORT_LEN.
+            *dst = src.load(Ordering::Relaxed);
+        }
+        let mut end = len;
+        let pid = sys::getpid();
+        // Relaxed: see `enable_config`.
+        if pid != REPORT_PID.load(Ordering::Relaxed) {
+            if !REPORT_CHILDREN.load(Ordering::Relaxed) {
+                return;
+            }
+            use std::io::Write;
+            let mut tail = &mut buf[len..];
+            let _ = write!(tail, ".{pid}");
+            end = MAX_PATH + 12 - tail.len();
+        }
+        let path = <std::ffi::OsStr as std::os::unix::ffi::OsStrExt>::from_bytes(&buf[..end]);
         if let Err(e) = crate::write_report(std::path::Path::new(path)) {
             let mut line = sys::LineBuf::new();
-            let _ = core::fmt::Write::write_fmt(
-                &mut line,
-                format_args!("allocowner: cannot write report: {e}\n"),
-            );
+            let _ = core::fmt::Write::write_fmt(&mut line, format_args!("allocowner: {e}\n"));
             sys::write_stderr(line.bytes());
         }
     });

@@ -70,6 +70,11 @@ pub(crate) fn tid() -> u64 {
     t
 }
 
+/// In a forked child: the thread's cached id is its parent's; read it anew.
+pub(crate) fn forget_tid() {
+    let _ = TID.try_with(|c| c.set(0));
+}
+
 #[cfg(target_arch = "x86_64")]
 #[inline(always)]
 fn frame_pointer() -> usize {

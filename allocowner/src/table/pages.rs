@@ -447,6 +447,16 @@ impl Pages {
         self.leaves.refill();
     }
 
+    /// Takes the growth lock without a guard object (fork prepare).
+    pub(super) fn raw_lock_grow(&self) {
+        self.grow.raw_lock();
+    }
+
+    /// Releases [`Pages::raw_lock_grow`].
+    pub(super) fn raw_unlock_grow(&self) {
+        self.grow.raw_unlock();
+    }
+
     /// Bytes of leaves and nodes handed out.
     pub(super) fn bytes(&self) -> u64 {
         // Relaxed: a statistic.
