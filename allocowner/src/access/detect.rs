@@ -20,8 +20,8 @@ use std::fs::File;
 use std::io;
 use std::ops::Range;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
-use std::sync::OnceLock;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI32, AtomicPtr, AtomicUsize, Ordering};
+use std::sync::{Once, OnceLock};
 
 /// The page size the detectors work in.
 pub const PAGE: usize = 4096;
@@ -402,12 +402,15 @@ pub(crate) const TRAP_SLOTS: usize = 4096;
 
 struct Slot {
     page: AtomicUsize,
+    /// The protection the page had when armed, restored exactly.
+    prot: AtomicI32,
     armed: AtomicBool,
 }
 
 static SLOTS: [Slot; TRAP_SLOTS] = [const {
     Slot {
         page: AtomicUsize::new(0),
+        prot: AtomicI32::new(0),
         armed: AtomicBool::new(false),
     }
 }; TRAP_SLOTS];
@@ -420,6 +423,8 @@ thread_local! {
 
 /// The SIGSEGV action in place before ours, to chain to.
 static PREVIOUS: OnceLock<libc::sigaction> = OnceLock::new();
+/// The same, as a pointer the signal handler reads (null until installed).
+static PREVIOUS_PTR: AtomicPtr<libc::sigaction> = AtomicPtr::new(std::ptr::null_mut());
 /// One trap user at a time (the slots are global).
 static TRAP_IN_USE: AtomicBool = AtomicBool::new(false);
 
@@ -432,16 +437,12 @@ extern "C" fn on_segv(sig: libc::c_int, info: *mut libc::siginfo_t, ctx: *mut li
             if slot.page.load(Ordering::Acquire) == addr {
                 // AcqRel: whoever clears `armed` first owns the hit.
                 if slot.armed.swap(false, Ordering::AcqRel) {
-                    // SAFETY: `addr` is a page of a read-write mapping that
-                    // `arm` made PROT_NONE; this restores it. mprotect is
+                    // Acquire: the protection was stored before `armed`.
+                    let prot = slot.prot.load(Ordering::Acquire);
+                    // SAFETY: `addr` is a page that `arm` made PROT_NONE;
+                    // this restores the protection it had then. mprotect is
                     // async-signal-safe.
-                    unsafe {
-                        libc::mprotect(
-                            addr as *mut libc::c_void,
-                            PAGE,
-                            libc::PROT_READ | libc::PROT_WRITE,
-                        );
-                    }
+                    unsafe { libc::mprotect(addr as *mut libc::c_void, PAGE, prot) };
                 }
                 // Disarmed meanwhile by the monitor (which restores the page):
                 // returning retries the access.
@@ -458,8 +459,13 @@ extern "C" fn on_segv(sig: libc::c_int, info: *mut libc::siginfo_t, ctx: *mut li
         return;
     }
     LAST_UNMATCHED.with(|c| c.set(0));
-    // Not ours: hand over to the previous action.
-    if let Some(prev) = PREVIOUS.get() {
+    // Not ours: hand over to the previous action (e.g. Rust's stack
+    // overflow handler, which prints "thread '...' has overflowed its
+    // stack" and aborts).
+    // Acquire: pairs with the Release store in `install_handler`.
+    let prev = PREVIOUS_PTR.load(Ordering::Acquire);
+    // SAFETY: null or a pointer into PREVIOUS, set once and never changed.
+    if let Some(prev) = unsafe { prev.as_ref() } {
         let h = prev.sa_sigaction;
         if h == libc::SIG_DFL || h == libc::SIG_IGN {
             // SAFETY: reinstalling the saved action; returning re-executes the
@@ -511,14 +517,18 @@ impl Trap {
         Ok(Trap { _private: () })
     }
 
-    /// Arms the page at `addr` in `slot`: its next touch is noted.
-    pub(crate) fn arm(&self, slot: usize, addr: usize) -> Result<(), DetectError> {
+    /// Arms the page at `addr` in `slot`: its next touch is noted. `prot`
+    /// is the page's protection now (checked by the caller in
+    /// `/proc/self/maps`), restored exactly at the touch or at disarm.
+    pub(crate) fn arm(&self, slot: usize, addr: usize, prot: i32) -> Result<(), DetectError> {
         let s = &SLOTS[slot];
-        // Release: the handler must see the page before it can fault on it.
+        // Release: the handler must see the page and its protection before
+        // it can fault on it.
         s.page.store(addr, Ordering::Release);
+        s.prot.store(prot, Ordering::Release);
         s.armed.store(true, Ordering::Release);
-        // SAFETY: `addr` is a page inside a private read-write target mapping;
-        // the handler restores it on first touch.
+        // SAFETY: `addr` is a page the caller found private, read-write and
+        // anonymous an instant ago; the handler or `disarm` restores `prot`.
         if unsafe { libc::mprotect(addr as *mut libc::c_void, PAGE, libc::PROT_NONE) } != 0 {
             s.armed.store(false, Ordering::Release);
             return Err(DetectError::last("mprotect(PROT_NONE)"));
@@ -527,30 +537,25 @@ impl Trap {
     }
 
     /// Disarms `slot`: whether its page was touched since [`Trap::arm`].
+    /// An untouched page gets back the protection it had when armed.
     pub(crate) fn disarm(&self, slot: usize) -> bool {
-        let s = &SLOTS[slot];
-        // AcqRel: whoever clears `armed` first owns the page's restoration.
-        let untouched = s.armed.swap(false, Ordering::AcqRel);
-        if untouched {
-            let addr = s.page.load(Ordering::Acquire);
-            // SAFETY: restores the page `arm` protected.
-            unsafe {
-                libc::mprotect(
-                    addr as *mut libc::c_void,
-                    PAGE,
-                    libc::PROT_READ | libc::PROT_WRITE,
-                );
-            }
-        }
-        !untouched
+        disarm_slot(&SLOTS[slot])
+    }
+
+    /// Drops `slot` without touching its page (which is no longer the
+    /// mapping that was armed): whether it was touched.
+    pub(crate) fn forget(&self, slot: usize) -> bool {
+        // AcqRel: as in `disarm_slot`.
+        !SLOTS[slot].armed.swap(false, Ordering::AcqRel)
     }
 
     fn self_test() -> Result<(), DetectError> {
         let t = Trap::open()?;
         let s = Scratch::new(3)?;
-        t.arm(0, s.addr)?;
-        t.arm(1, s.addr + PAGE)?;
-        t.arm(2, s.addr + 2 * PAGE)?;
+        let rw = libc::PROT_READ | libc::PROT_WRITE;
+        t.arm(0, s.addr, rw)?;
+        t.arm(1, s.addr + PAGE, rw)?;
+        t.arm(2, s.addr + 2 * PAGE, rw)?;
         let _ = s.read(0);
         s.write(1);
         let seen = [t.disarm(0), t.disarm(1), t.disarm(2)];
@@ -566,19 +571,49 @@ impl Trap {
     }
 }
 
+/// Disarms one slot, restoring the protection found at arming; whether it
+/// was touched. Async-signal-safe (atomics and mprotect).
+fn disarm_slot(s: &Slot) -> bool {
+    // AcqRel: whoever clears `armed` first owns the page's restoration.
+    let untouched = s.armed.swap(false, Ordering::AcqRel);
+    if untouched {
+        let addr = s.page.load(Ordering::Acquire);
+        let prot = s.prot.load(Ordering::Acquire);
+        // SAFETY: restores the page `arm` protected to what it was.
+        unsafe { libc::mprotect(addr as *mut libc::c_void, PAGE, prot) };
+    }
+    !untouched
+}
+
+/// In a forked child: the pages armed at the fork are the child's own
+/// copies, and no monitor runs there to disarm them; give each back its
+/// protection so that no system call of the child meets `EFAULT`.
+extern "C" fn disarm_all_in_child() {
+    for s in &SLOTS {
+        disarm_slot(s);
+    }
+}
+
 fn install_handler() -> Result<(), DetectError> {
     if PREVIOUS.get().is_some() {
         return Ok(());
     }
+    static ATFORK: Once = Once::new();
+    ATFORK.call_once(|| {
+        // SAFETY: registers a plain extern "C" function for the child.
+        unsafe { libc::pthread_atfork(None, None, Some(disarm_all_in_child)) };
+    });
     // SAFETY: a zeroed sigaction is a valid "no flags, empty mask" value;
     // the handler field is set below.
     let mut act: libc::sigaction = unsafe { std::mem::zeroed() };
     let handler: extern "C" fn(libc::c_int, *mut libc::siginfo_t, *mut libc::c_void) = on_segv;
     act.sa_sigaction = handler as *const () as usize;
-    // No SA_ONSTACK: an alternate signal stack is an anonymous mapping that
-    // may lie in the target and be armed, and then the kernel cannot push
-    // the signal frame. Thread stacks are never in the target.
-    act.sa_flags = libc::SA_SIGINFO | libc::SA_NODEFER;
+    // SA_ONSTACK: a fault from a thread whose stack overflowed can only be
+    // handled on the alternate signal stack; without it the kernel kills
+    // the process before Rust's handler (chained to) can say "has
+    // overflowed its stack". Rust's alternate stacks are mappings with a
+    // guard page below, which the target leaves out as thread stacks.
+    act.sa_flags = libc::SA_SIGINFO | libc::SA_NODEFER | libc::SA_ONSTACK;
     // SAFETY: as above, for the output.
     let mut old: libc::sigaction = unsafe { std::mem::zeroed() };
     // SAFETY: both pointers are valid sigaction values.
@@ -586,6 +621,10 @@ fn install_handler() -> Result<(), DetectError> {
         return Err(DetectError::last("sigaction(SIGSEGV)"));
     }
     let _ = PREVIOUS.set(old);
+    if let Some(p) = PREVIOUS.get() {
+        // Release: the saved action is complete before the handler reads it.
+        PREVIOUS_PTR.store(std::ptr::from_ref(p).cast_mut(), Ordering::Release);
+    }
     Ok(())
 }
 
@@ -624,19 +663,23 @@ impl Detector {
         }
     }
 
-    /// Resets the page at `addr`, sampled for region slot `slot`.
-    pub(crate) fn prepare(&self, slot: usize, addr: usize) -> bool {
+    /// Resets the page at `addr`, sampled for region slot `slot`. `prot`
+    /// is the page's protection now (mprotect mode restores it).
+    pub(crate) fn prepare(&self, slot: usize, addr: usize, prot: i32) -> bool {
         match self {
             Detector::Wp(d) => d.reset(addr, PAGE).is_ok(),
-            Detector::Trap(t) => slot < TRAP_SLOTS && t.arm(slot, addr).is_ok(),
+            Detector::Trap(t) => slot < TRAP_SLOTS && t.arm(slot, addr, prot).is_ok(),
         }
     }
 
     /// Whether the page prepared for `slot` at `addr` was accessed.
-    pub(crate) fn check(&self, slot: usize, addr: usize) -> bool {
+    /// `still_armed_here` is false when the page is no longer the mapping
+    /// that was armed (mprotect mode then leaves it alone).
+    pub(crate) fn check(&self, slot: usize, addr: usize, still_armed_here: bool) -> bool {
         match self {
             Detector::Wp(d) => d.written(addr).unwrap_or(false),
-            Detector::Trap(t) => slot < TRAP_SLOTS && t.disarm(slot),
+            Detector::Trap(t) if slot < TRAP_SLOTS && still_armed_here => t.disarm(slot),
+            Detector::Trap(t) => slot < TRAP_SLOTS && t.forget(slot),
         }
     }
 

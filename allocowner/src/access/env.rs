@@ -9,8 +9,36 @@
 //! killed by a signal or ending in `_exit` loses what is still buffered.
 //! The constructor also notes the main thread, whose control block the
 //! target leaves out.
+//!
+//! The constructor runs in every program that links allocowner, so it does
+//! nothing at all (no allocation, no output) unless `ALLOCOWNER_ACCESS` is
+//! set, which it checks with `getenv` first. In a setuid or setgid program
+//! (`getauxval(AT_SECURE) != 0`) both variables are ignored, as glibc's
+//! `secure_getenv` would, with one line on stderr per variable set.
+//!
+//! **One monitor per process.** Two copies of allocowner in one binary (two
+//! semver-incompatible versions) each have this constructor and their own
+//! statics. The first to start claims the process by binding the abstract
+//! Unix socket `allocowner-access-<pid>` (process-wide, independent of any
+//! symbol or static, released by the kernel when the process ends or
+//! execs, since the socket is close-on-exec); the second finds the name
+//! taken and starts nothing, saying so on stderr. If sockets are
+//! forbidden (a seccomp policy), the claim is skipped; the record file's
+//! `flock` still stops two monitors from writing one file.
+//!
+//! **Forked children.** A child inherits the monitor object but not its
+//! thread. At the child's exit nothing is stopped, flushed or closed: the
+//! child never writes to, truncates or appends to the parent's recording
+//! (including the part of it still buffered, which the parent flushes), and
+//! never touches the parent's monitor thread or userfaultfd. A child does
+//! not record on its own either: that would need a monitor thread started
+//! inside the child, which cannot be done safely from a fork handler, so
+//! there is no `PATH.<pid>` recording of children (unlike the allocator's
+//! exit report). The child's claim socket is closed at fork.
 
-use std::sync::{Mutex, PoisonError};
+use std::ffi::CStr;
+use std::sync::atomic::{AtomicI32, AtomicU32, Ordering};
+use std::sync::{Mutex, Once, PoisonError};
 
 use super::detect::Mode;
 use super::error::AccessError;
@@ -21,7 +49,92 @@ pub const ENV_VAR: &str = "ALLOCOWNER_ACCESS";
 /// Optional: `write-protect` (default) or `mprotect`.
 pub const MODE_ENV_VAR: &str = "ALLOCOWNER_ACCESS_MODE";
 
+const ENV_VAR_C: &CStr = c"ALLOCOWNER_ACCESS";
+const MODE_ENV_VAR_C: &CStr = c"ALLOCOWNER_ACCESS_MODE";
+
 static GLOBAL: Mutex<Option<Monitor>> = Mutex::new(None);
+/// The process that started [`GLOBAL`]'s monitor (0: none). A forked child
+/// sees another pid and leaves the monitor alone.
+static OWNER_PID: AtomicU32 = AtomicU32::new(0);
+/// The descriptor of the process-wide claim socket, -1 when none.
+static CLAIM_FD: AtomicI32 = AtomicI32::new(-1);
+
+/// Whether `name` is set, without allocating.
+fn is_set(name: &CStr) -> bool {
+    // SAFETY: `name` is NUL-terminated; getenv returns a pointer into the
+    // environment or null. Only the null test is used.
+    !unsafe { libc::getenv(name.as_ptr()) }.is_null()
+}
+
+/// Whether this is a setuid/setgid (or otherwise secure-mode) program.
+fn at_secure() -> bool {
+    // SAFETY: getauxval has no preconditions.
+    unsafe { libc::getauxval(libc::AT_SECURE) != 0 }
+}
+
+extern "C" fn close_claim_in_child() {
+    // The child must not hold the parent's name: if the parent execs, its
+    // new image claims the same pid's name again. close is
+    // async-signal-safe. Relaxed: the child is single-threaded here.
+    let fd = CLAIM_FD.swap(-1, Ordering::Relaxed);
+    if fd >= 0 {
+        // SAFETY: the child's own copy of the claim descriptor.
+        unsafe { libc::close(fd) };
+    }
+}
+
+/// Claims the process for one monitor: binds the abstract socket
+/// `allocowner-access-<pid>`. `Err` when another copy of allocowner holds
+/// it; `Ok` also when sockets are not available here (the claim is then
+/// skipped).
+fn claim() -> Result<(), AccessError> {
+    static ATFORK: Once = Once::new();
+    // SAFETY: socket(2) with constant arguments.
+    let fd = unsafe { libc::socket(libc::AF_UNIX, libc::SOCK_DGRAM | libc::SOCK_CLOEXEC, 0) };
+    if fd < 0 {
+        return Ok(()); // no sockets (seccomp): the file's flock remains
+    }
+    let name = format!("allocowner-access-{}", std::process::id());
+    // SAFETY: a zeroed sockaddr_un is valid (family set below).
+    let mut addr: libc::sockaddr_un = unsafe { std::mem::zeroed() };
+    addr.sun_family = libc::AF_UNIX as libc::sa_family_t;
+    // Abstract name: sun_path[0] stays 0, the name follows.
+    for (d, s) in addr.sun_path[1..].iter_mut().zip(name.bytes()) {
+        *d = s as libc::c_char;
+    }
+    let len = std::mem::size_of::<libc::sa_family_t>() + 1 + name.len();
+    // SAFETY: `addr` is a valid sockaddr_un and `len` covers the family,
+    // the leading NUL and the name, within its size.
+    let r = unsafe { libc::bind(fd, (&raw const addr).cast(), len as libc::socklen_t) };
+    if r != 0 {
+        let e = std::io::Error::last_os_error();
+        // SAFETY: our own fresh descriptor.
+        unsafe { libc::close(fd) };
+        if e.raw_os_error() == Some(libc::EADDRINUSE) {
+            return Err(AccessError::State(
+                "another copy of allocowner already monitors this process (one monitor per process)",
+            ));
+        }
+        return Ok(());
+    }
+    // Relaxed: read by this thread at stop and by the fork child handler,
+    // which runs in the forking thread.
+    CLAIM_FD.store(fd, Ordering::Relaxed);
+    ATFORK.call_once(|| {
+        // SAFETY: registers a plain extern "C" function for the child.
+        unsafe { libc::pthread_atfork(None, None, Some(close_claim_in_child)) };
+    });
+    Ok(())
+}
+
+fn release_claim() {
+    // Relaxed: see `claim`.
+    let fd = CLAIM_FD.swap(-1, Ordering::Relaxed);
+    if fd >= 0 {
+        // SAFETY: the claim descriptor, owned by this module.
+        unsafe { libc::close(fd) };
+    }
+}
 
 fn start_from_env() -> Result<Option<Mode>, AccessError> {
     let Ok(control) = std::env::var(ENV_VAR) else {
@@ -38,16 +151,32 @@ fn start_from_env() -> Result<Option<Mode>, AccessError> {
     };
     let mut m = Monitor::with_mode(Attrs::default(), mode)?;
     m.set_recording(&control)?;
-    m.start()?;
+    claim()?;
+    if let Err(e) = m.start() {
+        release_claim();
+        return Err(e);
+    }
+    // Relaxed: read at exit by this process (after the constructor) or by
+    // a forked child, whose memory is a copy made after this store.
+    OWNER_PID.store(std::process::id(), Ordering::Relaxed);
     *GLOBAL.lock().unwrap_or_else(PoisonError::into_inner) = Some(m);
     Ok(Some(mode))
 }
 
 /// Stops the monitor started from [`ENV_VAR`], flushing its record file;
-/// `None` if none runs. Also called at exit.
+/// `None` if none runs. Also called at exit. In a forked child it is
+/// `None` and does nothing: the monitor and its recording are the
+/// parent's.
 pub fn stop_global() -> Option<Result<Summary, AccessError>> {
+    // Relaxed: see `start_from_env`.
+    let owner = OWNER_PID.load(Ordering::Relaxed);
+    if owner == 0 || owner != std::process::id() {
+        return None; // never started here, or a forked child
+    }
     let m = GLOBAL.lock().unwrap_or_else(PoisonError::into_inner).take();
-    m.map(|mut m| m.stop())
+    let r = m.map(|mut m| m.stop());
+    release_claim();
+    r
 }
 
 extern "C" fn at_exit() {
@@ -57,6 +186,17 @@ extern "C" fn at_exit() {
 }
 
 extern "C" fn init() {
+    if !is_set(ENV_VAR_C) {
+        return; // every program linking allocowner: nothing at all
+    }
+    if at_secure() {
+        for name in [ENV_VAR, MODE_ENV_VAR] {
+            if name == ENV_VAR || is_set(MODE_ENV_VAR_C) {
+                eprintln!("allocowner: {name} ignored: setuid/setgid program (AT_SECURE)");
+            }
+        }
+        return;
+    }
     super::target::note_main_thread();
     match start_from_env() {
         Ok(None) => {}

@@ -50,6 +50,18 @@ pub enum AccessError {
     },
     /// A record file could not be parsed.
     Format(String),
+    /// The record path is refused before anything is written: a symbolic
+    /// link, a FIFO, a device or a directory, or a file another monitor is
+    /// recording to (its `flock` is held).
+    RecordPath {
+        /// The path.
+        path: String,
+        /// Why it was refused.
+        reason: &'static str,
+        /// The errno: `ELOOP` for a link, `EBUSY` for a locked file,
+        /// `EINVAL` for a file that is not regular.
+        errno: i32,
+    },
 }
 
 impl AccessError {
@@ -67,6 +79,7 @@ impl AccessError {
             AccessError::Io { source, .. } | AccessError::Write { source, .. } => {
                 source.raw_os_error().unwrap_or(libc::EIO)
             }
+            AccessError::RecordPath { errno, .. } => *errno,
         }
     }
 }
@@ -95,7 +108,9 @@ impl fmt::Display for AccessError {
                 write!(f, "access detection mode {mode} cannot run here: {cause}")
             }
             AccessError::State(s) => f.write_str(s),
-            AccessError::Io { path, source } => write!(f, "record file {path}: {source}"),
+            AccessError::Io { path, source } => {
+                write!(f, "cannot write recording {path}: {source}")
+            }
             AccessError::Write {
                 path,
                 failures,
@@ -106,6 +121,9 @@ impl fmt::Display for AccessError {
                 "record file {path}: {failures} write(s) failed, {dropped_bytes} bytes dropped; last error: {source}"
             ),
             AccessError::Format(s) => write!(f, "malformed record file: {s}"),
+            AccessError::RecordPath { path, reason, .. } => {
+                write!(f, "cannot write recording {path}: {reason}")
+            }
         }
     }
 }

@@ -243,4 +243,6 @@ pub use record::{
     RecordControl, RecordedRegion, Recording, WriteStats,
 };
 pub use regions::{MIN_REGION, Region};
-pub use target::{current as target, exclude_mapping, excluded_ranges, forget_mapping};
+pub use target::{
+    current as target, exclude_mapping, excluded_ranges, exclusion_blocks, forget_mapping,
+};

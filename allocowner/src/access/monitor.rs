@@ -204,29 +204,61 @@ impl Session {
         self.targets.get(i).is_some_and(|r| r.start <= addr)
     }
 
-    /// `prepare_access_checks`: one random page per region.
+    /// mprotect mode changes page protections, so it looks at the
+    /// mappings as they are now (one read of `/proc/self/maps` per
+    /// sampling interval) rather than at the target list, which is a second
+    /// old: `None` in write-protect mode, which touches no protection.
+    fn maps_now(&self) -> Option<Vec<target::Mapping>> {
+        (self.detector.mode() == Mode::Mprotect)
+            .then(target::read_maps)
+            .flatten()
+    }
+
+    /// `prepare_access_checks`: one random page per region. In mprotect
+    /// mode a page is armed only if it is, right now, private read-write
+    /// anonymous or heap memory; its protection is restored exactly.
     fn prepare(&mut self) {
+        let maps = self.maps_now();
+        let trap = self.detector.mode() == Mode::Mprotect;
         for i in 0..self.regions.len() {
             let r = self.regions[i];
             let pages = r.size() / PAGE;
             let addr = r.start + self.rng.range(0, pages.max(1)) * PAGE;
-            let ok = self.in_target(addr) && self.detector.prepare(i, addr);
+            let prot = if trap {
+                maps.as_deref().and_then(|m| target::armable(m, addr))
+            } else {
+                Some(libc::PROT_READ | libc::PROT_WRITE)
+            };
+            let ok = self.in_target(addr)
+                && prot.is_some_and(|prot| self.detector.prepare(i, addr, prot));
             self.regions[i].sampling_addr = if ok { addr } else { 0 };
         }
         self.prepared = true;
     }
 
-    /// `check_accesses`: returns the largest `nr_accesses`.
-    fn check(&mut self) -> u32 {
+    /// Checks (and in mprotect mode disarms) every prepared page; returns
+    /// the largest `nr_accesses` when `count`. In mprotect mode a page that
+    /// is no longer an armed page of ours (unmapped, something else mapped
+    /// there) is left as it is.
+    fn check_all(&mut self, count: bool) -> u32 {
+        let maps = self.maps_now();
         let mut max = 0;
         for i in 0..self.regions.len() {
             let addr = self.regions[i].sampling_addr;
-            if addr != 0 && self.detector.check(i, addr) {
+            // Without a maps snapshot (write-protect mode, or unreadable
+            // maps) the page is checked as before.
+            let here = maps.as_deref().is_none_or(|m| target::still_armed(m, addr));
+            if addr != 0 && self.detector.check(i, addr, here) && count {
                 self.regions[i].nr_accesses += 1;
             }
             max = max.max(self.regions[i].nr_accesses);
         }
         max
+    }
+
+    /// `check_accesses`: returns the largest `nr_accesses`.
+    fn check(&mut self) -> u32 {
+        self.check_all(true)
     }
 
     /// One sampling interval's work, after its sleep. Returns whether an
@@ -289,13 +321,9 @@ impl Session {
     /// MiB), which the monitor thread does after handing over the summary.
     fn finish(mut self) -> (Result<Summary, AccessError>, Detector) {
         if self.prepared {
-            // Disarm what is armed (mprotect) without counting.
-            for i in 0..self.regions.len() {
-                let addr = self.regions[i].sampling_addr;
-                if addr != 0 {
-                    self.detector.check(i, addr);
-                }
-            }
+            // Disarm what is armed (mprotect) without counting: nothing
+            // stays protected after stop.
+            self.check_all(false);
         }
         let mut s = Summary {
             mode: self.detector.mode(),
@@ -340,6 +368,9 @@ pub struct Monitor {
     /// A stopped thread still closing its detector.
     releasing: Option<JoinHandle<()>>,
     manual: Option<Session>,
+    /// The process whose session this is (set at start): a forked child
+    /// sees another pid and abandons the session instead of stopping it.
+    owner_pid: u32,
 }
 
 impl fmt::Debug for Monitor {
@@ -378,6 +409,7 @@ impl Monitor {
             done: None,
             releasing: None,
             manual: None,
+            owner_pid: 0,
         })
     }
 
@@ -446,6 +478,7 @@ impl Monitor {
             .lock()
             .unwrap_or_else(PoisonError::into_inner) = false;
         self.shared.running.store(true, Ordering::Release);
+        self.owner_pid = std::process::id();
         let shared = Arc::clone(&self.shared);
         let (tx, rx) = mpsc::sync_channel(1);
         let spawned = std::thread::Builder::new()
@@ -483,6 +516,7 @@ impl Monitor {
                 Session::begin(attrs, mode, &self.control, seed, true, published)
             })?;
             self.manual = Some(s);
+            self.owner_pid = std::process::id();
             return Ok(false);
         }
         let s = self.manual.as_mut().expect("just checked");
@@ -492,7 +526,18 @@ impl Monitor {
     /// Stops the session (thread or ticked), flushes and closes the record
     /// file. The monitor is stopped even when this returns an error (a
     /// failed write).
+    ///
+    /// In a forked child (a monitor started by the parent), nothing is
+    /// stopped, flushed or closed: the session is abandoned (its memory
+    /// leaked), the parent's thread, userfaultfd and recording are left
+    /// alone, and this returns [`AccessError::State`].
     pub fn stop(&mut self) -> Result<Summary, AccessError> {
+        if self.is_running() && self.owner_pid != std::process::id() {
+            self.abandon();
+            return Err(AccessError::State(
+                "the monitor belongs to the parent process: a forked child leaves it alone",
+            ));
+        }
         if let Some(s) = self.manual.take() {
             return s.finish().0;
         }
@@ -517,6 +562,18 @@ impl Monitor {
         r
     }
 
+    /// A forked child's copy of the parent's session: forgotten without
+    /// running any destructor (a destructor would flush the buffer into the
+    /// parent's file, close the parent's descriptors, or wait for a thread
+    /// that does not exist in the child).
+    fn abandon(&mut self) {
+        std::mem::forget(self.manual.take());
+        std::mem::forget(self.thread.take());
+        std::mem::forget(self.done.take());
+        std::mem::forget(self.releasing.take());
+        self.shared.running.store(false, Ordering::Release);
+    }
+
     /// The regions of the last completed aggregation, with their counts.
     pub fn regions(&self) -> Vec<Region> {
         self.published
@@ -528,7 +585,10 @@ impl Monitor {
 
 impl Drop for Monitor {
     fn drop(&mut self) {
-        if self.is_running() {
+        if self.owner_pid != 0 && self.owner_pid != std::process::id() {
+            // A forked child: no destructor of the session may run.
+            self.abandon();
+        } else if self.is_running() {
             let _ = self.stop();
         }
     }

@@ -357,6 +357,108 @@ impl Cursor<'_> {
 
 // === impl Writer ===
 
+/// What a path that is not a regular file is, for the refusal.
+fn kind_of(t: std::fs::FileType) -> &'static str {
+    use std::os::unix::fs::FileTypeExt as _;
+    if t.is_symlink() {
+        "a symbolic link (refused: the recording is never written through a link)"
+    } else if t.is_fifo() {
+        "a FIFO, not a regular file"
+    } else if t.is_char_device() || t.is_block_device() {
+        "a device, not a regular file"
+    } else if t.is_dir() {
+        "a directory, not a regular file"
+    } else {
+        "not a regular file"
+    }
+}
+
+/// Opens the recording for writing, the way every file allocowner writes
+/// is opened: `O_NOFOLLOW | O_CLOEXEC`, created with mode 0600, never
+/// truncated through a symbolic link.
+///
+/// - A link, FIFO, device or directory at `path` is refused before it is
+///   opened (no open(2) that could block or have a device's side effects),
+///   and checked again on the open descriptor (`O_NONBLOCK`, so a FIFO
+///   that appeared meanwhile is not waited on).
+/// - The file is locked with `flock(LOCK_EX | LOCK_NB)` for as long as the
+///   recording is open: a second monitor (another process, or a second
+///   copy of allocowner in this one) recording to the same file is refused
+///   with `EBUSY`, and the file is left as it was.
+/// - Only then is it truncated, so one file holds one header.
+fn open_record_file(path: &str) -> Result<File, AccessError> {
+    use std::os::unix::fs::OpenOptionsExt as _;
+    let refused = |reason, errno| AccessError::RecordPath {
+        path: path.to_owned(),
+        reason,
+        errno,
+    };
+    let io_err = |source| AccessError::Io {
+        path: path.to_owned(),
+        source,
+    };
+    match std::fs::symlink_metadata(path) {
+        Ok(m) if m.file_type().is_symlink() => {
+            return Err(refused(kind_of(m.file_type()), libc::ELOOP));
+        }
+        Ok(m) if !m.file_type().is_file() => {
+            return Err(refused(kind_of(m.file_type()), libc::EINVAL));
+        }
+        Ok(_) => {}
+        Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+        Err(e) => return Err(io_err(e)),
+    }
+    // std adds O_CLOEXEC to every open.
+    let file = OpenOptions::new()
+        .write(true)
+        .create(true)
+        .mode(0o600)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)
+        .open(path)
+        .map_err(|e| match e.raw_os_error() {
+            Some(libc::ELOOP) => refused(
+                "a symbolic link (refused: the recording is never written through a link)",
+                libc::ELOOP,
+            ),
+            // O_WRONLY | O_NONBLOCK on a FIFO with no reader.
+            Some(libc::ENXIO) => refused("a FIFO, not a regular file", libc::EINVAL),
+            _ => io_err(e),
+        })?;
+    let meta = file.metadata().map_err(io_err)?;
+    if !meta.file_type().is_file() {
+        return Err(refused(kind_of(meta.file_type()), libc::EINVAL));
+    }
+    // SAFETY: flock on a descriptor this function owns; no pointers.
+    if unsafe {
+        libc::flock(
+            std::os::fd::AsRawFd::as_raw_fd(&file),
+            libc::LOCK_EX | libc::LOCK_NB,
+        )
+    } != 0
+    {
+        let e = io::Error::last_os_error();
+        return Err(if e.raw_os_error() == Some(libc::EWOULDBLOCK) {
+            refused(
+                "another monitor is recording to this file (its flock is held)",
+                libc::EBUSY,
+            )
+        } else {
+            io_err(e)
+        });
+    }
+    file.set_len(0).map_err(io_err)?;
+    // Writes block again as on any regular file.
+    let fd = std::os::fd::AsRawFd::as_raw_fd(&file);
+    // SAFETY: fcntl F_GETFL/F_SETFL on a descriptor this function owns.
+    unsafe {
+        let fl = libc::fcntl(fd, libc::F_GETFL);
+        if fl >= 0 {
+            libc::fcntl(fd, libc::F_SETFL, fl & !libc::O_NONBLOCK);
+        }
+    }
+    Ok(file)
+}
+
 enum Sink {
     Plain(File),
     Zlib(ZlibEncoder<File>),
@@ -414,23 +516,20 @@ impl fmt::Debug for Writer {
 }
 
 impl Writer {
-    /// Creates (truncating) the file and writes the header into the buffer.
-    /// DAMON appended to an existing file; truncating keeps one header per
-    /// file.
+    /// Creates (truncating) the file with [`open_record_file`] and writes
+    /// the header into the buffer. DAMON appended to an existing file;
+    /// truncating keeps one header per file.
     pub(crate) fn begin(
         ctl: &RecordControl,
         target_id: u64,
         iv: Intervals,
     ) -> Result<Writer, AccessError> {
-        let file = OpenOptions::new()
-            .create(true)
-            .write(true)
-            .truncate(true)
-            .open(ctl.path())
-            .map_err(|source| AccessError::Io {
-                path: ctl.path().to_owned(),
-                source,
-            })?;
+        let file = open_record_file(ctl.path())?;
+        Ok(Writer::begin_on(ctl, file, target_id, iv))
+    }
+
+    /// [`Writer::begin`] on an open file.
+    fn begin_on(ctl: &RecordControl, file: File, target_id: u64, iv: Intervals) -> Writer {
         let sink = match ctl.format() {
             Format::V2 => Sink::Plain(file),
             Format::JsonCompressed => Sink::Zlib(ZlibEncoder::new(file, Compression::default())),
@@ -459,7 +558,7 @@ impl Writer {
                 w.put(head.as_bytes());
             }
         }
-        Ok(w)
+        w
     }
 
     /// `dbgfs_write_rbuf`: flush first when the data would not fit; data
@@ -712,9 +811,13 @@ mod tests {
 
     #[test]
     fn failed_writes_are_reported_not_silent() {
-        // /dev/full accepts the open and fails every write with ENOSPC.
+        // /dev/full fails every write with ENOSPC. It is a device, which
+        // `begin` refuses, so the writer is given the open file.
         let ctl = RecordControl::new(1024, "/dev/full").unwrap();
-        let mut w = Writer::begin(&ctl, 1, iv()).unwrap();
+        let e = Writer::begin(&ctl, 1, iv()).unwrap_err();
+        assert!(e.to_string().contains("/dev/full: a device"), "{e}");
+        let full = OpenOptions::new().write(true).open("/dev/full").unwrap();
+        let mut w = Writer::begin_on(&ctl, full, 1, iv());
         for k in 0..100 {
             w.aggregation(0, k, &[region(0, 4096, 1, 0)]);
         }

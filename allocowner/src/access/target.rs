@@ -5,7 +5,7 @@
 use std::fmt;
 use std::io;
 use std::ops::Range;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicPtr, AtomicUsize, Ordering};
 
 /// One line of `/proc/self/maps`.
 #[derive(Clone, PartialEq, Eq, Debug)]
@@ -36,6 +36,44 @@ impl Mapping {
     pub(crate) fn len(&self) -> usize {
         self.end - self.start
     }
+}
+
+/// The mapping of `maps` (sorted, as the kernel lists them) that holds
+/// the whole page at `addr`.
+fn mapping_of(maps: &[Mapping], addr: usize) -> Option<&Mapping> {
+    let i = maps.partition_point(|m| m.end <= addr);
+    maps.get(i)
+        .filter(|m| m.start <= addr && addr + super::detect::PAGE <= m.end)
+}
+
+/// Whether a mapping is anonymous memory or the brk heap.
+fn is_anon_or_heap(m: &Mapping) -> bool {
+    m.name.is_empty() || m.name == "[heap]"
+}
+
+/// The protection to restore if the page at `addr` may be armed now: only
+/// a page of a private read-write anonymous or heap mapping (`rw-p`, no
+/// file), checked in `maps` read an instant before arming. `None`
+/// otherwise: a read-only, shared or file mapping placed where a target
+/// used to be is never touched.
+pub(crate) fn armable(maps: &[Mapping], addr: usize) -> Option<i32> {
+    mapping_of(maps, addr)
+        .filter(|m| m.is_private_rw() && is_anon_or_heap(m))
+        .map(|_| libc::PROT_READ | libc::PROT_WRITE)
+}
+
+/// Whether the page at `addr`, armed earlier, is still an armed page of
+/// ours (`---p`, anonymous or heap) in `maps`: otherwise it was unmapped
+/// and something else mapped there, which is left as it is.
+pub(crate) fn still_armed(maps: &[Mapping], addr: usize) -> bool {
+    mapping_of(maps, addr).is_some_and(|m| &m.perms == b"---p" && is_anon_or_heap(m))
+}
+
+/// This process's mappings now, or `None` if `/proc/self/maps` cannot be
+/// read.
+pub(crate) fn read_maps() -> Option<Vec<Mapping>> {
+    let text = std::fs::read_to_string("/proc/self/maps").ok()?;
+    parse_maps(&text).ok()
 }
 
 /// A line of `/proc/self/maps` that could not be parsed.
@@ -93,8 +131,19 @@ const MAX_STACK_GUARD: usize = 1 << 20;
 /// mapping directly above an inaccessible guard of at most 1 MiB, which is how
 /// glibc lays out a pthread stack), the `.bss` of loaded objects (an
 /// anonymous mapping right after a file mapping: static data, not heap, and
-/// where the monitor's own statics live) and the ranges in `excluded`.
+/// where the monitor's own statics live) and the ranges in `excluded`
+/// (in any order, overlapping or not).
 pub(crate) fn select(maps: &[Mapping], excluded: &[Range<usize>]) -> Vec<Range<usize>> {
+    let mut sorted = excluded.to_vec();
+    sorted.sort_by_key(|x| x.start);
+    // Merged, so `end` grows along the list and a binary search by end works.
+    let mut excluded: Vec<Range<usize>> = Vec::with_capacity(sorted.len());
+    for x in sorted.into_iter().filter(|x| x.start < x.end) {
+        match excluded.last_mut() {
+            Some(last) if x.start <= last.end => last.end = last.end.max(x.end),
+            _ => excluded.push(x),
+        }
+    }
     let mut out: Vec<Range<usize>> = Vec::new();
     for (i, m) in maps.iter().enumerate() {
         if !m.is_private_rw() || !(m.name.is_empty() || m.name == "[heap]") {
@@ -115,28 +164,23 @@ pub(crate) fn select(maps: &[Mapping], excluded: &[Range<usize>]) -> Vec<Range<u
                 continue;
             }
         }
-        // Cut out excluded ranges.
-        let mut pieces: Vec<Range<usize>> = std::iter::once(m.start..m.end).collect();
-        for x in excluded {
-            pieces = pieces
-                .into_iter()
-                .flat_map(|p| {
-                    if x.end <= p.start || x.start >= p.end {
-                        vec![p]
-                    } else {
-                        let mut v = Vec::new();
-                        if p.start < x.start {
-                            v.push(p.start..x.start);
-                        }
-                        if x.end < p.end {
-                            v.push(x.end..p.end);
-                        }
-                        v
-                    }
-                })
-                .collect();
+        // Cut out the excluded ranges (sorted by start, so each mapping
+        // looks only at those that may overlap it: thousands of depot
+        // mappings stay cheap).
+        let first = excluded.partition_point(|x| x.end <= m.start);
+        let mut at = m.start;
+        for x in excluded[first..].iter().take_while(|x| x.start < m.end) {
+            if x.end <= at {
+                continue;
+            }
+            if x.start > at {
+                out.push(at..x.start);
+            }
+            at = at.max(x.end);
         }
-        out.extend(pieces);
+        if at < m.end {
+            out.push(at..m.end);
+        }
     }
     out
 }
@@ -176,20 +220,62 @@ pub(crate) fn note_main_thread() {
     MAIN_THREAD_POINTER.store(tp, Ordering::Relaxed);
 }
 
-/// Slots of the exclusion table: start and length per slot, 0 when free.
-const EXCLUDE_SLOTS: usize = 1024;
-static EXCLUDED: [(AtomicUsize, AtomicUsize); EXCLUDE_SLOTS] =
-    [const { (AtomicUsize::new(0), AtomicUsize::new(0)) }; EXCLUDE_SLOTS];
+/// Slots of one block of the exclusion table.
+const BLOCK_SLOTS: usize = 1024;
 
-/// Leaves `[addr, addr + len)` out of every monitoring target: for the
-/// mappings allocowner makes for itself (side table, stack depot, the
-/// recorder's buffers). Lock-free and allocation-free, so the allocator may
-/// call it. Returns `false` when the table (1024 entries) is full.
-pub fn exclude_mapping(addr: usize, len: usize) -> bool {
-    if len == 0 {
-        return true;
+/// One block of the exclusion table: start and length per slot (0 when
+/// free), and the next block. The first block is a static; the others are
+/// mapped with `mmap` directly (never the Rust allocator: the table is
+/// filled from inside the allocator's own mapping code) when every slot
+/// before them is taken, chained lock-free, and never freed (a block that
+/// empties is reused).
+struct Block {
+    slots: [(AtomicUsize, AtomicUsize); BLOCK_SLOTS],
+    next: AtomicPtr<Block>,
+}
+
+static FIRST: Block = Block {
+    slots: [const { (AtomicUsize::new(0), AtomicUsize::new(0)) }; BLOCK_SLOTS],
+    next: AtomicPtr::new(std::ptr::null_mut()),
+};
+
+/// Blocks mapped beyond the first (a statistic for tests and reports).
+static EXTRA_BLOCKS: AtomicUsize = AtomicUsize::new(0);
+
+/// Iterates the chain of blocks.
+fn blocks() -> impl Iterator<Item = &'static Block> {
+    std::iter::successors(Some(&FIRST), |b| {
+        // Acquire: pairs with the Release CAS that linked the block, so its
+        // (zeroed) slots are visible.
+        let n = b.next.load(Ordering::Acquire);
+        // SAFETY: a linked block is a live mapping that is never unmapped.
+        unsafe { n.as_ref() }
+    })
+}
+
+/// Maps a new, zeroed block (all atomics zero: all slots free), or null.
+fn map_block() -> *mut Block {
+    let len = std::mem::size_of::<Block>();
+    // SAFETY: a fresh private anonymous mapping, no address hint.
+    let p = unsafe {
+        libc::mmap(
+            std::ptr::null_mut(),
+            len,
+            libc::PROT_READ | libc::PROT_WRITE,
+            libc::MAP_PRIVATE | libc::MAP_ANONYMOUS,
+            -1,
+            0,
+        )
+    };
+    if p == libc::MAP_FAILED {
+        return std::ptr::null_mut();
     }
-    for (s, l) in &EXCLUDED {
+    p.cast()
+}
+
+/// Claims a free slot of `b` for `[addr, addr + len)`.
+fn claim_in(b: &Block, addr: usize, len: usize) -> bool {
+    for (s, l) in &b.slots {
         // AcqRel: claim the slot, then publish the length; readers take a
         // slot only once its length is non-zero.
         if s.compare_exchange(0, addr, Ordering::AcqRel, Ordering::Relaxed)
@@ -202,29 +288,103 @@ pub fn exclude_mapping(addr: usize, len: usize) -> bool {
     false
 }
 
+/// Leaves `[addr, addr + len)` out of every monitoring target: for the
+/// mappings allocowner makes for itself (side table, stack depot, the
+/// recorder's buffers). Lock-free and free of the Rust allocator, so the
+/// allocator may call it. The table grows by blocks of 1024 entries mapped
+/// with `mmap` (each block is itself left out); it returns `false`, after
+/// saying so once on stderr, only if the OS refuses a new block.
+pub fn exclude_mapping(addr: usize, len: usize) -> bool {
+    if len == 0 {
+        return true;
+    }
+    let mut b: &'static Block = &FIRST;
+    loop {
+        if claim_in(b, addr, len) {
+            return true;
+        }
+        // Acquire: see `blocks`.
+        let mut next = b.next.load(Ordering::Acquire);
+        if next.is_null() {
+            let fresh = map_block();
+            if fresh.is_null() {
+                report_full();
+                return false;
+            }
+            // AcqRel: publish the zeroed block (Release); on failure see the
+            // winner's block (Acquire).
+            match b.next.compare_exchange(
+                std::ptr::null_mut(),
+                fresh,
+                Ordering::AcqRel,
+                Ordering::Acquire,
+            ) {
+                Ok(_) => {
+                    // Relaxed: a statistic.
+                    EXTRA_BLOCKS.fetch_add(1, Ordering::Relaxed);
+                    // The block is allocowner's own memory too.
+                    // SAFETY: just linked, live forever.
+                    let blk = unsafe { &*fresh };
+                    claim_in(blk, fresh as usize, std::mem::size_of::<Block>());
+                    next = fresh;
+                }
+                Err(winner) => {
+                    // SAFETY: our block, never published.
+                    unsafe { libc::munmap(fresh.cast(), std::mem::size_of::<Block>()) };
+                    next = winner;
+                }
+            }
+        }
+        // SAFETY: a linked block is a live mapping that is never unmapped.
+        b = unsafe { &*next };
+    }
+}
+
+/// Says once on stderr that the table could not grow (no allocation).
+fn report_full() {
+    static SAID: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+    // Relaxed: only deduplicates a message.
+    if !SAID.swap(true, Ordering::Relaxed) {
+        let msg = b"allocowner::access: the exclusion table cannot grow (mmap failed): some of allocowner's own mappings may be sampled\n";
+        // SAFETY: a write of a static buffer to stderr.
+        unsafe { libc::write(2, msg.as_ptr().cast(), msg.len()) };
+    }
+}
+
 /// Undoes [`exclude_mapping`] for the mapping starting at `addr` (when it is
 /// unmapped).
 pub fn forget_mapping(addr: usize) {
-    for (s, l) in &EXCLUDED {
-        if s.load(Ordering::Acquire) == addr && l.load(Ordering::Acquire) != 0 {
-            l.store(0, Ordering::Release);
-            s.store(0, Ordering::Release);
-            return;
+    for b in blocks() {
+        for (s, l) in &b.slots {
+            if s.load(Ordering::Acquire) == addr && l.load(Ordering::Acquire) != 0 {
+                l.store(0, Ordering::Release);
+                s.store(0, Ordering::Release);
+                return;
+            }
         }
     }
 }
 
 /// The ranges currently left out through [`exclude_mapping`] (allocowner's
-/// own side table and stack depot, when tracking is on).
+/// own side table and stack depot, when tracking is on, and the exclusion
+/// table's own blocks).
 pub fn excluded_ranges() -> Vec<Range<usize>> {
-    EXCLUDED
-        .iter()
+    blocks()
+        .flat_map(|b| b.slots.iter())
         .filter_map(|(s, l)| {
             let start = s.load(Ordering::Acquire);
             let len = l.load(Ordering::Acquire);
             (start != 0 && len != 0).then(|| start..start + len)
         })
         .collect()
+}
+
+/// How many blocks of 1024 entries the exclusion table has mapped beyond
+/// its first, static one.
+#[doc(hidden)]
+pub fn exclusion_blocks() -> usize {
+    // Relaxed: a statistic.
+    EXTRA_BLOCKS.load(Ordering::Relaxed)
 }
 
 #[cfg(test)]
