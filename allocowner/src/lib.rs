@@ -258,6 +258,8 @@ mod alloc;
 mod capture;
 mod config;
 mod depot;
+#[doc(hidden)]
+pub mod fuzzing;
 mod guard;
 pub mod report;
 mod snapshot;

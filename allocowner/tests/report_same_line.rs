@@ -9,11 +9,11 @@ use allocowner::report::{Owner, Report, SortBy};
 #[global_allocator]
 static ALLOC: allocowner::OwnerAlloc = allocowner::OwnerAlloc::system();
 
-type Block = Box<[u8; 40]>;
+type Block = Vec<u8>;
 
 #[inline(never)]
 fn make_block() -> Block {
-    black_box(Box::new([5u8; 40]))
+    black_box(vec![5u8; 40])
 }
 
 /// Two call sites of `make_block` on one line (and, in release, the loop
