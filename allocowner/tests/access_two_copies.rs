@@ -1,0 +1,140 @@
+//! Issue #14, item 6: two copies of allocowner in one binary (0.1 and 0.2,
+//! as when two dependencies pin different majors) each run their
+//! `.init_array` constructor, with their own statics; at most one starts a
+//! monitor from `ALLOCOWNER_ACCESS`, the other says why it does not. The
+//! process-wide claim is the abstract Unix socket `allocowner-access-<pid>`
+//! (see `allocowner::access` docs), which does not depend on either copy's
+//! statics or symbols. The test writes a small project that builds this
+//! crate's sources twice under both versions, as `dyndbg/tests/two_copies.rs`
+//! does for dyndbg.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use allocowner::access::Recording;
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let target = to.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            copy_dir(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), target).unwrap();
+        }
+    }
+}
+
+fn write(path: PathBuf, text: &str) {
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    std::fs::write(path, text).unwrap();
+}
+
+/// A copy of allocowner at `version`.
+fn copy_of_allocowner(root: &Path, version: &str) {
+    let dir = root.join(format!("allocowner-{version}"));
+    let _ = std::fs::remove_dir_all(dir.join("src"));
+    copy_dir(
+        &Path::new(env!("CARGO_MANIFEST_DIR")).join("src"),
+        &dir.join("src"),
+    );
+    write(
+        dir.join("Cargo.toml"),
+        &format!(
+            "[package]\nname = \"allocowner\"\nversion = \"{version}\"\nedition = \"2024\"\n\n\
+             [dependencies]\nlibc = \"0.2\"\nbacktrace = \"0.3\"\n\
+             flate2 = {{ version = \"1\", default-features = false, features = [\"rust_backend\"] }}\n\n\
+             [workspace]\n"
+        ),
+    );
+}
+
+/// Builds the two-copy program once; returns its path.
+fn build(root: &Path) -> PathBuf {
+    copy_of_allocowner(root, "0.1.0");
+    copy_of_allocowner(root, "0.2.0");
+    write(
+        root.join("Cargo.toml"),
+        "[package]\nname = \"app\"\nversion = \"0.0.0\"\nedition = \"2024\"\n\n\
+         [workspace]\nexclude = [\"allocowner-0.1.0\", \"allocowner-0.2.0\"]\n\n\
+         [dependencies]\n\
+         old = { package = \"allocowner\", path = \"allocowner-0.1.0\" }\n\
+         new = { package = \"allocowner\", path = \"allocowner-0.2.0\" }\n",
+    );
+    write(
+        root.join("src/main.rs"),
+        "fn main() {\n\
+         // Both copies are linked (their constructors ran before main).\n\
+         let _ = (old::access::excluded_ranges(), new::access::excluded_ranges());\n\
+         let mut heap = vec![0u8; 4 << 20];\n\
+         for round in 0..60u8 {\n\
+             heap.iter_mut().step_by(4096).for_each(|b| *b = round);\n\
+             std::thread::sleep(std::time::Duration::from_millis(5));\n\
+         }\n\
+         println!(\"app ran\");\n\
+         }\n",
+    );
+    // The workspace's lock pins the same dependency versions, so nothing
+    // new is fetched.
+    let lock = Path::new(env!("CARGO_MANIFEST_DIR")).join("../Cargo.lock");
+    if !root.join("Cargo.lock").exists() {
+        std::fs::copy(lock, root.join("Cargo.lock")).unwrap();
+    }
+    let out = Command::new(env!("CARGO"))
+        .args(["build", "--quiet", "--manifest-path"])
+        .arg(root.join("Cargo.toml"))
+        .arg("--target-dir")
+        .arg(root.join("target"))
+        .env_remove("RUSTFLAGS")
+        .env_remove("CARGO_TARGET_DIR")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "building the two-copy program failed:\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    root.join("target/debug/app")
+}
+
+fn run(app: &Path, control: &str) -> String {
+    let out = Command::new(app)
+        .env("ALLOCOWNER_ACCESS", control)
+        .env_remove("ALLOCOWNER_ACCESS_MODE")
+        .env_remove("ALLOCOWNER")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(out.status.success(), "{stderr}");
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "app ran\n");
+    stderr
+}
+
+#[test]
+fn two_copies_start_one_monitor() {
+    let root = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("access_two_copies");
+    let app = build(&root);
+    let rec = root.join("two.data");
+    for control in [format!("4096 {}", rec.display()), "0 none".to_owned()] {
+        let _ = std::fs::remove_file(&rec);
+        let stderr = run(&app, &control);
+        let started = stderr
+            .lines()
+            .filter(|l| l.starts_with("allocowner::access: monitoring"))
+            .count();
+        assert_eq!(started, 1, "{control}: {stderr}");
+        let refused = stderr
+            .lines()
+            .filter(|l| {
+                *l == "allocowner::access: ALLOCOWNER_ACCESS ignored: another copy of \
+                       allocowner already monitors this process (one monitor per process)"
+            })
+            .count();
+        assert_eq!(refused, 1, "{control}: {stderr}");
+        if control != "0 none" {
+            let r = Recording::read(&rec).unwrap();
+            assert!(!r.aggregations.is_empty());
+        }
+    }
+}
