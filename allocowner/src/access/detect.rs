@@ -595,10 +595,10 @@ extern "C" fn disarm_all_in_child() {
 }
 
 fn install_handler() -> Result<(), DetectError> {
+    static ATFORK: Once = Once::new();
     if PREVIOUS.get().is_some() {
         return Ok(());
     }
-    static ATFORK: Once = Once::new();
     ATFORK.call_once(|| {
         // SAFETY: registers a plain extern "C" function for the child.
         unsafe { libc::pthread_atfork(None, None, Some(disarm_all_in_child)) };

@@ -100,7 +100,7 @@ fn claim() -> Result<(), AccessError> {
     addr.sun_family = libc::AF_UNIX as libc::sa_family_t;
     // Abstract name: sun_path[0] stays 0, the name follows.
     for (d, s) in addr.sun_path[1..].iter_mut().zip(name.bytes()) {
-        *d = s as libc::c_char;
+        *d = s.cast_signed();
     }
     let len = std::mem::size_of::<libc::sa_family_t>() + 1 + name.len();
     // SAFETY: `addr` is a valid sockaddr_un and `len` covers the family,
