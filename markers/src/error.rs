@@ -5,7 +5,9 @@ use std::fmt;
 use crate::probe::ProbeId;
 
 /// Why a [`connect`](crate::connect) or [`disconnect`](crate::disconnect)
-/// was refused. A refused call changes nothing.
+/// was refused. A refused call changes nothing, except
+/// [`Error::StillRunning`], which reports a disconnect that was done but
+/// whose wait gave up.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum Error {
@@ -50,6 +52,19 @@ pub enum Error {
     /// `disconnect` was called from inside a probe, where waiting for
     /// running probes could wait for itself.
     InsideProbe(ProbeId),
+    /// [`disconnect_timeout`](crate::disconnect_timeout) gave up: calls of
+    /// the probe that started before it was disconnected are still running.
+    /// The probe is disconnected all the same (no new call starts, it is not
+    /// listed); the running calls keep its data alive until they return.
+    /// Disconnecting the same id again waits for them.
+    StillRunning {
+        /// The probe.
+        probe: ProbeId,
+        /// The markers it was disconnected from.
+        markers: Vec<&'static str>,
+        /// How long `disconnect_timeout` waited.
+        waited: std::time::Duration,
+    },
 }
 
 impl fmt::Display for Error {
@@ -82,6 +97,23 @@ impl fmt::Display for Error {
                 "the sites of marker `{marker}` disagree on their arguments: {first} vs {second}"
             ),
             Error::UnknownProbe(id) => write!(f, "{id} is not connected"),
+            Error::StillRunning {
+                probe,
+                markers,
+                waited,
+            } => {
+                let s = if markers.len() == 1 { "" } else { "s" };
+                write!(f, "{probe} of marker{s} ")?;
+                for (i, m) in markers.iter().enumerate() {
+                    write!(f, "{}`{m}`", if i == 0 { "" } else { ", " })?;
+                }
+                write!(
+                    f,
+                    " is still running after {waited:?}; it is disconnected (no new call \
+                     starts) and its data is dropped when the running calls return; \
+                     disconnect it again to wait for them"
+                )
+            }
             Error::InsideProbe(id) => write!(
                 f,
                 "cannot disconnect {id} from inside a probe: disconnect waits for running probes"

@@ -119,16 +119,38 @@
 //!   thread and none will start; called from inside a probe, it returns
 //!   [`Error::InsideProbe`] instead of deadlocking. `connect` may be called
 //!   from inside a probe.
+//! - [`disconnect_timeout`] bounds that wait: after the timeout it returns
+//!   [`Error::StillRunning`]; the probe is disconnected all the same (no new
+//!   call starts) and the calls still running keep its data alive until
+//!   they return.
 //! - A refused `connect` changes nothing (checks first, for every matching
 //!   marker, then changes).
 //! - Probe arrays are replaced, never changed in place (arc-swap, in place
 //!   of the kernel's RCU): a hit calls each probe of one array exactly once.
 //!
+//! # Disconnecting and locks
+//!
+//! `disconnect` waits for the running calls of its probe, so it must not
+//! be called while holding a lock that the probe itself takes: a call of
+//! the probe blocked on that lock never returns, and `disconnect` waits for
+//! it forever (the kernel's rule for `tracepoint_synchronize_unregister`
+//! and `synchronize_rcu` under a lock a probe takes). For example:
+//!
+//! ```text
+//! thread A: state.lock() ... markers::disconnect(id)   // waits for B's call
+//! thread B: marker hit -> probe -> state.lock()        // waits for A
+//! ```
+//!
+//! Release the lock before disconnecting, or use [`disconnect_timeout`],
+//! which returns [`Error::StillRunning`] instead of waiting forever (the
+//! probe is then disconnected but its running call still holds its data;
+//! release the lock and disconnect the id again to wait for it).
+//!
 //! # Configuration
 //!
 //! None at startup: no environment variable, no feature. Everything is
 //! runtime API: [`connect`] (name or glob, [`Probe::priority`]),
-//! [`disconnect`], [`list`].
+//! [`disconnect`], [`disconnect_timeout`], [`list`].
 //!
 //! # Overhead
 //!
@@ -180,5 +202,5 @@ pub use builtin::{Counter, Hit, Printer, RingBuffer};
 pub use dyndbg_macros::{marker, marker_fn};
 pub use error::Error;
 pub use probe::{DEFAULT_PRIORITY, Probe, ProbeId};
-pub use registry::{check, connect, disconnect};
+pub use registry::{check, connect, disconnect, disconnect_timeout};
 pub use site::{Site, list};

@@ -12,6 +12,7 @@
 use std::cell::Cell;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError, Weak};
+use std::time::{Duration, Instant};
 
 use crate::args::Args;
 use crate::error::Error;
@@ -55,7 +56,18 @@ struct Registry {
     names: HashMap<&'static str, Name>,
     /// The names each probe is connected to (several for a glob).
     probes: HashMap<ProbeId, Vec<&'static str>>,
+    /// Probes that [`disconnect_timeout`] gave up waiting for: removed from
+    /// every array, with the arrays that still held them when it returned.
+    /// A later `disconnect`/`disconnect_timeout` of the id waits for those.
+    /// Ids are never reused, so an id is in `probes` or here, not both.
+    draining: HashMap<ProbeId, Draining>,
     next_id: u64,
+}
+
+/// A probe disconnected whose calls were still running.
+struct Draining {
+    names: Vec<&'static str>,
+    arrays: Vec<Weak<ProbeArray>>,
 }
 
 static REGISTRY: Mutex<Option<Registry>> = Mutex::new(None);
@@ -257,56 +269,121 @@ pub fn check() -> Result<(), Error> {
 ///
 /// When it returns, the probe is no longer entered by any site and no call
 /// of it is still running on any thread. It therefore waits for running
-/// calls of the probe, and is refused from inside a probe (any probe), where
-/// that wait could be a wait for itself.
+/// calls of the probe, without limit, and is refused from inside a probe
+/// (any probe), where that wait could be a wait for itself.
+///
+/// It can deadlock if the caller holds a lock that a running call of the
+/// probe is waiting for: see [the crate docs](crate#disconnecting-and-locks);
+/// [`disconnect_timeout`] bounds the wait.
 pub fn disconnect(id: ProbeId) -> Result<(), Error> {
+    disconnect_within(id, None)
+}
+
+/// [`disconnect`] with a bound on the wait for running calls of the probe.
+///
+/// The probe is taken out of every marker at once, as `disconnect` does:
+/// no new call of it starts. If calls that were already running have not
+/// all returned after `timeout`, it returns [`Error::StillRunning`]. The
+/// probe then stays disconnected (it is not listed and the same probe can
+/// be connected again); its function and private data are kept alive by
+/// the calls still running and dropped when the last of them returns,
+/// never before. Calling [`disconnect`] or `disconnect_timeout` again with
+/// the same id waits for those calls again; once they have returned it
+/// returns `Ok`, and after that the id is unknown.
+///
+/// ```
+/// use std::time::Duration;
+/// markers::marker!(doc_timeout_example);
+/// let id = markers::connect("doc_timeout_example", markers::Counter::new()).unwrap();
+/// // No call is running: returns at once.
+/// markers::disconnect_timeout(id, Duration::from_millis(100)).unwrap();
+/// ```
+pub fn disconnect_timeout(id: ProbeId, timeout: Duration) -> Result<(), Error> {
+    disconnect_within(id, Some(timeout))
+}
+
+fn disconnect_within(id: ProbeId, timeout: Option<Duration>) -> Result<(), Error> {
     if inside_probe() {
         return Err(Error::InsideProbe(id));
     }
-    let in_use: Vec<Weak<ProbeArray>> = {
+    let (names, in_use) = {
         let mut registry = lock();
         let registry = registry.get_or_insert_with(Registry::default);
-        let names = registry.probes.remove(&id).ok_or(Error::UnknownProbe(id))?;
-        let sites = sites_by_name();
-        let mut in_use = Vec::new();
-        for n in names {
-            let state = registry
-                .names
-                .get_mut(n)
-                .expect("a connected name has a state");
-            state.entries.retain(|e| e.id != id);
-            publish(state, &sites[n]);
-            in_use.extend(
-                state
-                    .retired
-                    .iter()
-                    .filter(|w| w.upgrade().is_some_and(|a| a.contains(id)))
-                    .cloned(),
-            );
+        if let Some(draining) = registry.draining.remove(&id) {
+            // Disconnected by an earlier call that timed out: only wait.
+            (draining.names, draining.arrays)
+        } else {
+            let names = registry.probes.remove(&id).ok_or(Error::UnknownProbe(id))?;
+            let sites = sites_by_name();
+            let mut in_use = Vec::new();
+            for n in &names {
+                let state = registry
+                    .names
+                    .get_mut(n)
+                    .expect("a connected name has a state");
+                state.entries.retain(|e| e.id != id);
+                publish(state, &sites[n]);
+                in_use.extend(
+                    state
+                        .retired
+                        .iter()
+                        .filter(|w| w.upgrade().is_some_and(|a| a.contains(id)))
+                        .cloned(),
+                );
+            }
+            (names, in_use)
         }
-        in_use
     };
     // Without the lock: a running probe may connect (or take the lock for
     // another reason) before it returns.
-    for array in in_use {
-        wait_unused(&array);
+    // A timeout too long to represent as an instant waits without limit.
+    let deadline = timeout.and_then(|t| Instant::now().checked_add(t));
+    for array in &in_use {
+        if !wait_unused(array, deadline) {
+            let still: Vec<Weak<ProbeArray>> = in_use
+                .iter()
+                .filter(|w| w.strong_count() > 0)
+                .cloned()
+                .collect();
+            let mut registry = lock();
+            let registry = registry.get_or_insert_with(Registry::default);
+            // Kept until the id is disconnected again (one small entry per
+            // timed-out disconnect that is never retried).
+            registry.draining.insert(
+                id,
+                Draining {
+                    names: names.clone(),
+                    arrays: still,
+                },
+            );
+            return Err(Error::StillRunning {
+                probe: id,
+                markers: names,
+                waited: timeout.unwrap_or_default(),
+            });
+        }
     }
     Ok(())
 }
 
-/// Waits until no site hit holds `array` any more.
-fn wait_unused(array: &Weak<ProbeArray>) {
+/// Waits until no site hit holds `array` any more, or until `deadline`
+/// (`None`: no limit). Returns whether the array is unused.
+fn wait_unused(array: &Weak<ProbeArray>, deadline: Option<Instant>) -> bool {
     let mut spins = 0u32;
     while array.strong_count() > 0 {
+        if deadline.is_some_and(|d| Instant::now() >= d) {
+            return false;
+        }
         if spins < 64 {
             std::hint::spin_loop();
         } else if spins < 256 {
             std::thread::yield_now();
         } else {
-            std::thread::sleep(std::time::Duration::from_micros(50));
+            std::thread::sleep(Duration::from_micros(50));
         }
         spins = spins.saturating_add(1);
     }
+    true
 }
 
 /// Stores a new array built from `state.entries` into every site of the
