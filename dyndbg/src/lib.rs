@@ -45,6 +45,14 @@
 //! first query or listing) applies the variable once. A bad query there is
 //! reported on one stderr line, changes nothing, and the program goes on.
 //!
+//! In a setuid or setgid program (the kernel's `AT_SECURE`; `issetugid()`
+//! on macOS and the BSDs), `DYNDBG` and `DYNDBG_POOL` are ignored, as
+//! glibc's `secure_getenv` ignores such variables: the environment belongs
+//! to a less privileged caller, who must not switch on output of the
+//! program's data. Each variable that is set is reported once on stderr:
+//! `dyndbg: DYNDBG ignored: setuid/setgid program (AT_SECURE)`. Queries
+//! from code ([`control`](fn@control)) still work.
+//!
 //! # The query language
 //!
 //! The kernel's, as `Documentation/admin-guide/dynamic-debug-howto.rst`

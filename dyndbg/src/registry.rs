@@ -125,10 +125,12 @@ enum PoolMode {
     Off,
 }
 
+/// Read once, when the store is built; ignored in a setuid/setgid program
+/// (see [`crate::env::secure_var_os`]).
 fn pool_mode() -> PoolMode {
-    match std::env::var(POOL_ENV_VAR) {
-        Err(std::env::VarError::NotPresent) => PoolMode::Drop,
-        Ok(v) => match v.as_str() {
+    match crate::env::secure_var_os(POOL_ENV_VAR).map(std::ffi::OsString::into_string) {
+        None => PoolMode::Drop,
+        Some(Ok(v)) => match v.as_str() {
             "on" => PoolMode::Drop,
             "keep" => PoolMode::Keep,
             "off" => PoolMode::Off,
@@ -139,7 +141,7 @@ fn pool_mode() -> PoolMode {
                 PoolMode::Drop
             }
         },
-        Err(std::env::VarError::NotUnicode(_)) => {
+        Some(Err(_)) => {
             eprintln!("dyndbg: {POOL_ENV_VAR} is not valid UTF-8; using \"on\"");
             PoolMode::Drop
         }
