@@ -142,7 +142,13 @@
 //! the build, on Linux, the pages of `.rodata` holding the raw strings are
 //! given back with `madvise(MADV_DONTNEED)`: they are clean pages of the
 //! executable, so any later read (a [`Callsite`] accessor) faults the same
-//! bytes back in.
+//! bytes back in. That holds only while the file cannot change, so pages
+//! are dropped only in the main executable's own read-only mappings, and
+//! only when it is on a local filesystem (ext4, xfs, btrfs, f2fs,
+//! bcachefs, zfs, tmpfs, overlayfs, squashfs, erofs...), where the kernel
+//! refuses writes to a running executable. Strings in a shared library
+//! (which can be rewritten in place while mapped) or in a binary on NFS or
+//! FUSE stay mapped: there the figures below are those of `keep`.
 //!
 //! `DYNDBG` at startup builds the pool inside the first callsite's slow
 //! path (the query must read the bodies); without `DYNDBG` nothing is built
