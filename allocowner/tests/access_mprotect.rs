@@ -166,10 +166,7 @@ fn recurse(n: u64) -> u64 {
     recurse(n + 1) + std::hint::black_box(buf[3])
 }
 
-fn scenario_stack_overflow() {
-    let mut m = Monitor::with_mode(Attrs::default(), Mode::Mprotect).unwrap();
-    m.start().unwrap();
-    std::thread::sleep(Duration::from_millis(20));
+fn overflow_a_thread() -> ! {
     let h = std::thread::Builder::new()
         .name("deep".to_owned())
         .stack_size(256 << 10)
@@ -179,11 +176,31 @@ fn scenario_stack_overflow() {
     unreachable!("the overflow ends the process");
 }
 
+fn scenario_stack_overflow() {
+    let mut m = Monitor::with_mode(Attrs::default(), Mode::Mprotect).unwrap();
+    m.start().unwrap();
+    std::thread::sleep(Duration::from_millis(20));
+    overflow_a_thread();
+}
+
+/// The monitor was started before `main` by `ALLOCOWNER_ACCESS`, before
+/// Rust's runtime set up its own handler.
+fn scenario_env_stack_overflow() {
+    std::thread::sleep(Duration::from_millis(200));
+    overflow_a_thread();
+}
+
 fn run(scenario: &str, test: &str) -> std::process::Output {
-    let mut child = Command::new(std::env::current_exe().unwrap())
-        .args(["--exact", test, "--nocapture", "--test-threads=1"])
+    let mut cmd = Command::new(std::env::current_exe().unwrap());
+    cmd.args(["--exact", test, "--nocapture", "--test-threads=1"])
         .env(SCENARIO, scenario)
         .env_remove("ALLOCOWNER_ACCESS")
+        .env_remove("ALLOCOWNER_ACCESS_MODE");
+    if scenario == "env_stack_overflow" {
+        cmd.env("ALLOCOWNER_ACCESS", "0 none")
+            .env("ALLOCOWNER_ACCESS_MODE", "mprotect");
+    }
+    let mut child = cmd
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
         .spawn()
@@ -221,6 +238,7 @@ fn scenario() -> bool {
         "read_only_shared_file" => scenario_read_only_shared_file(),
         "stop" => scenario_stop_leaves_nothing_protected(),
         "stack_overflow" => scenario_stack_overflow(),
+        "env_stack_overflow" => scenario_env_stack_overflow(),
         other => panic!("unknown scenario {other}"),
     }
     true
@@ -253,12 +271,7 @@ fn stop_leaves_nothing_protected() {
     }
 }
 
-#[test]
-fn stack_overflow_message_survives() {
-    if scenario() {
-        return;
-    }
-    let out = run("stack_overflow", "stack_overflow_message_survives");
+fn check_overflow_message(out: &std::process::Output) {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(
         stderr.contains("thread 'deep'") && stderr.contains("has overflowed its stack"),
@@ -271,4 +284,27 @@ fn stack_overflow_message_survives() {
         "{:?}",
         out.status
     );
+}
+
+#[test]
+fn stack_overflow_message_survives() {
+    if !scenario() {
+        check_overflow_message(&run("stack_overflow", "stack_overflow_message_survives"));
+    }
+}
+
+#[test]
+fn stack_overflow_message_survives_a_monitor_started_before_main() {
+    if !scenario() {
+        let out = run(
+            "env_stack_overflow",
+            "stack_overflow_message_survives_a_monitor_started_before_main",
+        );
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            stderr.contains("allocowner::access: monitoring reads and writes with mprotect"),
+            "{stderr}"
+        );
+        check_overflow_message(&out);
+    }
 }

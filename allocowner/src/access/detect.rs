@@ -21,7 +21,8 @@ use std::io;
 use std::ops::Range;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::sync::atomic::{AtomicBool, AtomicI32, AtomicPtr, AtomicUsize, Ordering};
-use std::sync::{Once, OnceLock};
+use std::sync::{Mutex, Once, PoisonError};
+use std::time::{Duration, Instant};
 
 /// The page size the detectors work in.
 pub const PAGE: usize = 4096;
@@ -421,10 +422,13 @@ thread_local! {
     static LAST_UNMATCHED: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
 }
 
-/// The SIGSEGV action in place before ours, to chain to.
-static PREVIOUS: OnceLock<libc::sigaction> = OnceLock::new();
-/// The same, as a pointer the signal handler reads (null until installed).
+/// The SIGSEGV action in place before ours, to chain to: a leaked copy
+/// (one per install, a few per process), null until the first install.
 static PREVIOUS_PTR: AtomicPtr<libc::sigaction> = AtomicPtr::new(std::ptr::null_mut());
+/// Whether our handler is installed for good (it is never removed then).
+static INSTALLED: AtomicBool = AtomicBool::new(false);
+/// Serialises the self-test's temporary install and the lasting one.
+static INSTALL_LOCK: Mutex<()> = Mutex::new(());
 /// One trap user at a time (the slots are global).
 static TRAP_IN_USE: AtomicBool = AtomicBool::new(false);
 
@@ -464,7 +468,7 @@ extern "C" fn on_segv(sig: libc::c_int, info: *mut libc::siginfo_t, ctx: *mut li
     // stack" and aborts).
     // Acquire: pairs with the Release store in `install_handler`.
     let prev = PREVIOUS_PTR.load(Ordering::Acquire);
-    // SAFETY: null or a pointer into PREVIOUS, set once and never changed.
+    // SAFETY: null or a leaked sigaction, never freed or changed.
     if let Some(prev) = unsafe { prev.as_ref() } {
         let h = prev.sa_sigaction;
         if h == libc::SIG_DFL || h == libc::SIG_IGN {
@@ -510,17 +514,27 @@ impl Trap {
                 source: io::Error::other("another monitor already uses the mprotect trap"),
             });
         }
-        if let Err(e) = install_handler() {
-            TRAP_IN_USE.store(false, Ordering::Release);
-            return Err(e);
-        }
         Ok(Trap { _private: () })
+    }
+
+    /// Arms like [`Trap::arm_raw`], installing the `SIGSEGV` handler for
+    /// good first if it is not yet: only when the first page is armed, so
+    /// a monitor started before `main` (from `.init_array`) lets Rust's
+    /// runtime install its stack-overflow handler first (it installs none
+    /// over another handler), and chains to it.
+    pub(crate) fn arm(&self, slot: usize, addr: usize, prot: i32) -> Result<(), DetectError> {
+        // Acquire: pairs with the Release store in `install_handler`.
+        if !INSTALLED.load(Ordering::Acquire) {
+            install_handler()?;
+        }
+        self.arm_raw(slot, addr, prot)
     }
 
     /// Arms the page at `addr` in `slot`: its next touch is noted. `prot`
     /// is the page's protection now (checked by the caller in
-    /// `/proc/self/maps`), restored exactly at the touch or at disarm.
-    pub(crate) fn arm(&self, slot: usize, addr: usize, prot: i32) -> Result<(), DetectError> {
+    /// `/proc/self/maps`), restored exactly at the touch or at disarm. The
+    /// handler must be installed.
+    fn arm_raw(&self, slot: usize, addr: usize, prot: i32) -> Result<(), DetectError> {
         let s = &SLOTS[slot];
         // Release: the handler must see the page and its protection before
         // it can fault on it.
@@ -549,13 +563,39 @@ impl Trap {
         !SLOTS[slot].armed.swap(false, Ordering::AcqRel)
     }
 
+    /// Tests the trap on scratch pages. If the handler is not installed for
+    /// good yet, it is installed for the test only and the previous action
+    /// put back after.
     fn self_test() -> Result<(), DetectError> {
         let t = Trap::open()?;
+        let guard = INSTALL_LOCK.lock().unwrap_or_else(PoisonError::into_inner);
+        // Acquire: see `arm`.
+        let restore = if INSTALLED.load(Ordering::Acquire) {
+            None
+        } else {
+            Some(swap_in_handler()?)
+        };
+        let r = Trap::test_on_scratch(&t);
+        if let Some(old) = restore {
+            // SAFETY: puts back the action saved by `swap_in_handler`; all
+            // test pages are disarmed.
+            unsafe { libc::sigaction(libc::SIGSEGV, &raw const old, std::ptr::null_mut()) };
+        }
+        drop(guard);
+        r
+    }
+
+    fn test_on_scratch(t: &Trap) -> Result<(), DetectError> {
         let s = Scratch::new(3)?;
         let rw = libc::PROT_READ | libc::PROT_WRITE;
-        t.arm(0, s.addr, rw)?;
-        t.arm(1, s.addr + PAGE, rw)?;
-        t.arm(2, s.addr + 2 * PAGE, rw)?;
+        for i in 0..3 {
+            if let Err(e) = t.arm_raw(i, s.addr + i * PAGE, rw) {
+                for j in 0..i {
+                    t.disarm(j);
+                }
+                return Err(e);
+            }
+        }
         let _ = s.read(0);
         s.write(1);
         let seen = [t.disarm(0), t.disarm(1), t.disarm(2)];
@@ -594,15 +634,27 @@ extern "C" fn disarm_all_in_child() {
     }
 }
 
+/// Installs the handler for good (once), chaining to the action found.
 fn install_handler() -> Result<(), DetectError> {
     static ATFORK: Once = Once::new();
-    if PREVIOUS.get().is_some() {
+    let _guard = INSTALL_LOCK.lock().unwrap_or_else(PoisonError::into_inner);
+    // Acquire: see `arm`.
+    if INSTALLED.load(Ordering::Acquire) {
         return Ok(());
     }
     ATFORK.call_once(|| {
         // SAFETY: registers a plain extern "C" function for the child.
         unsafe { libc::pthread_atfork(None, None, Some(disarm_all_in_child)) };
     });
+    swap_in_handler()?;
+    // Release: pairs with the Acquire loads in `arm`.
+    INSTALLED.store(true, Ordering::Release);
+    Ok(())
+}
+
+/// Puts our handler in place of the current `SIGSEGV` action, saved (for
+/// chaining) and returned. Called with `INSTALL_LOCK` held.
+fn swap_in_handler() -> Result<libc::sigaction, DetectError> {
     // SAFETY: a zeroed sigaction is a valid "no flags, empty mask" value;
     // the handler field is set below.
     let mut act: libc::sigaction = unsafe { std::mem::zeroed() };
@@ -614,18 +666,42 @@ fn install_handler() -> Result<(), DetectError> {
     // overflowed its stack". Rust's alternate stacks are mappings with a
     // guard page below, which the target leaves out as thread stacks.
     act.sa_flags = libc::SA_SIGINFO | libc::SA_NODEFER | libc::SA_ONSTACK;
+    // The current action, saved before ours is in place, so that a fault
+    // that is not ours always finds it.
     // SAFETY: as above, for the output.
     let mut old: libc::sigaction = unsafe { std::mem::zeroed() };
+    // SAFETY: a null new action only reads the current one into `old`.
+    if unsafe { libc::sigaction(libc::SIGSEGV, std::ptr::null(), &raw mut old) } != 0 {
+        return Err(DetectError::last("sigaction(SIGSEGV)"));
+    }
+    let saved = Box::leak(Box::new(old));
+    // Release: the saved action is complete before the handler reads it.
+    PREVIOUS_PTR.store(std::ptr::from_mut(saved), Ordering::Release);
     // SAFETY: both pointers are valid sigaction values.
     if unsafe { libc::sigaction(libc::SIGSEGV, &raw const act, &raw mut old) } != 0 {
         return Err(DetectError::last("sigaction(SIGSEGV)"));
     }
-    let _ = PREVIOUS.set(old);
-    if let Some(p) = PREVIOUS.get() {
-        // Release: the saved action is complete before the handler reads it.
-        PREVIOUS_PTR.store(std::ptr::from_ref(p).cast_mut(), Ordering::Release);
+    Ok(old)
+}
+
+/// Waits, at most `max`, until some `SIGSEGV` handler is installed: Rust's
+/// runtime installs its stack-overflow handler right after the
+/// `.init_array` constructors run, and only if none is there, so a monitor
+/// started from a constructor lets it go first. Returns at once if one is
+/// (always, in a Rust program past `main`). A program without one (a C
+/// `main`) waits `max` once.
+pub(crate) fn wait_for_runtime_handler(max: Duration, stop: impl Fn() -> bool) {
+    let until = Instant::now() + max;
+    while Instant::now() < until && !stop() {
+        // SAFETY: a zeroed sigaction is valid output storage.
+        let mut cur: libc::sigaction = unsafe { std::mem::zeroed() };
+        // SAFETY: a null new action only reads the current one.
+        unsafe { libc::sigaction(libc::SIGSEGV, std::ptr::null(), &raw mut cur) };
+        if cur.sa_sigaction != libc::SIG_DFL || INSTALLED.load(Ordering::Acquire) {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(1));
     }
-    Ok(())
 }
 
 // === impl Detector ===

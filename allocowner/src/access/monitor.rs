@@ -180,7 +180,11 @@ impl Session {
         s.regions =
             regions::init_regions(&regions::three_regions(&s.targets), attrs.min_nr_regions);
         s.sz_limit = regions::sz_limit(&s.regions, attrs.min_nr_regions);
-        s.prepare();
+        // A threaded mprotect session arms its first pages on its thread
+        // (see `run`), not here: this may be a constructor before `main`.
+        if manual || mode == Mode::WriteProtect {
+            s.prepare();
+        }
         Ok(s)
     }
 
@@ -607,6 +611,14 @@ fn run(
     unsafe {
         let param: libc::sched_param = std::mem::zeroed();
         libc::sched_setscheduler(0, libc::SCHED_BATCH, &raw const param);
+    }
+    if session.detector.mode() == Mode::Mprotect {
+        // Arming installs the SIGSEGV handler; started before `main`, let
+        // Rust's runtime install its stack-overflow handler first, to be
+        // chained to.
+        super::detect::wait_for_runtime_handler(Duration::from_millis(100), || {
+            *shared.stop.lock().unwrap_or_else(PoisonError::into_inner)
+        });
     }
     let sample = session.attrs.sample;
     let mut next = std::time::Instant::now() + sample;
