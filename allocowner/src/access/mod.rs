@@ -27,6 +27,40 @@
 //! global allocator is [`OwnerAlloc`] or not. A process killed by a signal
 //! loses what is still in the buffer.
 //!
+//! The constructor runs in every program that links allocowner and does
+//! nothing at all (no allocation, no output) unless `ALLOCOWNER_ACCESS` is
+//! set. Three rules for process-wide safety:
+//!
+//! - **Forked children write nothing.** A child inherits the monitor object
+//!   but not its thread. At the child's exit (and if it calls
+//!   [`Monitor::stop`], [`stop_global`] or drops a [`Monitor`] it inherited)
+//!   nothing is stopped, flushed or closed: the session is abandoned, so
+//!   the child exits at once, never touches the parent's monitor thread or
+//!   userfaultfd, and never truncates, overwrites or appends to the
+//!   parent's recording, not even with the part of it still buffered (the
+//!   parent writes that). Children do not record on their own: that would
+//!   need a monitor thread started in the child, which a fork handler cannot
+//!   do safely, so there is no `PATH.<pid>` recording of children (the
+//!   allocator's exit report offers one; a recording does not). A child
+//!   that wants one starts its own [`Monitor`] with its own path. In
+//!   mprotect mode, the pages armed at the fork get their protection back
+//!   in the child (a `pthread_atfork` child handler).
+//! - **setuid/setgid programs** (`getauxval(AT_SECURE) != 0`) ignore
+//!   `ALLOCOWNER_ACCESS` and `ALLOCOWNER_ACCESS_MODE`, as glibc's
+//!   `secure_getenv` would, with one line on stderr per variable set:
+//!   `allocowner: ALLOCOWNER_ACCESS ignored: setuid/setgid program (AT_SECURE)`.
+//! - **One monitor per process.** Two copies of allocowner in one binary
+//!   (two semver-incompatible versions) both run the constructor; the first
+//!   claims the process by binding the abstract Unix socket
+//!   `allocowner-access-<pid>`, which does not depend on either copy's
+//!   statics or symbols, is close-on-exec and is released by the kernel
+//!   when the process ends. The second prints
+//!   `ALLOCOWNER_ACCESS ignored: another copy of allocowner already monitors
+//!   this process` and starts nothing. (An environment marker would not do:
+//!   it is inherited by children and can be set by anyone; a symbol would
+//!   clash at link time.) Where sockets are forbidden, the claim is skipped
+//!   and the record file's lock below still keeps two monitors off one file.
+//!
 //! Or from code, here driven tick by tick (manual mode, as the tests do):
 //!
 //! ```
@@ -90,6 +124,18 @@
 //!   runs is refused with [`AccessError::Busy`] (`errno()` = `EBUSY`), bad
 //!   values with `EINVAL`, and nothing is half-applied.
 //!
+//! The record file is opened the way every file allocowner writes is:
+//! `O_NOFOLLOW | O_CLOEXEC`, created with mode 0600. A symbolic link at the
+//! path is refused (`ELOOP`: the file it points to is never truncated), and
+//! so is anything that is not a regular file: a FIFO (checked before the
+//! open, and opened `O_NONBLOCK`, so it is never waited on), a device such
+//! as `/dev/null`, or a directory; the error names the path
+//! (`cannot write recording /tmp/x: a FIFO, not a regular file`). The file
+//! is then locked with `flock(LOCK_EX | LOCK_NB)` for as long as it is
+//! recorded to: a second monitor, in this process or another, recording to
+//! the same file is refused with `EBUSY` and the file is left as it was.
+//! Only then is it truncated.
+//!
 //! The buffer is flushed when the next record would not fit and at stop,
 //! as DAMON's `dbgfs_write_rbuf`. Two choices differ from the seed: the file
 //! is truncated at start (DAMON appended, leaving a second header in the
@@ -106,7 +152,9 @@
 //! `.bss` of loaded objects (an anonymous mapping directly after a file
 //! mapping) and the mappings allocowner makes for itself (registered with
 //! [`exclude_mapping`] by its side table and stack depot; see
-//! [`excluded_ranges`]). [`target`] returns what would be watched now.
+//! [`excluded_ranges`]; the table grows by blocks of 1024 entries mapped
+//! with `mmap`, outside the Rust allocator, so the stack depot's thousands
+//! of mappings all fit). [`target`] returns what would be watched now.
 //! Regions start as
 //! DAMON's "three regions" (the span cut at the two biggest gaps) split
 //! evenly to the minimum count, and are refitted every update interval, when
@@ -134,13 +182,40 @@
 //!   writes. **Hazard**: a system call whose buffer lies on an armed page (a
 //!   `read(2)` into it, a `write(2)` from it) fails with `EFAULT` instead of
 //!   faulting, so I/O from heap buffers can fail at random; only use it on
-//!   programs that tolerate that. The handler chains to the previous
-//!   `SIGSEGV` action for faults that are not its own, and does not run on
-//!   the alternate signal stack (which may itself be armed).
+//!   programs that tolerate that.
+//!
+//!   It changes no protection it does not own. The target list is a second
+//!   old, so before arming it reads `/proc/self/maps` (once per sampling
+//!   interval) and arms only a page that is, right now, private read-write
+//!   anonymous or heap memory; before disarming it checks again (a second
+//!   read per interval) that the page is still its own `PROT_NONE` page,
+//!   and leaves it alone if the program unmapped it and mapped something
+//!   else there. The protection found at arming is the one restored, by the
+//!   handler at the first touch or by the monitor. [`Monitor::stop`] leaves
+//!   no page protected. What is left is a race: a program that, between
+//!   the monitor's read of the maps and its `mprotect` call (microseconds),
+//!   unmaps that very page and maps something else there; or one that
+//!   replaces an armed page with an anonymous `PROT_NONE` page within one
+//!   sampling interval.
+//!
+//!   The `SIGSEGV` handler runs on the alternate signal stack
+//!   (`SA_ONSTACK`; Rust's alternate stacks, which have a guard page below,
+//!   are never in the target) and chains to the previous action for faults
+//!   that are not its own, so Rust's "thread '...' has overflowed its
+//!   stack" message survives. It is installed when the first page is armed,
+//!   on the monitor thread: started before `main` from the environment, it
+//!   waits (at most 100 ms, once) for Rust's runtime to install its own
+//!   handler first, since Rust installs none over an existing one. A program
+//!   whose own alternate signal stack lies in heap memory must not use this
+//!   mode (a signal delivered on an armed alternate stack kills the
+//!   process).
 //!
 //! Each sampling interval costs two ioctls (write-protect) or two `mprotect`
 //! calls per region, plus at most one fault per region in the program:
-//! bounded by the number of regions, not by the heap's size.
+//! bounded by the number of regions, not by the heap's size. Mprotect mode
+//! also reads `/proc/self/maps` twice per interval (its cost grows with the
+//! number of mappings; the mprotect figures below were measured before
+//! these reads were added).
 //!
 //! # Accuracy
 //!
