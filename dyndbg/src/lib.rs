@@ -95,6 +95,9 @@
 //! in the kernel's order: `[tid] module:function:file:line: message`. Replace
 //! the sink with [`set_sink`] (for example [`Discard`], or your own
 //! [`Sink`]); other instrumentation can share the output through [`emit`].
+//! The replaced sink is flushed ([`Sink::flush`]) and kept, never dropped
+//! (a print may still be inside it on another thread): each replacement
+//! leaks one sink, see [`set_sink`].
 //!
 //! # Features
 //!

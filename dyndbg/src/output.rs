@@ -135,6 +135,11 @@ impl fmt::Display for Record<'_> {
 pub trait Sink: Send + Sync + 'static {
     /// Writes one record. Must not panic; errors are the sink's to swallow.
     fn write(&self, record: &Record<'_>);
+
+    /// Writes out whatever the sink buffers. [`set_sink`] calls it on the
+    /// sink it replaces (which is never dropped, see there). The default
+    /// does nothing. Must not panic.
+    fn flush(&self) {}
 }
 
 /// The default sink: one line per record on stderr, through the same path
@@ -145,6 +150,10 @@ pub struct Stderr;
 impl Sink for Stderr {
     fn write(&self, record: &Record<'_>) {
         with_line(record, |line| eprint!("{line}"));
+    }
+
+    fn flush(&self) {
+        let _ = std::io::Write::flush(&mut std::io::stderr());
     }
 }
 
@@ -182,6 +191,10 @@ impl Sink for Log {
                 .build(),
         );
     }
+
+    fn flush(&self) {
+        log::logger().flush();
+    }
 }
 
 /// Formats a record plus newline into a reused per-thread buffer.
@@ -208,15 +221,45 @@ fn with_line(record: &Record<'_>, f: impl FnOnce(&str)) {
 
 static SINK: AtomicPtr<Box<dyn Sink>> = AtomicPtr::new(std::ptr::null_mut());
 
-/// Replaces the sink every enabled callsite writes to.
+/// Replaces the sink every enabled callsite writes to, and flushes the sink
+/// it replaces ([`Sink::flush`]).
 ///
-/// The previous sink is leaked, not dropped: a record may be on its way to
-/// it on another thread. Sinks are replaced rarely, so this costs a few
-/// bytes per replacement.
+/// The replaced sink is flushed but never dropped: each replacement leaks
+/// it, one allocation of the sink's size plus 32 bytes, and whatever it
+/// owns (an open file stays open). The reason is the cost of the
+/// alternative: another thread may be inside the old sink's `write` at
+/// this moment, and knowing when the last such call has returned would
+/// make every enabled print announce itself (a shared counter or hazard
+/// slot written twice per record), a price paid on every print to save a
+/// few bytes in a call that programs make once or a handful of times. A
+/// sink that must release a resource when replaced should do it in
+/// `flush` only if it can still take records afterwards (records already
+/// on their way on other threads can reach the old sink after its flush).
+///
+/// ```
+/// struct Lines(std::sync::Mutex<Vec<String>>);
+/// impl dyndbg::Sink for Lines {
+///     fn write(&self, record: &dyndbg::Record<'_>) {
+///         self.0.lock().unwrap().push(record.to_string());
+///     }
+/// }
+/// dyndbg::set_sink(Lines(Default::default()));
+/// // Back to stderr; `Lines` is flushed (its default flush does nothing).
+/// dyndbg::set_sink(dyndbg::Stderr);
+/// ```
 pub fn set_sink(sink: impl Sink) {
     let boxed: Box<Box<dyn Sink>> = Box::new(Box::new(sink));
-    // Release: publishes the sink's contents to readers that Acquire it.
-    SINK.store(Box::into_raw(boxed), Ordering::Release);
+    // AcqRel: Release publishes the new sink's contents to readers that
+    // Acquire it; Acquire makes the old sink's contents visible here.
+    let old = SINK.swap(Box::into_raw(boxed), Ordering::AcqRel);
+    if old.is_null() {
+        default_sink().flush();
+    } else {
+        // SAFETY: every non-null value stored in SINK comes from
+        // Box::into_raw above and is never freed, so `old` points to a
+        // live Box<dyn Sink> for the rest of the program.
+        unsafe { (*old).flush() }
+    }
 }
 
 /// Writes a record to the current sink: what enabled callsites do, open to
@@ -227,8 +270,9 @@ pub fn emit(record: &Record<'_>) {
         default_sink().write(record);
     } else {
         // SAFETY: every non-null value stored in SINK comes from
-        // Box::into_raw in `set_sink` and is never freed, so it points to a
-        // live Box<dyn Sink> for the rest of the program.
+        // Box::into_raw in `set_sink` and is never freed (a replaced sink
+        // is leaked, not dropped), so it points to a live Box<dyn Sink> for
+        // the rest of the program.
         unsafe { (*sink).write(record) }
     }
 }
