@@ -6,7 +6,11 @@ use std::process::Command;
 static ALLOC: allocowner::OwnerAlloc = allocowner::OwnerAlloc::system();
 
 fn child(value: Option<&str>) -> (String, String) {
-    let exe = std::env::current_exe().unwrap();
+    child_of(&std::env::current_exe().unwrap(), value)
+}
+
+/// Runs `exe` (this test binary or a copy) as the child.
+fn child_of(exe: &std::path::Path, value: Option<&str>) -> (String, String) {
     let mut cmd = Command::new(exe);
     cmd.args(["--exact", "env_variable", "--nocapture", "--test-threads=1"]);
     cmd.env("ALLOCOWNER_TEST_CHILD", "1");
@@ -26,8 +30,10 @@ fn child(value: Option<&str>) -> (String, String) {
 fn child_main() {
     let v: Vec<Vec<u8>> = (0..100).map(|i| vec![0; i]).collect();
     let s = allocowner::stats();
+    // SAFETY: getauxval only reads the auxiliary vector.
+    let secure = unsafe { libc::getauxval(libc::AT_SECURE) };
     println!(
-        "CHILD enabled={} mapped={} mode={:?}",
+        "CHILD secure={secure} enabled={} mapped={} mode={:?}",
         s.enabled,
         s.own_mapped_bytes,
         allocowner::capture_mode()
@@ -43,18 +49,18 @@ fn env_variable() {
     }
     // Unset: off, nothing mapped at all.
     let (out, err) = child(None);
-    assert!(out.contains("CHILD enabled=false mapped=0"), "{out}");
+    assert!(out.contains("enabled=false mapped=0"), "{out}");
     assert!(!err.contains("allocowner"), "{err}");
     // on with options.
     let (out, _) = child(Some("on,depth=8,thread,depot_cap=1M"));
-    assert!(out.contains("CHILD enabled=true"), "{out}");
+    assert!(out.contains("enabled=true"), "{out}");
     assert!(out.contains("mode=FramePointers"), "{out}");
     // Forced unwinder mode says so.
     let (out, _) = child(Some("on,capture=unwind,sample=10"));
     assert!(out.contains("mode=Sampling { every: 10 }"), "{out}");
     // An unknown option: one line on stderr naming it, tracking stays off.
     let (out, err) = child(Some("on,depth=8,colour=blue"));
-    assert!(out.contains("CHILD enabled=false mapped=0"), "{out}");
+    assert!(out.contains("enabled=false mapped=0"), "{out}");
     let lines: Vec<_> = err.lines().filter(|l| l.contains("allocowner")).collect();
     assert_eq!(lines.len(), 1, "{err}");
     assert!(lines[0].contains("unknown option 'colour=blue'"), "{err}");
@@ -76,4 +82,47 @@ fn env_variable() {
         "{report}"
     );
     assert!(report.contains("bytes in"), "{report}");
+}
+
+/// In a setgid program (AT_SECURE) `ALLOCOWNER` is ignored, with one line
+/// on stderr. A copy of this binary is made setgid to group 65534
+/// (nogroup), which makes the kernel set AT_SECURE (egid != gid) when
+/// root runs it.
+#[test]
+fn setgid_program_ignores_allocowner() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = std::env::temp_dir().join(format!("allocowner-setgid-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let exe = dir.join("env-setgid");
+    std::fs::copy(std::env::current_exe().unwrap(), &exe).unwrap();
+    if let Err(e) = std::os::unix::fs::chown(&exe, None, Some(65534)) {
+        let _ = std::fs::remove_dir_all(&dir);
+        panic!(
+            "cannot chgrp a copy of the test binary to 65534 ({e}): this test needs root \
+             (CI runs as root) to make a setgid program"
+        );
+    }
+    // After chown, which clears the set-id bits.
+    std::fs::set_permissions(&exe, std::fs::Permissions::from_mode(0o2755)).unwrap();
+    let report = dir.join("report.txt");
+    let (out, err) = child_of(&exe, Some(&format!("on,report={}", report.display())));
+    let (plain_out, _) = child(Some("on"));
+    let _ = std::fs::remove_dir_all(&dir);
+    assert!(
+        out.contains("CHILD secure=1 "),
+        "the setgid copy did not run with AT_SECURE (nosuid mount?): {out}"
+    );
+    assert!(out.contains("enabled=false mapped=0"), "{out}");
+    let lines: Vec<_> = err.lines().filter(|l| l.contains("allocowner")).collect();
+    assert_eq!(
+        lines,
+        ["allocowner: ALLOCOWNER ignored: setuid/setgid program (AT_SECURE)"],
+        "{err}"
+    );
+    assert!(!report.exists());
+    // The same value in the ordinary binary is honoured.
+    assert!(
+        plain_out.contains("CHILD secure=0 enabled=true"),
+        "{plain_out}"
+    );
 }
