@@ -14,7 +14,9 @@
 //! nothing at all (no allocation, no output) unless `ALLOCOWNER_ACCESS` is
 //! set, which it checks with `getenv` first. In a setuid or setgid program
 //! (`getauxval(AT_SECURE) != 0`) both variables are ignored, as glibc's
-//! `secure_getenv` would, with one line on stderr per variable set.
+//! `secure_getenv` would, with one line on stderr per variable set
+//! (`ALLOCOWNER_ACCESS_MODE` alone does nothing anywhere, so it is not
+//! mentioned then).
 //!
 //! **One monitor per process.** Two copies of allocowner in one binary (two
 //! semver-incompatible versions) each have this constructor and their own
@@ -190,10 +192,9 @@ extern "C" fn init() {
         return; // every program linking allocowner: nothing at all
     }
     if at_secure() {
-        for name in [ENV_VAR, MODE_ENV_VAR] {
-            if name == ENV_VAR || is_set(MODE_ENV_VAR_C) {
-                eprintln!("allocowner: {name} ignored: setuid/setgid program (AT_SECURE)");
-            }
+        eprintln!("allocowner: {ENV_VAR} ignored: setuid/setgid program (AT_SECURE)");
+        if is_set(MODE_ENV_VAR_C) {
+            eprintln!("allocowner: {MODE_ENV_VAR} ignored: setuid/setgid program (AT_SECURE)");
         }
         return;
     }

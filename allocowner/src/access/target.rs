@@ -435,6 +435,42 @@ mod tests {
     }
 
     #[test]
+    fn unsorted_and_overlapping_exclusions_are_cut_out() {
+        let maps = parse_maps(MAPS).unwrap();
+        let cut = [
+            0x7f00_0008_0000..0x7f00_0009_0000,
+            0x7f00_0001_0000..0x7f00_0002_0000,
+            0x7f00_0001_8000..0x7f00_0003_0000,
+            0x7f00_0000_0000..0x7f00_0000_1000,
+            0x7f00_0009_0000..0x7f00_0020_0000,
+            0x1000..0x1000,
+        ];
+        assert_eq!(
+            select(&maps, &cut),
+            vec![
+                0x55d0_c020_0000..0x55d0_c030_0000,
+                0x7f00_0000_1000..0x7f00_0001_0000,
+                0x7f00_0003_0000..0x7f00_0008_0000,
+            ]
+        );
+    }
+
+    #[test]
+    fn armable_and_still_armed_read_the_protection_now() {
+        let maps = parse_maps(MAPS).unwrap();
+        let rw = libc::PROT_READ | libc::PROT_WRITE;
+        assert_eq!(armable(&maps, 0x55d0_c020_0000), Some(rw), "[heap]");
+        assert_eq!(armable(&maps, 0x7f00_0000_0000), Some(rw), "anonymous");
+        assert_eq!(armable(&maps, 0x7f00_0050_0000), None, "a file's data");
+        assert_eq!(armable(&maps, 0x7f00_0060_0000), None, "shared");
+        assert_eq!(armable(&maps, 0x7f00_0010_0000), None, "a guard");
+        assert_eq!(armable(&maps, 0x7f00_0000_0000 - 0x1000), None, "unmapped");
+        assert!(still_armed(&maps, 0x7f00_0010_0000));
+        assert!(!still_armed(&maps, 0x7f00_0000_0000));
+        assert!(!still_armed(&maps, 0x7f00_0040_0000));
+    }
+
+    #[test]
     fn bad_lines_are_named() {
         let e = parse_maps("zz-10 rw-p 0 0 0\n").unwrap_err();
         assert!(e.to_string().contains("zz-10"), "{e}");
