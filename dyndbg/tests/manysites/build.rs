@@ -912,7 +912,12 @@ fn main() {
     let out_dir = std::env::var("OUT_DIR").expect("cargo sets OUT_DIR");
     let src = Path::new(&out_dir).join("src");
     let _ = std::fs::remove_dir_all(&src);
-    let files_wanted = if full { 240 } else { 12 };
+    // Debug: enough files that the body strings span ~70 pages. The
+    // kernel maps up to 16 neighbouring pages of a file around each fault
+    // (fault-around, 64 KiB), so with fewer pages every string page is
+    // resident before anything reads it, and `pool_memory` could not see
+    // what the pool saves (it failed in debug with 12 files, 20 pages).
+    let files_wanted = if full { 240 } else { 48 };
     let mut rng = Rng(0x00d1_bd6b_0000_0001);
     let mut counts = Counts {
         callsites: 0,

@@ -191,6 +191,17 @@ fn resident_memory_table() {
         );
     }
     let [untouched, raw, keep, pool] = &rows;
+    // The kernel maps up to 16 neighbouring file pages around each fault
+    // (fault-around, 64 KiB): the strings must span several such windows,
+    // or they are all resident before anything reads them and the checks
+    // below cannot tell the cases apart. build.rs sizes the debug fixture
+    // for this (about 70 pages); the release one spans about 400.
+    let string_pages = untouched.pages("strings").1;
+    assert!(
+        string_pages >= 4 * 16,
+        "the fixture's strings span only {string_pages} pages: too few to measure \
+         (fault-around maps 16 at a time); generate more files in build.rs"
+    );
     // Listing reads every string of the raw records; with the pool, the
     // build read them once and `on` gave their pages back.
     assert!(
