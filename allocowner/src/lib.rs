@@ -225,8 +225,16 @@
 //! allocator's `realloc` of a small block, under a side-table shard lock:
 //! so the inner allocator must not call the global allocator while it
 //! holds a lock of its own, which `System` never does), and takes every
-//! lock in a `pthread_atfork` prepare handler so a child forked while
-//! another thread was inserting finds consistent tables.
+//! lock it has (the enable lock, the depot's, every shard's, the page
+//! index's growth lock) in a `pthread_atfork` prepare handler, so a child
+//! forked while another thread was enabling or inserting finds
+//! consistent tables and free locks. While allocowner's fork handlers
+//! hold the locks, the forking thread's re-entrancy guard is on: an
+//! allocation in another atfork handler that runs in between (one the
+//! program registered before tracking was first enabled) passes through
+//! untracked instead of deadlocking. In the child, records carry the
+//! child's own thread id. Its locks spin briefly, then sleep on a futex
+//! (never an endless `sched_yield`, which livelocks `SCHED_FIFO` threads).
 //!
 //! # Platform notes
 //!
