@@ -254,7 +254,10 @@
     // The depot's pool arrays are `static` (in .bss), never on a stack.
     clippy::large_stack_arrays,
     // Methods of the static tables keep one calling style.
-    clippy::unused_self
+    clippy::unused_self,
+    // `ConfigError` is made inside the allocator, so it cannot be boxed,
+    // and it carries a whole report path (up to 255 bytes) to name it.
+    clippy::result_large_err
 )]
 
 use std::io;

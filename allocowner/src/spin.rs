@@ -289,7 +289,7 @@ mod tests {
             let t = tid.load(Ordering::SeqCst);
             if t != 0
                 && lock.state.load(Ordering::SeqCst) == CONTENDED
-                && thread_state(t as i32) == Some('S')
+                && thread_state(t.cast_signed()) == Some('S')
             {
                 break;
             }

@@ -297,9 +297,8 @@ extern "C" fn report_at_exit() {
             if !REPORT_CHILDREN.load(Ordering::Relaxed) {
                 return;
             }
-            use std::io::Write;
             let mut tail = &mut buf[len..];
-            let _ = write!(tail, ".{pid}");
+            let _ = std::io::Write::write_fmt(&mut tail, format_args!(".{pid}"));
             end = MAX_PATH + 12 - tail.len();
         }
         let path = <std::ffi::OsStr as std::os::unix::ffi::OsStrExt>::from_bytes(&buf[..end]);

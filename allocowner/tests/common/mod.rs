@@ -70,7 +70,7 @@ pub(crate) fn output_within(cmd: &mut std::process::Command, secs: u64) -> std::
         .stderr(Stdio::piped())
         .spawn()
         .expect("spawn the child");
-    let pid = child.id() as libc::pid_t;
+    let pid: libc::pid_t = child.id().cast_signed();
     let (tx, rx) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
         let _ = tx.send(child.wait_with_output());
