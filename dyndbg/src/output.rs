@@ -225,8 +225,9 @@ static SINK: AtomicPtr<Box<dyn Sink>> = AtomicPtr::new(std::ptr::null_mut());
 /// it replaces ([`Sink::flush`]).
 ///
 /// The replaced sink is flushed but never dropped: each replacement leaks
-/// it, one allocation of the sink's size plus 32 bytes, and whatever it
-/// owns (an open file stays open). The reason is the cost of the
+/// it: 16 bytes plus the sink itself (nothing more for a zero-sized sink
+/// such as [`Stderr`] or [`Discard`]), and whatever it owns (an open file
+/// stays open). The reason is the cost of the
 /// alternative: another thread may be inside the old sink's `write` at
 /// this moment, and knowing when the last such call has returned would
 /// make every enabled print announce itself (a shared counter or hazard
