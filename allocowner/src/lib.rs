@@ -142,7 +142,13 @@
 //! with the `thread` client) and of the live totals of every owner
 //! ([`Stack`]: frames as raw return addresses, innermost first, live count
 //! and bytes), plus the early estimate and allocowner's own mapped bytes,
-//! which are never mixed into the program's figures. [`stats`] reads
+//! which are never mixed into the program's figures: with tracking on from
+//! the first allocation (`ALLOCOWNER` set), the program's owners in a
+//! snapshot or report add up exactly to what the inner allocator had live
+//! when it began, and the program's owners plus the dummy owner to what
+//! it has live while the records are copied (allocations made in a
+//! signal or atfork handler while allocowner holds a lock pass through
+//! unrecorded, and are the only exception). [`stats`] reads
 //! allocowner's own figures without allocating. [`write_report`] writes the
 //! grouped report.
 //!
@@ -294,6 +300,11 @@ pub fn enable() -> Result<(), ConfigError> {
 /// leading `on` (e.g. `"depth=8,thread"`); options not given take their
 /// defaults. Nothing changes on an error.
 /// The `thread` client can only be chosen before tracking is first enabled.
+/// A `report=PATH` is checked here (opened for writing, created if
+/// missing, not truncated): if it cannot be written, the error
+/// ([`ConfigErrorKind::ReportUnwritable`]) names the path and tracking is
+/// left as it was. `report_children` makes forked children write
+/// `PATH.<pid>` at their exit; without it they write no report.
 pub fn enable_with(options: &str) -> Result<(), ConfigError> {
     tracker::enable_with(options)
 }
