@@ -31,6 +31,49 @@ fn write(path: PathBuf, text: &str) {
     std::fs::write(path, text).unwrap();
 }
 
+/// allocowner's `[dependencies]` and `[features]`, with each
+/// `x.workspace = true` replaced by the workspace's line for `x`, so that
+/// the copies build with what the crate itself uses.
+fn manifest_sections() -> String {
+    let crate_dir = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let own = std::fs::read_to_string(crate_dir.join("Cargo.toml")).unwrap();
+    let ws = std::fs::read_to_string(crate_dir.join("../Cargo.toml")).unwrap();
+    let section = |text: &str, name: &str| -> Vec<String> {
+        text.lines()
+            .skip_while(|l| l.trim() != name)
+            .skip(1)
+            .take_while(|l| !l.trim_start().starts_with('['))
+            .filter(|l| !l.trim().is_empty() && !l.trim_start().starts_with('#'))
+            .map(str::to_owned)
+            .collect()
+    };
+    let ws_deps = section(&ws, "[workspace.dependencies]");
+    let mut out = String::from("[dependencies]\n");
+    for line in section(&own, "[dependencies]") {
+        match line.split_once(".workspace = true") {
+            Some((name, _)) => {
+                let name = name.trim();
+                let def = ws_deps
+                    .iter()
+                    .find(|l| l.split_once('=').is_some_and(|(k, _)| k.trim() == name))
+                    .unwrap_or_else(|| panic!("{name} not in [workspace.dependencies]"));
+                out.push_str(def);
+            }
+            None => out.push_str(&line),
+        }
+        out.push('\n');
+    }
+    let features = section(&own, "[features]");
+    if !features.is_empty() {
+        out.push_str("\n[features]\n");
+        for f in features {
+            out.push_str(&f);
+            out.push('\n');
+        }
+    }
+    out
+}
+
 /// A copy of allocowner at `version`.
 fn copy_of_allocowner(root: &Path, version: &str) {
     let dir = root.join(format!("allocowner-{version}"));
@@ -43,9 +86,8 @@ fn copy_of_allocowner(root: &Path, version: &str) {
         dir.join("Cargo.toml"),
         &format!(
             "[package]\nname = \"allocowner\"\nversion = \"{version}\"\nedition = \"2024\"\n\n\
-             [dependencies]\nlibc = \"0.2\"\nbacktrace = \"0.3\"\n\
-             flate2 = {{ version = \"1\", default-features = false, features = [\"rust_backend\"] }}\n\n\
-             [workspace]\n"
+             {}\n[workspace]\n",
+            manifest_sections()
         ),
     );
 }
