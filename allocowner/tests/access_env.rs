@@ -108,3 +108,26 @@ fn env_var_starts_and_exit_flushes() {
     assert!(!bad.exists());
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// A value that is not UTF-8 is an error naming the variable, reported by
+/// the constructor before `main`, never taken for "unset".
+#[test]
+fn non_utf8_value_is_named() {
+    use std::os::unix::ffi::OsStrExt;
+    let out = Command::new(std::env::current_exe().unwrap())
+        .arg("--list")
+        .env(
+            "ALLOCOWNER_ACCESS",
+            std::ffi::OsStr::from_bytes(b"4096 /tmp/\xffaccess"),
+        )
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(
+        stderr.contains(
+            "allocowner::access: ALLOCOWNER_ACCESS ignored: invalid record control string"
+        ) && stderr.contains("(not UTF-8)"),
+        "{stderr}"
+    );
+}

@@ -139,15 +139,30 @@ fn release_claim() {
 }
 
 fn start_from_env() -> Result<Option<Mode>, AccessError> {
-    let Ok(control) = std::env::var(ENV_VAR) else {
-        return Ok(None);
+    use std::env::VarError;
+    // A value that is not UTF-8 is an error that names the variable, never
+    // taken for "unset".
+    let control = match std::env::var(ENV_VAR) {
+        Ok(control) => control,
+        Err(VarError::NotPresent) => return Ok(None),
+        Err(VarError::NotUnicode(v)) => {
+            return Err(AccessError::InvalidControl(format!(
+                "{ENV_VAR}={v:?} (not UTF-8)"
+            )));
+        }
     };
-    let mode = match std::env::var(MODE_ENV_VAR).as_deref() {
-        Err(_) | Ok("" | "write-protect") => Mode::WriteProtect,
-        Ok("mprotect") => Mode::Mprotect,
+    let mode = match std::env::var(MODE_ENV_VAR) {
+        Err(VarError::NotPresent) => Mode::WriteProtect,
+        Ok(m) if m.is_empty() || m == "write-protect" => Mode::WriteProtect,
+        Ok(m) if m == "mprotect" => Mode::Mprotect,
         Ok(other) => {
             return Err(AccessError::InvalidAttrs(format!(
                 "{MODE_ENV_VAR}={other:?}: expected \"write-protect\" or \"mprotect\""
+            )));
+        }
+        Err(VarError::NotUnicode(v)) => {
+            return Err(AccessError::InvalidAttrs(format!(
+                "{MODE_ENV_VAR}={v:?}: expected \"write-protect\" or \"mprotect\""
             )));
         }
     };
