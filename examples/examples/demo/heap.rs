@@ -45,7 +45,9 @@ pub(crate) fn hot_and_cold() -> Result<(), Box<dyn std::error::Error>> {
         std::fs::metadata(&path)?.len()
     );
     let attribution = attribute(&recording, &allocowner::snapshot(), 3);
-    attribution.write_report(1, &mut std::io::stderr())?;
+    let mut text = Vec::new();
+    attribution.write_report(1, &mut text)?;
+    eprint!("{}", relative(&String::from_utf8_lossy(&text)));
     std::fs::remove_file(&path)?;
     drop((hot, cold));
     Ok(())
@@ -54,5 +56,18 @@ pub(crate) fn hot_and_cold() -> Result<(), Box<dyn std::error::Error>> {
 /// The page_owner_sort-style report of the biggest live owners.
 pub(crate) fn top_owners(n: usize) {
     let snapshot = allocowner::snapshot();
-    eprint!("{}", Report::new(&snapshot).grouped(SortBy::Bytes, n));
+    eprint!(
+        "{}",
+        relative(&Report::new(&snapshot).grouped(SortBy::Bytes, n))
+    );
+}
+
+/// Source paths in reports are absolute, as the debug info has them; the
+/// demo prints this workspace's own relative to its root, as a user reads
+/// them in the repository.
+fn relative(report: &str) -> String {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("examples/ lies in the workspace");
+    report.replace(&format!("{}/", root.display()), "")
 }
