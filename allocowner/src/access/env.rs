@@ -146,8 +146,10 @@ fn start_from_env() -> Result<Option<Mode>, AccessError> {
         Ok(control) => control,
         Err(VarError::NotPresent) => return Ok(None),
         Err(VarError::NotUnicode(v)) => {
+            // Named by the caller's "ALLOCOWNER_ACCESS ignored: " prefix.
             return Err(AccessError::InvalidControl(format!(
-                "{ENV_VAR}={v:?} (not UTF-8)"
+                "{} (not UTF-8)",
+                v.display()
             )));
         }
     };
@@ -162,7 +164,8 @@ fn start_from_env() -> Result<Option<Mode>, AccessError> {
         }
         Err(VarError::NotUnicode(v)) => {
             return Err(AccessError::InvalidAttrs(format!(
-                "{MODE_ENV_VAR}={v:?}: expected \"write-protect\" or \"mprotect\""
+                "{MODE_ENV_VAR}=\"{}\": expected \"write-protect\" or \"mprotect\"",
+                v.display()
             )));
         }
     };
