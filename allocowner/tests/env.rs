@@ -18,12 +18,28 @@ fn child_of(exe: &std::path::Path, value: Option<&str>) -> (String, String) {
         Some(v) => cmd.env("ALLOCOWNER", v),
         None => cmd.env_remove("ALLOCOWNER"),
     };
-    let out = cmd.output().unwrap();
+    let out = output_retrying(&mut cmd);
     assert!(out.status.success(), "child failed: {out:?}");
     (
         String::from_utf8(out.stdout).unwrap(),
         String::from_utf8(out.stderr).unwrap(),
     )
+}
+
+/// Runs `cmd`, retrying while exec fails with ETXTBSY: a child that the
+/// other test of this binary forks while the setgid copy is being written
+/// holds the copy's write descriptor (close-on-exec, so only until its own
+/// exec), and exec of a file open for writing fails until then.
+fn output_retrying(cmd: &mut Command) -> std::process::Output {
+    for _ in 0..500 {
+        match cmd.output() {
+            Err(e) if e.kind() == std::io::ErrorKind::ExecutableFileBusy => {
+                std::thread::sleep(std::time::Duration::from_millis(10));
+            }
+            r => return r.unwrap(),
+        }
+    }
+    panic!("{cmd:?}: exec failed with ETXTBSY 500 times");
 }
 
 #[inline(never)]
