@@ -1,13 +1,13 @@
 //! The static record each `pr_debug!` places: a hot head and a cold body.
 
-use std::fmt;
 use std::sync::atomic::{AtomicU8, Ordering};
 
 use crate::flags::Flags;
 
-/// Set in a head until the registry has applied `DYNDBG`: it sends the first
-/// execution of every callsite down the slow path, where the registry is
-/// initialised (tracing's "unregistered" interest, without a constructor).
+/// Set in a head until the start-up work (`control::init`) has applied
+/// `DYNDBG`: it sends the first execution of every callsite down the slow
+/// path, where that work runs (tracing's "unregistered" interest, without a
+/// constructor).
 pub(crate) const UNREGISTERED: u8 = 1 << 7;
 
 /// One `pr_debug!` callsite as compiled into the program.
@@ -57,7 +57,7 @@ impl Callsite {
     }
 
     /// Whether the fast path must take the slow path: the callsite prints,
-    /// or the registry has not run yet.
+    /// or the start-up work has not run yet.
     // The fast path: inlined into every callsite, in every profile.
     #[allow(clippy::inline_always)]
     #[inline(always)]
@@ -112,26 +112,5 @@ impl Callsite {
     /// The class named by `pr_debug!(class = "NAME", ...)`, if any.
     pub fn class(&self) -> Option<&'static str> {
         (!self.body.class.is_empty()).then_some(self.body.class)
-    }
-
-    /// The enclosing function, qualified within its module: `connect`,
-    /// `Client::connect`, `outer::inner`. Closures and async blocks fold into
-    /// the function around them.
-    pub fn function(&self) -> &'static str {
-        crate::registry::function_name(self)
-    }
-}
-
-impl fmt::Debug for Callsite {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Callsite")
-            .field("module", &self.module())
-            .field("file", &self.file())
-            .field("line", &self.line())
-            .field("function", &self.function())
-            .field("format", &self.format())
-            .field("class", &self.class())
-            .field("flags", &self.flags())
-            .finish()
     }
 }

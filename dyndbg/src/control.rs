@@ -2,12 +2,42 @@
 
 use std::fmt::Write as _;
 use std::sync::MutexGuard;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use crate::callsite::{Callsite, UNREGISTERED};
+use crate::env;
 use crate::flags::Flags;
 use crate::pool::BodyView;
 use crate::query::{self, QueryError};
-use crate::registry::{self, Store};
+use crate::registry;
+use crate::store::{self, Stats, Store};
+
+/// Set once `DYNDBG` has been applied and the start-up bits cleared.
+static REGISTERED: AtomicBool = AtomicBool::new(false);
+
+/// Runs the start-up work once: the `DYNDBG` query, then the start-up bits
+/// cleared. Every entry point (a callsite's first execution, a query, a
+/// listing) calls this, so `DYNDBG` is applied before any callsite prints
+/// and before any query. Only a `DYNDBG` that parses builds the store here
+/// (inside the slow path of the first callsite to run: the query must read
+/// the bodies).
+pub(crate) fn init() {
+    if REGISTERED.load(Ordering::Acquire) {
+        return;
+    }
+    let writer = registry::lock_writer();
+    if REGISTERED.load(Ordering::Acquire) {
+        return;
+    }
+    if let Some(batch) = env::startup_query() {
+        apply_locked(&batch, &writer);
+    }
+    // Clear the start-up bit last: from here on, only `p` takes the slow path.
+    for cs in registry::all() {
+        cs.store_head(cs.head_bits() & !UNREGISTERED);
+    }
+    REGISTERED.store(true, Ordering::Release);
+}
 
 /// Applies a batch of queries in the kernel's language and returns how many
 /// callsites matched, summed over the queries (a callsite whose flags did
@@ -25,7 +55,7 @@ use crate::registry::{self, Store};
 /// assert!(err.to_string().contains("'q'"), "{err}");
 /// ```
 pub fn control(queries: &str) -> Result<usize, QueryError> {
-    registry::init();
+    init();
     let batch = query::parse_batch(queries)?;
     let writer = registry::lock_writer();
     Ok(apply_locked(&batch, &writer))
@@ -37,11 +67,11 @@ pub fn control(queries: &str) -> Result<usize, QueryError> {
 /// queries in order, which gives the kernel's result (matching never
 /// depends on flags).
 pub(crate) fn apply_locked(batch: &[query::Query], writer: &MutexGuard<'static, ()>) -> usize {
-    let store = registry::store_locked(writer);
+    let store = store::store_locked(writer);
     let pooled = matches!(store, Store::Pool(_));
     let sites = registry::all();
     let mut matched = 0;
-    registry::for_each_body(store, |i, body| {
+    store::for_each_body(store, |i, body| {
         let cs = &sites[i];
         let head = cs.head_bits();
         let old = Flags::from_bits(head);
@@ -54,11 +84,11 @@ pub(crate) fn apply_locked(batch: &[query::Query], writer: &MutexGuard<'static, 
         // The body is cached before `p` appears and dropped after it goes,
         // so a print that sees `p` finds it.
         if pooled && is && !was {
-            registry::cache_insert(i, body);
+            store::cache_insert(i, body);
         }
         cs.store_head(new.bits() | (head & UNREGISTERED));
         if pooled && was && !is {
-            registry::cache_remove(i);
+            store::cache_remove(i);
         }
     });
     matched
@@ -86,7 +116,7 @@ pub(crate) fn simulate(
 ) -> (usize, Vec<Flags>) {
     let mut matched = 0;
     let mut flags = old.to_vec();
-    registry::for_each_body(store, |i, body| {
+    store::for_each_body(store, |i, body| {
         flags[i] = step(batch, body, old[i], &mut matched);
     });
     (matched, flags)
@@ -95,23 +125,23 @@ pub(crate) fn simulate(
 /// Returns every callsite to the flags it had at startup (compile-time
 /// defaults, before `DYNDBG`).
 pub fn reset() {
-    registry::init();
+    init();
     let writer = registry::lock_writer();
     let sites = registry::all();
     for cs in sites {
         cs.store_head(cs.default_flags().bits() & !Flags::PRINT.bits());
     }
-    registry::cache_clear();
+    store::cache_clear();
     if !sites
         .iter()
         .any(|cs| cs.default_flags().contains(Flags::PRINT))
     {
         return;
     }
-    if let Store::Pool(pool) = registry::store_locked(&writer) {
+    if let Store::Pool(pool) = store::store_locked(&writer) {
         pool.for_each(|i, body| {
             if sites[i].default_flags().contains(Flags::PRINT) {
-                registry::cache_insert(i, body);
+                store::cache_insert(i, body);
             }
         });
     }
@@ -126,7 +156,7 @@ pub fn reset() {
 /// read its static record, which is always there; queries and listings
 /// read the pool.
 pub fn callsites() -> impl ExactSizeIterator<Item = &'static Callsite> {
-    registry::init();
+    init();
     registry::all().iter()
 }
 
@@ -136,15 +166,15 @@ pub fn callsites() -> impl ExactSizeIterator<Item = &'static Callsite> {
 /// first query) builds the pool; every listing decompresses it block by
 /// block.
 pub fn listing() -> String {
-    registry::init();
+    init();
     let sites = registry::all();
-    write_listing(registry::store(), |i| sites[i].flags())
+    write_listing(store::store(), |i| sites[i].flags())
 }
 
 /// The listing of `store`'s bodies with the flags `flags(i)`.
 pub(crate) fn write_listing(store: &Store, flags: impl Fn(usize) -> Flags) -> String {
     let mut out = String::from("# filename:lineno [module]function flags format\n");
-    registry::for_each_body(store, |i, body| {
+    store::for_each_body(store, |i, body| {
         let _ = write!(
             out,
             "{}:{} [{}]{} ={} \"",
@@ -164,35 +194,6 @@ pub(crate) fn write_listing(store: &Store, flags: impl Fn(usize) -> Flags) -> St
     out
 }
 
-/// What the callsites' bodies cost, from [`stats`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[non_exhaustive]
-pub struct Stats {
-    /// Callsites compiled into the program.
-    pub callsites: usize,
-    /// The bodies as raw records: per callsite the `Body` struct plus every
-    /// string it points to and its function name (as if no string were
-    /// shared).
-    pub raw_body_bytes: usize,
-    /// The pool: compressed blocks, their index and the zstd dictionary;
-    /// 0 with `DYNDBG_POOL=off`.
-    pub pool_bytes: usize,
-    /// Independently decompressible blocks in the pool.
-    pub pool_blocks: usize,
-    /// Bodies kept decompressed because their callsite prints.
-    pub cached_bodies: usize,
-    /// Heap bytes of those cached bodies.
-    pub cached_bytes: usize,
-    /// Heap bytes of function names kept outside the pool: all of them with
-    /// `DYNDBG_POOL=off`, else those handed out by [`Callsite::function`].
-    pub names_bytes: usize,
-    /// Bytes of `.rodata` pages holding the raw records' strings that were
-    /// returned to the OS after the pool copied them (Linux, `DYNDBG_POOL=on`).
-    pub dropped_raw_bytes: usize,
-    /// Whether the bodies are in the pool (false with `DYNDBG_POOL=off`).
-    pub pooled: bool,
-}
-
 /// What the callsites' bodies cost: raw, pooled, cached. Counts as first
 /// use: builds the pool if no query or listing has.
 ///
@@ -203,8 +204,8 @@ pub struct Stats {
 /// assert!(stats.raw_body_bytes > 0);
 /// ```
 pub fn stats() -> Stats {
-    registry::init();
-    registry::stats()
+    init();
+    store::stats()
 }
 
 /// The kernel escapes `\t \r \n` (seq_escape_str with ESCAPE_SPACE); we also

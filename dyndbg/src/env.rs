@@ -4,7 +4,7 @@
 
 use std::ffi::OsString;
 
-use crate::{control, query};
+use crate::query::{self, Query};
 
 /// The environment variable read once, before the first callsite prints.
 pub const ENV_VAR: &str = "DYNDBG";
@@ -60,21 +60,21 @@ pub(crate) fn secure_var_os(name: &str) -> Option<OsString> {
     Some(value)
 }
 
-/// Called by the registry's one-time initialisation, with the writer lock
-/// held. A query that parses builds the store (the pool) here, inside the
-/// slow path of the first callsite to run. A bad query changes nothing and is reported on one stderr line.
-pub(crate) fn apply_startup_query(writer: &std::sync::MutexGuard<'static, ()>) {
-    let Some(value) = secure_var_os(ENV_VAR) else {
-        return;
-    };
+/// The `DYNDBG` query, read and parsed for the start-up work
+/// (`control::init`, which applies it): `None` when the variable is unset,
+/// ignored (setuid/setgid), not UTF-8 or not a valid batch, each of the
+/// last three said on one stderr line. A bad query thus changes nothing.
+pub(crate) fn startup_query() -> Option<Vec<Query>> {
+    let value = secure_var_os(ENV_VAR)?;
     let Some(value) = value.to_str() else {
         eprintln!("dyndbg: {ENV_VAR} is not valid UTF-8; ignored");
-        return;
+        return None;
     };
     match query::parse_batch(value) {
-        Ok(batch) => {
-            control::apply_locked(&batch, writer);
+        Ok(batch) => Some(batch),
+        Err(err) => {
+            eprintln!("dyndbg: {ENV_VAR} ignored: {err}");
+            None
         }
-        Err(err) => eprintln!("dyndbg: {ENV_VAR} ignored: {err}"),
     }
 }

@@ -244,13 +244,14 @@ mod output;
 mod pool;
 mod query;
 mod registry;
+mod store;
 
 #[doc(hidden)]
 #[path = "private.rs"]
 pub mod __private;
 
 pub use callsite::Callsite;
-pub use control::{Stats, callsites, control, listing, reset, stats};
+pub use control::{callsites, control, listing, reset, stats};
 pub use dyndbg_macros::pr_debug;
 pub use env::ENV_VAR;
 pub use flags::Flags;
@@ -258,3 +259,4 @@ pub use flags::Flags;
 pub use output::Log;
 pub use output::{Discard, Record, Sink, Stderr, emit, set_sink};
 pub use query::QueryError;
+pub use store::Stats;

@@ -24,14 +24,14 @@ pub fn enabled(cs: &'static Callsite) -> bool {
 #[cold]
 #[inline(never)]
 pub fn emit(cs: &'static Callsite, args: fmt::Arguments<'_>) {
-    crate::registry::init();
+    crate::control::init();
     let flags = cs.flags();
-    if !flags.contains(crate::Flags::PRINT) {
+    if !flags.contains(crate::flags::Flags::PRINT) {
         return;
     }
     // The cached body (never the pool): an enabled print never decompresses.
-    crate::registry::with_enabled_body(cs, |body| {
-        crate::output::emit(&crate::Record::new(
+    crate::store::with_enabled_body(cs, |body| {
+        crate::output::emit(&crate::output::Record::new(
             body.module,
             body.file,
             body.function,
@@ -80,7 +80,8 @@ pub mod pool_check {
     use crate::flags::Flags;
     use crate::pool::Params;
     use crate::query::{self, QueryError};
-    use crate::registry::{self, Store};
+    use crate::registry;
+    use crate::store::{self, Store};
 
     /// Pool blocks decompressed since the start of the process.
     pub fn blocks_read() -> usize {
@@ -89,7 +90,7 @@ pub mod pool_check {
 
     /// Whether the process's store (pool or raw records) has been built.
     pub fn store_built() -> bool {
-        registry::store_built()
+        store::store_built()
     }
 
     /// What one batch did on one store.
@@ -124,8 +125,8 @@ pub mod pool_check {
     pub fn stores() -> &'static Stores {
         static STORES: OnceLock<Stores> = OnceLock::new();
         STORES.get_or_init(|| Stores {
-            raw: Store::Raw(registry::build_raw()),
-            pool: Store::Pool(registry::build_pool(Params::default()).expect("pool builds")),
+            raw: Store::Raw(store::build_raw()),
+            pool: Store::Pool(store::build_pool(Params::default()).expect("pool builds")),
         })
     }
 
@@ -133,9 +134,12 @@ pub mod pool_check {
         /// Runs `queries` on the raw records and on the pool from the
         /// program's current flags, changing no flag.
         pub fn run(&self, queries: &str) -> Result<(Run, Run), QueryError> {
-            crate::registry::init();
+            crate::control::init();
             let batch = query::parse_batch(queries)?;
-            let old: Vec<Flags> = registry::all().iter().map(crate::Callsite::flags).collect();
+            let old: Vec<Flags> = registry::all()
+                .iter()
+                .map(crate::callsite::Callsite::flags)
+                .collect();
             let run = |store: &Store| {
                 let (matched, flags) = crate::control::simulate(store, &batch, &old);
                 let listing = crate::control::write_listing(store, |i| flags[i]);
@@ -152,9 +156,12 @@ pub mod pool_check {
         /// pool, from the current flags, changing nothing: what a query
         /// costs without the flag stores.
         pub fn matched(&self, pooled: bool, queries: &str) -> Result<usize, QueryError> {
-            crate::registry::init();
+            crate::control::init();
             let batch = query::parse_batch(queries)?;
-            let old: Vec<Flags> = registry::all().iter().map(crate::Callsite::flags).collect();
+            let old: Vec<Flags> = registry::all()
+                .iter()
+                .map(crate::callsite::Callsite::flags)
+                .collect();
             let store = if pooled { &self.pool } else { &self.raw };
             Ok(crate::control::simulate(store, &batch, &old).0)
         }
@@ -199,7 +206,7 @@ pub mod pool_check {
             level,
         };
         let t = Instant::now();
-        let pool = registry::build_pool(params).expect("pool builds");
+        let pool = store::build_pool(params).expect("pool builds");
         let build = t.elapsed();
         let t = Instant::now();
         let mut bytes = 0usize;
