@@ -4,10 +4,7 @@
 
 use core::fmt;
 
-/// Longest accepted `report=PATH`, in bytes.
-pub(crate) const MAX_PATH: usize = 255;
-/// Deepest accepted `depth=N`.
-pub(crate) const MAX_DEPTH: usize = 64;
+use crate::limits::{MAX_DEPOT_CAP, MAX_DEPTH, MAX_PATH, MIN_DEPOT_CAP};
 /// Default stack depth (the kernel's `PAGE_OWNER_STACK_DEPTH`).
 pub(crate) const DEFAULT_DEPTH: usize = 16;
 /// Default depot cap: 64 MiB of stack records.
@@ -89,7 +86,7 @@ impl Config {
                     _ => return Err(ConfigError::new(ConfigErrorKind::BadSample, opt)),
                 },
                 (b"depot_cap", Some(v)) => match parse_bytes(v) {
-                    Some(n) if n >= crate::depot::POOL_SIZE as u64 && n <= 1 << 40 => {
+                    Some(n) if n >= MIN_DEPOT_CAP as u64 && n <= MAX_DEPOT_CAP as u64 => {
                         c.depot_cap = n as usize;
                     }
                     _ => return Err(ConfigError::new(ConfigErrorKind::BadDepotCap, opt)),

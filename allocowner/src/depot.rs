@@ -18,16 +18,11 @@
 use core::ptr::null_mut;
 use core::sync::atomic::{AtomicPtr, AtomicU32, AtomicU64, AtomicUsize, Ordering};
 
+use crate::limits::{MAX_DEPTH, MAX_POOLS, POOL_SIZE};
 use crate::snapshot::StackHandle;
 use crate::spin::SpinLock;
 use crate::sys;
 
-/// Bytes in one pool (the kernel's `DEPOT_POOL_ORDER 2`: 4 pages).
-pub(crate) const POOL_SIZE: usize = 16 << 10;
-/// Most pools: 8191 × 16 KiB, one short of the kernel's `DEPOT_POOLS_CAP`
-/// (128 MiB), so that every stack handle is below 2^24 - 2^11 and the side
-/// table can keep a handle in 24 bits beside the special ones.
-pub(crate) const MAX_POOLS: usize = 8191;
 const WORDS_PER_POOL_BITS: u32 = 11; // 16 KiB / 8
 const HEADER: usize = 16;
 const LEN_SHIFT: u32 = 25;
@@ -225,7 +220,7 @@ impl Depot {
     pub(crate) fn save_hashed(&self, frames: &[usize], hash: u64) -> StackHandle {
         // Acquire: pairs with the Release in `init`.
         let buckets = self.buckets.load(Ordering::Acquire);
-        if buckets.is_null() || frames.len() > crate::config::MAX_DEPTH {
+        if buckets.is_null() || frames.len() > MAX_DEPTH {
             return self.fail();
         }
         // Relaxed: fixed before `buckets` was published.

@@ -18,17 +18,18 @@
 
 use core::fmt;
 
-use crate::config::{Capture, Config, MAX_PATH};
+use crate::config::{Capture, Config};
 pub use crate::config::{ConfigError, ConfigErrorKind};
+use crate::limits::MAX_PATH;
 
 /// Deepest accepted `depth=N`.
-pub const MAX_DEPTH: usize = crate::config::MAX_DEPTH;
+pub const MAX_DEPTH: usize = crate::limits::MAX_DEPTH;
 /// Longest accepted `report=PATH`, in bytes.
 pub const MAX_REPORT_PATH: usize = MAX_PATH;
 /// Smallest accepted `depot_cap=BYTES`: one depot pool.
-pub const MIN_DEPOT_CAP: usize = crate::depot::POOL_SIZE;
+pub const MIN_DEPOT_CAP: usize = crate::limits::MIN_DEPOT_CAP;
 /// Largest accepted `depot_cap=BYTES`: 1 TiB.
-pub const MAX_DEPOT_CAP: usize = 1 << 40;
+pub const MAX_DEPOT_CAP: usize = crate::limits::MAX_DEPOT_CAP;
 
 /// What an `ALLOCOWNER` value (or [`crate::enable_with`] options) parsed
 /// to: a copy of the crate's parsed options.

@@ -278,6 +278,7 @@ mod depot;
 #[doc(hidden)]
 pub mod fuzzing;
 mod guard;
+mod limits;
 pub mod report;
 mod snapshot;
 mod spin;

@@ -70,7 +70,7 @@ const SIZE_TOP_SHIFT: u32 = 62;
 const SIZE_LO_BITS: u32 = 40;
 /// Largest size a record holds exactly; bigger sizes are kept as this.
 pub(crate) const MAX_SIZE: u64 = (1 << 42) - 1;
-/// Stack handles are below 2^24 (see `depot::MAX_POOLS`); the special
+/// Stack handles are below 2^24 (see `limits::MAX_POOLS`); the special
 /// handles at the top of `u32` are kept as the top of 24 bits.
 const HANDLE_MASK: u32 = (1 << 24) - 1;
 const SPECIAL_FLOOR: u32 = HANDLE_MASK - 15;

@@ -5,9 +5,10 @@
 use core::sync::atomic::{AtomicBool, AtomicPtr, AtomicU8, AtomicU32, AtomicU64, Ordering};
 use std::collections::HashMap;
 
-use crate::config::{Capture, Config, ConfigError, ConfigErrorKind, MAX_PATH};
+use crate::config::{Capture, Config, ConfigError, ConfigErrorKind};
 use crate::depot::DEPOT;
 use crate::guard::{self, Guard, INSIDE, LOCKED};
+use crate::limits::MAX_PATH;
 use crate::snapshot::{Allocation, Snapshot, Stack, StackHandle};
 use crate::spin::SpinLock;
 use crate::table::TABLE;

@@ -165,7 +165,7 @@ fn capture_sampled(depth: usize, every: u64, anchor: usize) -> StackHandle {
     });
     match c {
         Ok(v) if v % every == 0 => {
-            let mut buf = [0usize; crate::config::MAX_DEPTH];
+            let mut buf = [0usize; crate::limits::MAX_DEPTH];
             let buf = &mut buf[..depth];
             // The unwinder may allocate: its allocations are allocowner's
             // own (DUMMY), not passed through.
@@ -187,7 +187,7 @@ fn capture_fp(depth: usize) -> StackHandle {
         return save_cached(&[], crate::depot::hash(&[]));
     };
     if depth > recent::DEPTH {
-        let mut frames = [0usize; crate::config::MAX_DEPTH];
+        let mut frames = [0usize; crate::limits::MAX_DEPTH];
         let (n, hash, _) = bounds.walk::<false>(fp, &mut frames[..depth], &mut []);
         return save_cached(&frames[..n], hash);
     }
@@ -247,7 +247,7 @@ fn save_cached(frames: &[usize], hash: u64) -> StackHandle {
 /// name `anchor`'s start).
 #[inline(never)]
 fn unwind(buf: &mut [usize], anchor: usize) -> usize {
-    const MAX: usize = crate::config::MAX_DEPTH + 16;
+    const MAX: usize = crate::limits::MAX_DEPTH + 16;
     let mut ips = [0usize; MAX];
     let mut n = 0;
     let mut anchor_at = None;
