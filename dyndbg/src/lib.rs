@@ -231,6 +231,28 @@
 //! Everything works on any platform Rust's `std` supports; the thread id in
 //! the `t` prefix is the OS thread id (`gettid`) on Linux and a hash of the
 //! std thread id elsewhere.
+//!
+//! # Internals
+//!
+//! The modules form layers, bottom first; each names only modules below it
+//! (`tests/layering.rs` checks the sources against this list):
+//!
+//! 1. `flags`: the flag byte and its kernel spelling.
+//! 2. `function_name`: a `type_name` to the function name of a listing.
+//! 3. `output`: sinks and the prefix of a printed line.
+//! 4. `query`: the query language (lexer, parser, matcher, glob, errors).
+//! 5. `env`: `DYNDBG` and `DYNDBG_POOL` read as `secure_getenv` would;
+//!    `DYNDBG` parsed.
+//! 6. `callsite`: the static record, hot head and cold body.
+//! 7. `registry`: the linkme slice of records and the writer lock.
+//! 8. `pool`: the zstd-compressed bodies.
+//! 9. `store`: where queries read bodies (pool or raw records), the cache
+//!    of enabled bodies, function names ([`Callsite::function`] is
+//!    implemented here) and [`Stats`].
+//! 10. `control`: the start-up work (applies `DYNDBG` once), queries,
+//!     reset, listing.
+//! 11. `__private`: what generated code calls; then `docs`, and the root,
+//!     which only re-exports.
 #![deny(unsafe_op_in_unsafe_fn)]
 #![doc(test(attr(deny(warnings))))]
 

@@ -348,7 +348,7 @@ pub(crate) fn stats() -> Stats {
     }
 }
 
-/// What the callsites' bodies cost, from [`stats`].
+/// What the callsites' bodies cost, from [`stats`](crate::stats).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct Stats {
