@@ -10,8 +10,8 @@ use std::sync::{Arc, Mutex, PoisonError};
 use dyndbg::Flags;
 
 use crate::args::ErasedArgs;
-use crate::probe::{ErasedProbe, Probe};
-use crate::site::Site;
+use crate::probe::Probe;
+use crate::site::{ErasedProbe, Site};
 
 /// Counts the hits of every site it is connected to. Clones share the count;
 /// each `Counter::new()` is a distinct probe.

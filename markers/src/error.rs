@@ -2,7 +2,7 @@
 
 use std::fmt;
 
-use crate::probe::ProbeId;
+use crate::site::ProbeId;
 
 /// Why a [`connect`](crate::connect) or [`disconnect`](crate::disconnect)
 /// was refused. A refused call changes nothing, except

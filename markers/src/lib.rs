@@ -183,6 +183,24 @@
 //!
 //! Sites are gathered by linkme's distributed slices: Linux, macOS,
 //! Windows, the BSDs and illumos, as linkme supports them.
+//!
+//! # Internals
+//!
+//! The modules form layers, bottom first; each names only modules below it
+//! (`tests/layering.rs` checks the sources against this list):
+//!
+//! 1. `args`: argument tuples and the lent views ([`Ref`], [`DebugArg`]).
+//! 2. `site`: the static record, the listing, and the armed path: the
+//!    probe array a site holds (erased probes with their [`ProbeId`]s) and
+//!    the loop a hit runs. A generic probe receives the [`Site`], so the
+//!    site's array holds probes behind a trait defined here, and [`Probe`]
+//!    sits above it.
+//! 3. `probe`: [`Probe`] as users build it (typed, generic, identity,
+//!    priority).
+//! 4. `error`: what `connect` and `disconnect` refuse.
+//! 5. `registry`: connect, disconnect (the RCU-style wait), check.
+//! 6. `builtin`: [`Counter`], [`Printer`], [`RingBuffer`].
+//! 7. `__private`: what generated code calls; the root only re-exports.
 #![deny(unsafe_op_in_unsafe_fn)]
 #![doc(test(attr(deny(warnings))))]
 
@@ -201,6 +219,6 @@ pub use args::{Args, DebugArg, MAX_ARGS, Ref};
 pub use builtin::{Counter, Hit, Printer, RingBuffer};
 pub use dyndbg_macros::{marker, marker_fn};
 pub use error::Error;
-pub use probe::{DEFAULT_PRIORITY, Probe, ProbeId};
+pub use probe::{DEFAULT_PRIORITY, Probe};
 pub use registry::{check, connect, disconnect, disconnect_timeout};
-pub use site::{Site, list};
+pub use site::{ProbeId, Site, list};

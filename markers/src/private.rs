@@ -35,7 +35,7 @@ pub fn armed(site: &'static Site) -> bool {
 // Not public API. Used by generated code.
 #[inline]
 pub fn fire<A: Args>(site: &'static Site, args: &A) {
-    crate::registry::fire(site, args);
+    crate::site::fire(site, args);
 }
 
 /// Expands a site: the static, the flag check, and, only when armed, the

@@ -1,6 +1,7 @@
-//! Probes: typed (they receive the site's argument tuple) or generic (they
-//! receive the site and every argument as `&dyn Debug`), each with an
-//! identity (its type plus its private data) and a priority.
+//! Probes as users build them: typed (they receive the site's argument
+//! tuple) or generic (they receive the site and every argument as
+//! `&dyn Debug`), each with an identity (its type plus its private data)
+//! and a priority. Each erases into the [`ErasedProbe`] a site calls.
 
 use std::any::{Any, TypeId, type_name};
 use std::fmt::{self, Debug};
@@ -8,22 +9,11 @@ use std::marker::PhantomData;
 use std::sync::Arc;
 
 use crate::args::{Args, ErasedArgs};
-use crate::site::Site;
+use crate::site::{ErasedProbe, Site};
 
 /// The priority of a probe that does not choose one (the kernel's
 /// `TRACEPOINT_DEFAULT_PRIO`).
 pub const DEFAULT_PRIORITY: i32 = 10;
-
-/// A connected probe, as returned by [`connect`](crate::connect) and taken
-/// by [`disconnect`](crate::disconnect).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct ProbeId(pub(crate) u64);
-
-impl fmt::Display for ProbeId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "probe #{}", self.0)
-    }
-}
 
 /// A probe ready to connect: built with [`Probe::typed`],
 /// [`Probe::typed_with`], [`Probe::generic`], [`Probe::generic_with`], or from
@@ -140,15 +130,6 @@ impl Probe {
     pub(crate) fn same_identity(&self, other: &Probe) -> bool {
         self.key == other.key && self.inner.data_eq(other.inner.data())
     }
-}
-
-/// A probe behind a vtable, as the probe array holds it.
-pub(crate) trait ErasedProbe: Send + Sync + 'static {
-    fn call(&self, site: &Site, args: &dyn ErasedArgs);
-    fn data(&self) -> &dyn Any;
-    fn data_eq(&self, other: &dyn Any) -> bool;
-    /// The argument tuple of a typed probe.
-    fn args(&self) -> Option<(TypeId, &'static str)>;
 }
 
 struct Typed<A, D, F> {

@@ -9,30 +9,13 @@
 //! still running on it. `disconnect` waits until every old array that held
 //! the probe has no strong reference left: then no call of it is running.
 
-use std::cell::Cell;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError, Weak};
 use std::time::{Duration, Instant};
 
-use crate::args::Args;
 use crate::error::Error;
-use crate::probe::{Probe, ProbeId};
-use crate::site::{MARKERS_SITES_0_1, Site};
-
-/// The probes of one name, in call order, as a site holds them.
-pub(crate) struct ProbeArray {
-    entries: Box<[Entry]>,
-}
-
-impl ProbeArray {
-    pub(crate) fn len(&self) -> usize {
-        self.entries.len()
-    }
-
-    fn contains(&self, id: ProbeId) -> bool {
-        self.entries.iter().any(|e| e.id == id)
-    }
-}
+use crate::probe::Probe;
+use crate::site::{MARKERS_SITES_0_1, ProbeArray, ProbeId, Site, inside_probe};
 
 #[derive(Clone)]
 struct Entry {
@@ -88,44 +71,6 @@ fn sites_by_name() -> &'static HashMap<&'static str, Vec<&'static Site>> {
         }
         map
     })
-}
-
-thread_local! {
-    /// How many probe calls this thread is inside.
-    static DEPTH: Cell<u32> = const { Cell::new(0) };
-}
-
-/// Marks the thread as inside a probe call until dropped (also on unwind).
-struct InsideProbe;
-
-impl InsideProbe {
-    fn enter() -> InsideProbe {
-        DEPTH.with(|d| d.set(d.get() + 1));
-        InsideProbe
-    }
-}
-
-impl Drop for InsideProbe {
-    fn drop(&mut self) {
-        DEPTH.with(|d| d.set(d.get() - 1));
-    }
-}
-
-fn inside_probe() -> bool {
-    DEPTH.try_with(|d| d.get() > 0).unwrap_or(false)
-}
-
-/// Calls every probe of an armed site, in order, with its arguments.
-#[cold]
-#[inline(never)]
-pub(crate) fn fire<A: Args>(site: &'static Site, args: &A) {
-    let guard = site.probes.load();
-    if let Some(array) = guard.as_ref() {
-        let _inside = InsideProbe::enter();
-        for entry in &array.entries {
-            entry.probe.inner.call(site, args);
-        }
-    }
 }
 
 /// Whether `name` matches the glob `pattern` (`*` any run, `?` one char).
@@ -390,9 +335,13 @@ fn wait_unused(array: &Weak<ProbeArray>, deadline: Option<Instant>) -> bool {
 /// name and retires the one it replaces.
 fn publish(state: &mut Name, sites: &[&'static Site]) {
     let new = (!state.entries.is_empty()).then(|| {
-        Arc::new(ProbeArray {
-            entries: state.entries.clone().into_boxed_slice(),
-        })
+        Arc::new(ProbeArray::new(
+            state
+                .entries
+                .iter()
+                .map(|e| (e.id, Arc::clone(&e.probe.inner)))
+                .collect(),
+        ))
     });
     for site in sites {
         if new.is_none() {

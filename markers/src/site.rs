@@ -1,14 +1,17 @@
-//! The static record each `marker!` places, and the listing of all of them.
+//! The static record each `marker!` places, the listing of all of them, and
+//! what a hit of an armed site does: call each probe of the array the site
+//! holds ([`ProbeArray`] of [`ErasedProbe`]s, with their [`ProbeId`]s).
 
-use std::any::TypeId;
+use std::any::{Any, TypeId};
+use std::cell::Cell;
 use std::fmt;
-use std::sync::OnceLock;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, OnceLock};
 
 use arc_swap::ArcSwapOption;
 use linkme::distributed_slice;
 
-use crate::registry::ProbeArray;
+use crate::args::{Args, ErasedArgs};
 
 /// Every marker site of the program. The name carries the crate's
 /// semver-major (0.1), so that two incompatible copies of markers in one
@@ -196,6 +199,90 @@ fn function_name(type_name: &str, module: &str) -> String {
         .filter(|s| !(s.starts_with("{{") && s.ends_with("}}")))
         .collect::<Vec<_>>()
         .join("::")
+}
+
+// === the armed path ===
+
+/// A connected probe, as returned by [`connect`](crate::connect) and taken
+/// by [`disconnect`](crate::disconnect).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ProbeId(pub(crate) u64);
+
+impl fmt::Display for ProbeId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "probe #{}", self.0)
+    }
+}
+
+/// A probe behind a vtable, as the probe array holds it: what a hit calls.
+/// [`Probe`](crate::Probe) and the built-in probes implement it.
+pub(crate) trait ErasedProbe: Send + Sync + 'static {
+    fn call(&self, site: &Site, args: &dyn ErasedArgs);
+    fn data(&self) -> &dyn Any;
+    fn data_eq(&self, other: &dyn Any) -> bool;
+    /// The argument tuple of a typed probe.
+    fn args(&self) -> Option<(TypeId, &'static str)>;
+}
+
+/// The probes of one name, in call order, each with the id it was
+/// connected under: what a site holds and a hit calls. Built by the
+/// registry, replaced whole, never changed in place.
+pub(crate) struct ProbeArray {
+    entries: Box<[(ProbeId, Arc<dyn ErasedProbe>)]>,
+}
+
+impl ProbeArray {
+    pub(crate) fn new(entries: Box<[(ProbeId, Arc<dyn ErasedProbe>)]>) -> ProbeArray {
+        ProbeArray { entries }
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    pub(crate) fn contains(&self, id: ProbeId) -> bool {
+        self.entries.iter().any(|(e, _)| *e == id)
+    }
+}
+
+thread_local! {
+    /// How many probe calls this thread is inside.
+    static DEPTH: Cell<u32> = const { Cell::new(0) };
+}
+
+/// Marks the thread as inside a probe call until dropped (also on unwind).
+struct InsideProbe;
+
+impl InsideProbe {
+    fn enter() -> InsideProbe {
+        DEPTH.with(|d| d.set(d.get() + 1));
+        InsideProbe
+    }
+}
+
+impl Drop for InsideProbe {
+    fn drop(&mut self) {
+        DEPTH.with(|d| d.set(d.get() - 1));
+    }
+}
+
+/// Whether this thread is inside a probe call (where `disconnect` must not
+/// wait).
+pub(crate) fn inside_probe() -> bool {
+    DEPTH.try_with(|d| d.get() > 0).unwrap_or(false)
+}
+
+/// Calls every probe of an armed site, in order, with its arguments.
+#[cold]
+#[inline(never)]
+pub(crate) fn fire<A: Args>(site: &'static Site, args: &A) {
+    let guard = site.probes.load();
+    if let Some(array) = guard.as_ref() {
+        let _inside = InsideProbe::enter();
+        for (_, probe) in &array.entries {
+            probe.call(site, args);
+        }
+    }
 }
 
 #[cfg(test)]

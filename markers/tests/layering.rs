@@ -1,0 +1,21 @@
+//! The modules of `src/` form layers (the crate docs' "Internals" list):
+//! a module may name (`crate::module`) only the modules below it, so
+//! there is no cycle. The checker is dyndbg's (its tests also check the
+//! checker itself).
+
+#[path = "../../dyndbg/tests/support/layering.rs"]
+mod support;
+
+use std::path::Path;
+
+/// Bottom first. Keep in step with the "Internals" section of `src/lib.rs`.
+const LAYERS: &[&str] = &[
+    "args", "site", "probe", "error", "registry", "builtin", "private",
+];
+
+#[test]
+fn no_module_names_a_module_above_it() {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let problems = support::check(&src, LAYERS);
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+}
