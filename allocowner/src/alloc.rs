@@ -6,7 +6,8 @@
 use core::alloc::{GlobalAlloc, Layout};
 use std::alloc::System;
 
-use crate::guard::{self, INSIDE, LOCKED, OUTSIDE};
+use crate::guard;
+use crate::guard::GuardState::{self, Inside, Locked, Outside};
 use crate::snapshot::StackHandle;
 use crate::table::{EPOCH_NS, Record, Resized, TABLE};
 use crate::tracker::{self, ON, UNINIT};
@@ -86,7 +87,7 @@ impl<A: GlobalAlloc + 'static> OwnerAlloc<A> {
         tracker::start_from_env(live);
     }
 
-    /// Records a new allocation. The thread's guard is `LOCKED`.
+    /// Records a new allocation. The thread's guard is `Locked`.
     #[inline(always)]
     fn record(p: *mut u8, layout: Layout, handle: StackHandle) {
         let (tid, ts) = if TABLE.has_thread() {
@@ -108,7 +109,7 @@ impl<A: GlobalAlloc + 'static> OwnerAlloc<A> {
     }
 
     // The tracked paths read the thread's re-entrancy guard once. From the
-    // program (OUTSIDE) they set it to LOCKED for the capture and the side
+    // program (Outside) they set it to Locked for the capture and the side
     // table (nothing there allocates; a signal handler that allocates
     // meanwhile passes through) and put it back after.
 
@@ -126,26 +127,26 @@ impl<A: GlobalAlloc + 'static> OwnerAlloc<A> {
             return p;
         }
         let g = guard::state();
-        if g != OUTSIDE {
+        if g != Outside {
             Self::record_nested(p, layout, g);
             return p;
         }
-        guard::set(LOCKED);
+        guard::set(Locked);
         let handle = capture::owner(Self::alloc_tracked as *const () as usize);
         Self::record(p, layout, handle);
-        guard::set(OUTSIDE);
+        guard::set(Outside);
         p
     }
 
-    /// An allocation made by allocowner's own code (INSIDE) is owned by
-    /// DUMMY; one made while it holds a lock (LOCKED) is not recorded.
+    /// An allocation made by allocowner's own code (Inside) is owned by
+    /// DUMMY; one made while it holds a lock (Locked) is not recorded.
     #[cold]
     #[inline(never)]
-    fn record_nested(p: *mut u8, layout: Layout, g: u8) {
-        if g == INSIDE {
-            guard::set(LOCKED);
+    fn record_nested(p: *mut u8, layout: Layout, g: GuardState) {
+        if g == Inside {
+            guard::set(Locked);
             Self::record(p, layout, StackHandle::DUMMY);
-            guard::set(INSIDE);
+            guard::set(Inside);
         }
     }
 
@@ -154,8 +155,8 @@ impl<A: GlobalAlloc + 'static> OwnerAlloc<A> {
         // The record goes first: once the inner allocator has the block
         // back, another thread may get the same address and record it.
         let g = guard::state();
-        if g != LOCKED {
-            guard::set(LOCKED);
+        if g != Locked {
+            guard::set(Locked);
             if !TABLE.forget_fast(ptr as usize, layout.size()) {
                 Self::forget(ptr as usize, layout.size());
             }
@@ -166,7 +167,7 @@ impl<A: GlobalAlloc + 'static> OwnerAlloc<A> {
     }
 
     /// A free past [`crate::table::Table::forget_fast`]'s common case. The
-    /// thread's guard is `LOCKED`.
+    /// thread's guard is `Locked`.
     #[inline(never)]
     fn forget(addr: usize, size: usize) {
         if !TABLE.forget(addr, size) {
@@ -177,11 +178,11 @@ impl<A: GlobalAlloc + 'static> OwnerAlloc<A> {
     #[inline(never)]
     unsafe fn realloc_tracked(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
         let g = guard::state();
-        if g == LOCKED {
+        if g == Locked {
             // SAFETY: forwarded unchanged (GlobalAlloc contract).
             return unsafe { self.inner.realloc(ptr, layout, new_size) };
         }
-        guard::set(LOCKED);
+        guard::set(Locked);
         // SAFETY: forwarded unchanged (GlobalAlloc contract).
         let realloc = || unsafe { self.inner.realloc(ptr, layout, new_size) };
         let (p, resized) = if layout.size().max(new_size) <= RESIZE_UNDER_LOCK {
@@ -192,7 +193,7 @@ impl<A: GlobalAlloc + 'static> OwnerAlloc<A> {
             let old = TABLE.remove(ptr as usize, layout.size());
             guard::set(g);
             let p = realloc();
-            guard::set(LOCKED);
+            guard::set(Locked);
             match old {
                 None => (p, Resized::Untracked),
                 Some(old) if p.is_null() => {
@@ -222,7 +223,7 @@ impl<A: GlobalAlloc + 'static> OwnerAlloc<A> {
                     // with the old alignment.
                     let new_layout =
                         unsafe { Layout::from_size_align_unchecked(new_size, layout.align()) };
-                    if g == INSIDE {
+                    if g == Inside {
                         Self::record(p, new_layout, StackHandle::DUMMY);
                     } else {
                         let handle = capture::owner(Self::realloc_tracked as *const () as usize);
@@ -235,7 +236,7 @@ impl<A: GlobalAlloc + 'static> OwnerAlloc<A> {
         p
     }
 
-    /// Puts a record in the side table. The thread's guard is `LOCKED`.
+    /// Puts a record in the side table. The thread's guard is `Locked`.
     #[inline]
     fn insert(r: &Record) {
         if !TABLE.insert(r) {

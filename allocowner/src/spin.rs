@@ -1,6 +1,6 @@
 //! A lock that never allocates, for the side table's shards, the depot's
 //! insert path, the page index's growth and the tracker's enable path.
-//! Holding it sets the re-entrancy guard to `LOCKED`, so a signal handler
+//! Holding it sets the re-entrancy guard to `Locked`, so a signal handler
 //! that allocates on the same thread passes through instead of deadlocking.
 //!
 //! It is Drepper's "mutex 2" ("Futexes Are Tricky"): the word is 0 free,
@@ -15,7 +15,7 @@
 
 use core::sync::atomic::{AtomicU32, Ordering};
 
-use crate::guard::{Guard, LOCKED};
+use crate::guard::{Guard, GuardState};
 
 /// Free.
 const FREE: u32 = 0;
@@ -47,7 +47,7 @@ impl SpinLock {
 
     #[inline]
     pub(crate) fn lock(&self) -> SpinGuard<'_> {
-        let g = Guard::enter(LOCKED);
+        let g = Guard::enter(GuardState::Locked);
         self.raw_lock();
         SpinGuard {
             lock: self,
@@ -56,7 +56,7 @@ impl SpinLock {
     }
 
     /// Takes the lock for a caller that has already set the re-entrancy
-    /// guard to `LOCKED` (the tracked allocation paths).
+    /// guard to `Locked` (the tracked allocation paths).
     #[inline]
     pub(crate) fn lock_guarded(&self) -> RawGuard<'_> {
         self.raw_lock();
@@ -64,7 +64,7 @@ impl SpinLock {
     }
 
     /// Takes the lock if it is free, for a caller that has already set the
-    /// re-entrancy guard to `LOCKED`; never waits.
+    /// re-entrancy guard to `Locked`; never waits.
     #[inline]
     pub(crate) fn try_lock_guarded(&self) -> Option<RawGuard<'_>> {
         // `then`, not `then_some`: a guard made and dropped on failure

@@ -587,7 +587,7 @@ impl Table {
     /// Inserts the record of `r.addr` and adds it to its stack's live
     /// totals. Returns false if it could not be stored (no memory from the
     /// OS, or an address beyond 48 bits). The caller has set the thread's
-    /// re-entrancy guard to `LOCKED`. The address is one the allocator has
+    /// re-entrancy guard to `Locked`. The address is one the allocator has
     /// just handed out, so it has no record (each free removes its record
     /// before the block goes back); a record of it that is still where this
     /// one goes is replaced.
@@ -745,7 +745,7 @@ impl Table {
 
     /// Removes the record of the `size`-byte allocation at `addr`, taking
     /// it off its stack's totals. The caller has set the thread's
-    /// re-entrancy guard to `LOCKED`. Looks in the page slot first (where
+    /// re-entrancy guard to `Locked`. Looks in the page slot first (where
     /// most records are), then in the rows (a record too big for a slot,
     /// or one whose slot was taken).
     pub(crate) fn remove(&self, addr: usize, size: usize) -> Option<Record> {
@@ -779,7 +779,7 @@ impl Table {
     /// page slot, the shard lock free, and the stack's totals already
     /// pending in the shard. True if it removed the record; false if
     /// anything else holds, with nothing changed (then `forget` goes the
-    /// whole way). The caller has set the thread's guard to `LOCKED`.
+    /// whole way). The caller has set the thread's guard to `Locked`.
     #[inline(always)]
     pub(crate) fn forget_fast(&self, addr: usize, size: usize) -> bool {
         let addr = addr as u64;
@@ -855,7 +855,7 @@ impl Table {
     /// meanwhile waits here to record it until the old record is gone. In
     /// place, the record only takes the new size, without a remove and an
     /// insert. The caller has set the thread's re-entrancy guard to
-    /// `LOCKED` (allocations inside `realloc` pass through untracked).
+    /// `Locked` (allocations inside `realloc` pass through untracked).
     pub(crate) fn resize(
         &self,
         addr: usize,
@@ -1143,7 +1143,7 @@ impl Table {
 
     /// Populates the pages [`Table::clear_locked`] gave back (at the next
     /// enable; see [`sys::populate`]): every shard's rows, under its lock,
-    /// and the page index's leaves. The thread's guard is `LOCKED`.
+    /// and the page index's leaves. The thread's guard is `Locked`.
     pub(crate) fn refill(&self) {
         for s in &self.shards {
             let _g = s.lock.lock_guarded();

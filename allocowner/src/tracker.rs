@@ -7,7 +7,7 @@ use std::collections::HashMap;
 
 use crate::config::{Capture, Config, ConfigError, ConfigErrorKind};
 use crate::depot::DEPOT;
-use crate::guard::{self, Guard, INSIDE, LOCKED};
+use crate::guard::{self, Guard, GuardState};
 use crate::limits::MAX_PATH;
 use crate::snapshot::{Allocation, Snapshot, Stack, StackHandle};
 use crate::spin::SpinLock;
@@ -92,7 +92,7 @@ pub(crate) fn start_from_env(live_bytes: Option<fn() -> u64>) {
         // Release: read with Acquire in `enable_config`.
         LIVE_BYTES_FN.store(f as *mut (), Ordering::Release);
     }
-    let _g = Guard::enter(INSIDE);
+    let _g = Guard::enter(GuardState::Inside);
     let mut value = sys::getenv(c"ALLOCOWNER").unwrap_or(b"");
     if sys::secure_execution() {
         if sys::getenv(c"ALLOCOWNER").is_some() {
@@ -232,19 +232,19 @@ fn register_hook(hook: u8) {
 /// enable state is consistent (what glibc's malloc does for its arenas).
 /// Order: the enable lock (held while enabling, which takes the others),
 /// the depot's, every shard's, then the page index's growth lock (taken
-/// under a shard's). The thread's guard is `LOCKED` until the after-fork
+/// under a shard's). The thread's guard is `Locked` until the after-fork
 /// handler: an allocation in another `pthread_atfork` handler that runs in
 /// between (the program's, registered before ours) passes through
 /// untracked instead of deadlocking on a lock this thread holds.
 extern "C" fn fork_prepare() {
     let prev = guard::state();
-    guard::set(LOCKED);
+    guard::set(GuardState::Locked);
     ENABLE_LOCK.raw_lock();
     DEPOT.raw_lock();
     TABLE.lock_everything();
     // Relaxed: both are read by this thread's after-fork handler, or by
     // another thread's once it holds ENABLE_LOCK.
-    FORK_GUARD.store(prev, Ordering::Relaxed);
+    FORK_GUARD.store(prev as u8, Ordering::Relaxed);
     FORK_HELD.store(true, Ordering::Relaxed);
 }
 
@@ -267,7 +267,7 @@ fn fork_release() {
     if !FORK_HELD.swap(false, Ordering::Relaxed) {
         return;
     }
-    let prev = FORK_GUARD.load(Ordering::Relaxed);
+    let prev = GuardState::from_u8(FORK_GUARD.load(Ordering::Relaxed));
     TABLE.unlock_everything();
     DEPOT.raw_unlock();
     ENABLE_LOCK.raw_unlock();
@@ -279,7 +279,7 @@ fn fork_release() {
 /// `report_children`. Everything it allocates, its copy of the path
 /// included, is allocowner's own (the dummy owner), never the program's.
 extern "C" fn report_at_exit() {
-    let _g = Guard::enter(INSIDE);
+    let _g = Guard::enter(GuardState::Inside);
     let _ = std::panic::catch_unwind(|| {
         // Acquire: pairs with the Release in `enable_config`.
         let len = (REPORT_LEN.load(Ordering::Acquire) as usize).min(MAX_PATH);
@@ -317,7 +317,7 @@ pub(crate) fn enable_with(options: &str) -> Result<(), ConfigError> {
     if options.trim().is_empty() && state() == ON {
         return Ok(()); // `enable()` while on keeps the options in force
     }
-    let _g = Guard::enter(INSIDE);
+    let _g = Guard::enter(GuardState::Inside);
     // The first allocation may not have happened; make sure the env is not
     // read later over this explicit choice.
     let _ = STATE.compare_exchange(UNINIT, OFF, Ordering::AcqRel, Ordering::Relaxed);
@@ -353,7 +353,7 @@ pub(crate) fn disable() {
 /// The exact live totals of `handle`: the depot's counters once every
 /// shard's pending changes are added, with every shard lock held.
 pub(crate) fn live_totals(handle: StackHandle) -> (u64, u64) {
-    let _locked = Guard::enter(LOCKED);
+    let _locked = Guard::enter(GuardState::Locked);
     TABLE.lock_all();
     TABLE.publish_locked();
     let totals = DEPOT.live(handle);
@@ -381,7 +381,7 @@ pub(crate) fn unrecorded() -> u64 {
 /// per-stack totals are copied (into buffers sized beforehand, so nothing
 /// is allocated under the locks); frames are copied after.
 pub(crate) fn snapshot() -> Snapshot {
-    let _g = Guard::enter(INSIDE);
+    let _g = Guard::enter(GuardState::Inside);
     let mode = capture::mode();
     let mut slack = 64;
     let (allocations, live) = loop {
@@ -390,7 +390,7 @@ pub(crate) fn snapshot() -> Snapshot {
         let nstacks = DEPOT.stats().stacks as usize;
         let mut allocations: Vec<Allocation> = Vec::with_capacity(n + n / 8 + slack);
         let mut live: Vec<(StackHandle, u64, u64)> = Vec::with_capacity(nstacks + slack);
-        let locked = Guard::enter(LOCKED);
+        let locked = Guard::enter(GuardState::Locked);
         TABLE.lock_all();
         if TABLE.len() > allocations.capacity()
             || DEPOT.stats().stacks as usize + 4 > live.capacity()

@@ -139,7 +139,7 @@ pub(crate) fn frame_pointers_work() -> bool {
 }
 
 /// The owner handle of an allocation being tracked now, called with the
-/// thread's guard set to `LOCKED` from the `#[inline(never)]` tracked path
+/// thread's guard set to `Locked` from the `#[inline(never)]` tracked path
 /// (so that [`SKIP`] is right, this must be inlined there).
 #[inline(always)]
 pub(crate) fn owner(anchor: usize) -> StackHandle {
@@ -169,9 +169,9 @@ fn capture_sampled(depth: usize, every: u64, anchor: usize) -> StackHandle {
             let buf = &mut buf[..depth];
             // The unwinder may allocate: its allocations are allocowner's
             // own (DUMMY), not passed through.
-            crate::guard::set(crate::guard::INSIDE);
+            crate::guard::set(crate::guard::GuardState::Inside);
             let n = unwind(buf, anchor);
-            crate::guard::set(crate::guard::LOCKED);
+            crate::guard::set(crate::guard::GuardState::Locked);
             save_cached(&buf[..n], crate::depot::hash(&buf[..n]))
         }
         _ => StackHandle::UNSAMPLED,
