@@ -88,6 +88,31 @@
 //! src/net.rs:24 [demo::net]Client::recv =_ "received {} bytes" class:WIRE
 //! ```
 //!
+//! # Function names
+//!
+//! A callsite's function ([`Callsite::function`], the listing, `func`) is
+//! the function item it is written in, qualified within its module (the
+//! kernel's `__func__` plus the type a method belongs to): generics
+//! dropped, a trait impl named after its self type (not `<T as Trait>`),
+//! closures and `async` blocks folded into the function around them. In a
+//! module `app::net`:
+//!
+//! | the callsite is in | function |
+//! |---|---|
+//! | `fn connect()` | `connect` |
+//! | `impl Client { fn connect(&self) }` | `Client::connect` |
+//! | `impl fmt::Debug for Client { fn fmt(..) }` | `Client::fmt` |
+//! | `impl<T> Gen<T> { fn show(&self) }`, `fn parse<T>()` | `Gen::show`, `parse` |
+//! | `trait Greet { fn greet(&self) { .. } }` (default method) | `Greet::greet` |
+//! | `fn outer() { fn inner() { .. } }` | `outer::inner` |
+//! | a closure inside `Client::connect` | `Client::connect` |
+//! | `async fn fetch()`, or an `async` block inside it | `fetch` |
+//! | `impl Client` written in another module (`app::other`) | `Client::connect` |
+//!
+//! `func connect` matches the last segment, `func Client::connect` the
+//! whole name, `func app::net::Client::*` the name joined to its module.
+//! The `markers` crate names its sites by the same rule (the same code).
+//!
 //! # Output
 //!
 //! Enabled callsites write one line to stderr through the same path as

@@ -71,6 +71,23 @@ macro_rules! __dyndbg_callsite {
 
 pub use crate::__dyndbg_callsite as callsite;
 
+/// The function name of a listing from the `type_name` of a marker fn
+/// placed in the function (`app::net::Client::connect::__markers_fn`) and
+/// the site's module: the one rule of the crate docs' "Function names".
+// Not public API. Used by markers (pinned to this exact version), so that
+// both listings name functions alike.
+pub fn function_name(type_name: &str, module: &str) -> String {
+    crate::function_name::qualified_name(type_name, module)
+}
+
+/// The glob of queries (`*` any run, `?` one character, over the whole
+/// subject).
+// Not public API. Used by markers' connect-by-glob (pinned to this exact
+// version), so that both crates match patterns alike.
+pub fn glob(pattern: &str, subject: &str) -> bool {
+    crate::query::glob(pattern, subject)
+}
+
 /// Not public API: the body pool checked against the raw records in one
 /// process, for the equivalence tests (`dyndbg-manysites`) and the bench.
 pub mod pool_check {

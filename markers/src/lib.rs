@@ -113,6 +113,16 @@
 //! parameters of an enclosing `impl<T>` block (the attribute cannot see
 //! them; the compiler then refuses the site).
 //!
+//! # Function names
+//!
+//! [`Site::function`] names the function a site is in by dyndbg's rule
+//! (the same code), so the two listings agree: in a module `app::net`,
+//! `fn handle()` gives `handle`, a method `Client::connect`, a trait impl
+//! method `Client::fmt` (the self type, not `<Client as Debug>`), a
+//! generic `impl<T> Gen<T>` method `Gen::show`, a nested fn
+//! `outer::inner`; closures and `async` blocks fold into the function
+//! around them (`async fn fetch` gives `fetch`).
+//!
 //! # Guarantees
 //!
 //! - [`disconnect`] returns only when no call of the probe is running on any

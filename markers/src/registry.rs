@@ -73,29 +73,6 @@ fn sites_by_name() -> &'static HashMap<&'static str, Vec<&'static Site>> {
     })
 }
 
-/// Whether `name` matches the glob `pattern` (`*` any run, `?` one char).
-fn glob_match(pattern: &str, name: &str) -> bool {
-    let (p, n): (Vec<char>, Vec<char>) = (pattern.chars().collect(), name.chars().collect());
-    let (mut pi, mut ni) = (0, 0);
-    let mut star: Option<(usize, usize)> = None;
-    while ni < n.len() {
-        if pi < p.len() && (p[pi] == '?' || p[pi] == n[ni]) {
-            pi += 1;
-            ni += 1;
-        } else if pi < p.len() && p[pi] == '*' {
-            star = Some((pi, ni));
-            pi += 1;
-        } else if let Some((sp, sn)) = star {
-            pi = sp + 1;
-            ni = sn + 1;
-            star = Some((sp, sn + 1));
-        } else {
-            return false;
-        }
-    }
-    p[pi..].iter().all(|&c| c == '*')
-}
-
 /// Connects `probe` to the marker `name`, or to every marker matching the
 /// glob `name` (`net_*`), and arms their sites.
 ///
@@ -118,7 +95,7 @@ pub fn connect(name: &str, probe: impl Into<Probe>) -> Result<ProbeId, Error> {
         sites
             .keys()
             .copied()
-            .filter(|n| glob_match(name, n))
+            .filter(|n| dyndbg::__private::glob(name, n))
             .collect()
     } else {
         sites
@@ -358,21 +335,4 @@ fn publish(state: &mut Name, sites: &[&'static Site]) {
         state.retired.push(Arc::downgrade(&old));
     }
     state.retired.retain(|w| w.strong_count() > 0);
-}
-
-#[cfg(test)]
-mod tests {
-    use super::glob_match;
-
-    #[test]
-    fn globs_match_like_the_shell() {
-        assert!(glob_match("net_*", "net_rx"));
-        assert!(glob_match("net_*", "net_"));
-        assert!(!glob_match("net_*", "disk_rx"));
-        assert!(glob_match("*_rx", "net_rx"));
-        assert!(glob_match("n?t_*x", "net_rx"));
-        assert!(!glob_match("net_?", "net_rx"));
-        assert!(glob_match("*", "anything"));
-        assert!(glob_match("a*b*c", "aXbYbc"));
-    }
 }

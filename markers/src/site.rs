@@ -123,11 +123,13 @@ impl Site {
         self.meta.line
     }
 
-    /// The enclosing function, qualified within its module
-    /// (`Client::connect`, `handle`).
+    /// The enclosing function, qualified within its module, named as
+    /// dyndbg names a callsite's: `handle`, `Client::connect`, `Client::fmt`
+    /// for a trait impl; closures and async blocks fold into the function
+    /// around them. The rule: [the crate docs](crate#function-names).
     pub fn function(&self) -> &'static str {
         self.function.get_or_init(|| {
-            let name = function_name((self.meta.function)(), self.meta.module);
+            let name = dyndbg::__private::function_name((self.meta.function)(), self.meta.module);
             Box::leak(name.into_boxed_str())
         })
     }
@@ -183,22 +185,6 @@ pub fn list() -> Vec<&'static Site> {
     let mut sites: Vec<&'static Site> = MARKERS_SITES_0_1.iter().collect();
     sites.sort_by_key(|s| (s.name(), s.file(), s.line()));
     sites
-}
-
-/// `app::net::Client::connect::{{closure}}::__markers_fn` in module
-/// `app::net` -> `Client::connect`.
-fn function_name(type_name: &str, module: &str) -> String {
-    let path = type_name
-        .strip_suffix("::__markers_fn")
-        .unwrap_or(type_name);
-    let path = path
-        .strip_prefix(module)
-        .and_then(|p| p.strip_prefix("::"))
-        .unwrap_or(path);
-    path.split("::")
-        .filter(|s| !(s.starts_with("{{") && s.ends_with("}}")))
-        .collect::<Vec<_>>()
-        .join("::")
 }
 
 // === the armed path ===
@@ -287,8 +273,6 @@ pub(crate) fn fire<A: Args>(site: &'static Site, args: &A) {
 
 #[cfg(test)]
 mod tests {
-    use super::*;
-
     #[test]
     fn slice_name_follows_the_semver_major() {
         let major = env!("CARGO_PKG_VERSION_MAJOR");
@@ -302,17 +286,5 @@ mod tests {
             compat, "0_1",
             "rename MARKERS_SITES_0_1 after a semver-major bump"
         );
-    }
-
-    #[test]
-    fn function_names_are_qualified_within_the_module() {
-        assert_eq!(
-            function_name(
-                "app::net::Client::connect::{{closure}}::__markers_fn",
-                "app::net"
-            ),
-            "Client::connect"
-        );
-        assert_eq!(function_name("app::handle::__markers_fn", "app"), "handle");
     }
 }

@@ -25,6 +25,7 @@ mod matcher;
 mod parser;
 
 pub use error::QueryError;
+pub(crate) use matcher::glob;
 
 use crate::flags::Flags;
 
