@@ -1,4 +1,6 @@
-//! Applying queries to the callsites, and the kernel's control-file listing.
+//! The entry points: the start-up work every one of them runs first
+//! (`DYNDBG`, read by `env`, applied once here), applying
+//! queries to the callsites, reset, and the kernel's control-file listing.
 
 use std::fmt::Write as _;
 use std::sync::MutexGuard;

@@ -113,7 +113,7 @@ pub mod pool_check {
     /// What one batch did on one store.
     #[derive(Debug, Clone, PartialEq, Eq)]
     pub struct Run {
-        /// Matches summed over the batch, as [`control`](crate::control) returns.
+        /// Matches summed over the batch, as [`control`](fn@crate::control) returns.
         pub matched: usize,
         /// Every callsite's flags after the batch, as raw bits.
         pub flags: Vec<u8>,

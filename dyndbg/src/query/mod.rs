@@ -29,8 +29,9 @@ pub(crate) use matcher::glob;
 
 use crate::flags::Flags;
 
-/// What a query can see of a callsite. Implemented by the registry (and,
-/// later, by the compressed pool), so matching never cares where bodies live.
+/// What a query can see of a callsite. Implemented by the body views the
+/// store hands out (from the pool or the raw records), so matching never
+/// cares where bodies live.
 pub(crate) trait SiteInfo {
     /// `module_path!()`: `app::net`.
     fn module(&self) -> &str;
