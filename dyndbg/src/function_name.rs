@@ -1,11 +1,14 @@
-//! Turning a `type_name` into the function name a query matches.
+//! Turning a `type_name` into the function name a query matches: the one
+//! rule of both listings (the crate docs' "Function names"; markers calls
+//! it through `__private::function_name`).
 //!
-//! The macro places `fn __dyndbg_fn` inside the user's function and records
-//! a pointer to a function returning its `type_name`, which is the def path:
+//! The macros place a marker fn (`fn __dyndbg_fn`, `fn __markers_fn`)
+//! inside the user's function and record a pointer to a function returning
+//! its `type_name`, which is the def path:
 //! `app::net::Client::connect::{{closure}}::__dyndbg_fn`,
 //! `<app::Client as core::fmt::Debug>::fmt::__dyndbg_fn`, ... From that we
 //! keep the path within the module, without generics, closures or the
-//! marker itself.
+//! marker fn itself (the last segment, whatever its name).
 
 /// The function a callsite is in, qualified within `module`.
 pub(crate) fn qualified_name(type_name: &str, module: &str) -> String {
@@ -140,6 +143,23 @@ mod tests {
                 "app::net::Speak::hello::__dyndbg_fn",
                 "app::net",
                 "Speak::hello",
+            ),
+            // What rustc prints for a generic impl, and for an inherent
+            // impl written in another module than its type.
+            (
+                "app::net::Gen<_>::show::__markers_fn",
+                "app::net",
+                "Gen::show",
+            ),
+            (
+                "<impl app::net::Client>::in_another_module::__markers_fn",
+                "app::other",
+                "Client::in_another_module",
+            ),
+            (
+                "app::net::fetch::{{closure}}::{{closure}}::__markers_fn",
+                "app::net",
+                "fetch",
             ),
         ];
         for (ty, module, want) in cases {
