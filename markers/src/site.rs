@@ -201,7 +201,8 @@ impl fmt::Display for ProbeId {
 }
 
 /// A probe behind a vtable, as the probe array holds it: what a hit calls.
-/// [`Probe`](crate::Probe) and the built-in probes implement it.
+/// Implemented by the typed and generic probes (a [`Probe`](crate::Probe)
+/// wraps one) and by the built-in probes.
 pub(crate) trait ErasedProbe: Send + Sync + 'static {
     fn call(&self, site: &Site, args: &dyn ErasedArgs);
     fn data(&self) -> &dyn Any;
