@@ -157,8 +157,8 @@ impl<A: GlobalAlloc + 'static> OwnerAlloc<A> {
         let g = guard::state();
         if g != Locked {
             guard::set(Locked);
-            if !TABLE.forget_fast(ptr as usize, layout.size()) {
-                Self::forget(ptr as usize, layout.size());
+            if !TABLE.discard_fast_path(ptr as usize, layout.size()) {
+                Self::discard(ptr as usize, layout.size());
             }
             guard::set(g);
         }
@@ -166,11 +166,11 @@ impl<A: GlobalAlloc + 'static> OwnerAlloc<A> {
         unsafe { self.inner.dealloc(ptr, layout) }
     }
 
-    /// A free past [`crate::table::Table::forget_fast`]'s common case. The
-    /// thread's guard is `Locked`.
+    /// A free past [`crate::table::Table::discard_fast_path`]'s common
+    /// case. The thread's guard is `Locked`.
     #[inline(never)]
-    fn forget(addr: usize, size: usize) {
-        if !TABLE.forget(addr, size) {
+    fn discard(addr: usize, size: usize) {
+        if !TABLE.discard(addr, size) {
             tracker::early_freed(size);
         }
     }

@@ -94,7 +94,8 @@ pub(crate) fn hash_finish(h: u64, len: usize) -> u64 {
 }
 
 impl Depot {
-    const fn new() -> Self {
+    /// An empty depot: nothing mapped until [`Depot::init`].
+    pub(crate) const fn new() -> Self {
         Depot {
             lock: SpinLock::new(),
             pools: [const { AtomicPtr::new(null_mut()) }; MAX_POOLS],

@@ -33,7 +33,7 @@ use core::ptr::null_mut;
 use core::sync::atomic::Ordering::{Acquire, Relaxed, Release};
 use core::sync::atomic::{AtomicPtr, AtomicU32, AtomicU64, AtomicUsize};
 
-use super::{HANDLE_MASK, SPECIAL_FLOOR};
+use super::record::{HANDLE_MASK, SPECIAL_FLOOR};
 use crate::spin::SpinLock;
 use crate::sys;
 
@@ -82,7 +82,7 @@ const SIZE_SHIFT: u32 = CODE_BITS;
 const ALIGN_SHIFT: u32 = 28;
 const HALF_SHIFT: u32 = 31;
 
-/// A slot's code for a 24-bit packed handle (see `table::pack_handle`),
+/// A slot's code for a 24-bit packed handle (see `record::pack_handle`),
 /// or `None` if it has no room for it.
 #[inline(always)]
 fn code_of(h24: u32) -> Option<u32> {
