@@ -33,27 +33,22 @@
 //! Client.connect("example.org"); // stderr: "Client::connect:8: connecting to example.org"
 //! ```
 //!
-//! # Running
+//! # Switching callsites on
+//!
+//! From the environment, before the first callsite runs:
 //!
 //! ```text
-//! DYNDBG='func connect +pfl' ./myservice          # applied before the first callsite runs
+//! DYNDBG='func connect +pfl' ./myservice
 //! DYNDBG='module myapp::net::* +p; line 10-40 file tcp.rs -p' ./myservice
 //! ```
 //!
 //! `DYNDBG` needs no call in `main` and no life-before-main constructor:
-//! every callsite starts "unregistered", and the first one to run (or the
-//! first query or listing) applies the variable once. A bad query there is
-//! reported on one stderr line, changes nothing, and the program goes on.
+//! the first callsite to run (or the first query or listing) applies the
+//! variable once. A bad query there is reported on one stderr line,
+//! changes nothing, and the program goes on. From code, at any time:
+//! [`control`](fn@control) with the same text.
 //!
-//! In a setuid or setgid program (the kernel's `AT_SECURE`; `issetugid()`
-//! on macOS and the BSDs), `DYNDBG` and `DYNDBG_POOL` are ignored, as
-//! glibc's `secure_getenv` ignores such variables: the environment belongs
-//! to a less privileged caller, who must not switch on output of the
-//! program's data. Each variable that is set is reported once on stderr:
-//! `dyndbg: DYNDBG ignored: setuid/setgid program (AT_SECURE)`. Queries
-//! from code ([`control`](fn@control)) still work.
-//!
-//! # The query language
+//! ## The query language
 //!
 //! The kernel's, as `Documentation/admin-guide/dynamic-debug-howto.rst`
 //! specifies it: match-specs ANDed together, then a flags change.
@@ -75,9 +70,8 @@
 //!
 //! [`control`](fn@control) returns how many callsites matched, summed over the batch's
 //! queries, counting those whose flags did not change, as the kernel does.
-//! A batch is parsed whole before anything changes: on error nothing changes.
 //!
-//! # Introspection
+//! ## Listing callsites
 //!
 //! [`callsites`] iterates every callsite compiled into the program, before
 //! any has run; [`listing`] gives the kernel's control-file text:
@@ -88,7 +82,9 @@
 //! src/net.rs:24 [demo::net]Client::recv =_ "received {} bytes" class:WIRE
 //! ```
 //!
-//! # Function names
+//! [`reset`] switches every callsite off again.
+//!
+//! ## Function names
 //!
 //! A callsite's function ([`Callsite::function`], the listing, `func`) is
 //! the function item it is written in, qualified within its module (the
@@ -113,18 +109,27 @@
 //! whole name, `func app::net::Client::*` the name joined to its module.
 //! The `markers` crate names its sites by the same rule (the same code).
 //!
-//! # Output
+//! ## Output
 //!
 //! Enabled callsites write one line to stderr through the same path as
 //! `eprint!` (so the test harness captures it), prefixed as the flags ask,
 //! in the kernel's order: `[tid] module:function:file:line: message`. Replace
 //! the sink with [`set_sink`] (for example [`Discard`], or your own
 //! [`Sink`]); other instrumentation can share the output through [`emit`].
-//! The replaced sink is flushed ([`Sink::flush`]) and kept, never dropped
-//! (a print may still be inside it on another thread): each replacement
-//! leaks one sink, see [`set_sink`].
 //!
-//! # Features
+//! # Options
+//!
+//! Environment variables, read once:
+//!
+//! - `DYNDBG` ([`ENV_VAR`]): a query batch applied before the first
+//!   callsite runs (above).
+//! - `DYNDBG_POOL`, read at first use: `on` (the default) keeps callsite
+//!   bodies in a zstd-compressed pool and gives back the pages of the raw
+//!   strings, `keep` pools but leaves those pages mapped, `off` keeps no
+//!   pool: queries read the raw records and function names stay on the
+//!   heap. What each choice costs: [`docs::performance`].
+//!
+//! Features:
 //!
 //! - `log`: records go to the `log` facade (level `Debug`, target and
 //!   module = module path, file and line set) instead of stderr.
@@ -132,60 +137,46 @@
 //!   arguments: no record, no branch. For library authors who want the
 //!   callsites gone from some builds.
 //!
-//! Two semver-incompatible copies of dyndbg in one binary keep separate
-//! registries: the linker section is named after the version.
+//! # Guarantees
 //!
-//! # Overhead
+//! - An off callsite never evaluates or formats its arguments.
+//! - A batch of queries is parsed whole before anything changes: on error
+//!   nothing changes, and the [`QueryError`] names the query, the byte
+//!   offset and what was expected.
+//! - In a setuid or setgid program (the kernel's `AT_SECURE`;
+//!   `issetugid()` on macOS and the BSDs), `DYNDBG` and `DYNDBG_POOL` are
+//!   ignored, as glibc's `secure_getenv` ignores such variables: the
+//!   environment belongs to a less privileged caller, who must not switch
+//!   on output of the program's data. Each variable that is set is reported
+//!   once on stderr: `dyndbg: DYNDBG ignored: setuid/setgid program
+//!   (AT_SECURE)`. Queries from code ([`control`](fn@control)) still work.
+//! - A replaced sink is flushed ([`Sink::flush`]) and kept, never dropped
+//!   (a print may still be inside it on another thread): each replacement
+//!   leaks one sink, see [`set_sink`].
+//! - Two semver-incompatible copies of dyndbg in one binary keep separate
+//!   registries: the linker section is named after the version.
+//! - Everything works on any platform Rust's `std` supports; the thread id
+//!   in the `t` prefix is the OS thread id (`gettid`) on Linux and a hash
+//!   of the std thread id elsewhere. Dropping the raw strings' pages is
+//!   done on Linux only.
 //!
-//! `cargo bench -p benches --bench callsite` runs the peers side by side in
-//! one process and, with valgrind installed, counts instructions under
-//! Callgrind. Measured here (2-core VM), per call:
+//! # Costs
 //!
-//! | case | instructions | ns |
-//! |---|---|---|
-//! | `log::debug!`, max level Info | 9 | 0.55 |
-//! | `pr_debug!`, off | 9 | 0.55 |
-//! | `tracing::debug!`, filtered out by an `EnvFilter` | 17 | 0.62 |
-//! | `tracing` fmt subscriber to `io::sink` | 5632 | 401 |
-//! | `pr_debug!` `+pmfl` to [`Discard`] (formatted, dropped) | 1038 | 65 |
-//! | `format!` of the same line alone | 938 | 61 |
+//! Measured on a 2-core VM, instructions under Callgrind
+//! ([`docs::performance`] has the tables and how they were taken):
 //!
-//! Off, a callsite is a byte load, a test and a branch (the loop around it
-//! makes the 9). On, it is 5.4x fewer instructions (6.2x less time) than
-//! tracing's fmt path, prefix included: the body comes from the cache of
-//! enabled bodies by index, never from the pool.
+//! - Off, a callsite is a byte load, a test and a branch: 9 instructions
+//!   per call in a loop, as `log::debug!` below its max level.
+//! - On (`+pmfl`, formatted to a sink), 1,038 instructions, 5.4x fewer than
+//!   tracing's fmt subscriber: the body comes from a cache of enabled
+//!   bodies, never from the pool.
+//! - Memory: the cold half of every callsite goes into a zstd pool at the
+//!   first query or listing (0.096 of the raw bytes for 20,988 callsites);
+//!   with the raw strings' pages given back, a listed program keeps 39%
+//!   less resident memory than without the pool. Queries over the pool
+//!   take about 1.6x as long (13 ms instead of 8 ms for 20,988 callsites).
 //!
-//! # Memory: the body pool
-//!
-//! A callsite is a hot head (its flag byte, in the linkme slice) and a cold
-//! body (module, file, function, format, class, line) that only queries and
-//! listings read. As the kernel's dynamic debug did with zsmalloc (seed
-//! 000), the bodies go into a compressed pool at first use: the first
-//! query, listing or [`stats`] serializes every body, with the function
-//! name the runtime computes, into zstd blocks of 16 KiB that decompress
-//! independently, against a 32 KiB dictionary sampled from the program's
-//! own records. Matching and listing then decompress block by block; the
-//! bodies of callsites that print stay cached decompressed, so an enabled
-//! print never decompresses (it reads the cache, never the pool). After
-//! the build, on Linux, the pages of `.rodata` holding the raw strings are
-//! given back with `madvise(MADV_DONTNEED)`: they are clean pages of the
-//! executable, so any later read (a [`Callsite`] accessor) faults the same
-//! bytes back in. That holds only while the file cannot change, so pages
-//! are dropped only in the main executable's own read-only mappings, and
-//! only when it is on a local filesystem (ext4, xfs, btrfs, f2fs,
-//! bcachefs, zfs, tmpfs, overlayfs, squashfs, erofs...), where the kernel
-//! refuses writes to a running executable. Strings in a shared library
-//! (which can be rewritten in place while mapped) or in a binary on NFS or
-//! FUSE stay mapped: there the figures below are those of `keep`.
-//!
-//! `DYNDBG` at startup builds the pool inside the first callsite's slow
-//! path (the query must read the bodies); without `DYNDBG` nothing is built
-//! until the first query or listing.
-//!
-//! `DYNDBG_POOL`, read once at first use: `on` (the default) pool and drop
-//! the raw strings' pages, `keep` pool but leave them mapped, `off` no
-//! pool: queries read the raw records and function names stay on the heap.
-//! [`stats`] tells what the bodies cost:
+//! [`stats`] tells what the bodies cost in your program:
 //!
 //! ```
 //! dyndbg::pr_debug!("pooled");
@@ -194,90 +185,13 @@
 //!     s.callsites, s.raw_body_bytes, s.pool_bytes, s.cached_bodies, s.cached_bytes);
 //! ```
 //!
-//! Measured on the generated test program `dyndbg/tests/manysites` (20,988
-//! callsites over 240 files, 768 modules, 2,644 functions; release, PIE,
-//! x86_64): raw bodies 6,184 KiB (a `Body` of 80 bytes plus every string
-//! it points to, counted per callsite), pool 592 KiB (0.096 of raw: data,
-//! index and dictionary).
+//! # More
 //!
-//! Resident memory (`cargo test --release -p dyndbg-manysites --test
-//! pool_memory -- --nocapture`: present pages from `/proc/self/pagemap`
-//! over the heads, the `Body` structs and the strings they point to, plus
-//! the heap the store keeps):
-//!
-//! | case | heads | `Body` structs | body strings | store heap | total |
-//! |---|---|---|---|---|---|
-//! | bodies never touched (first callsite ran, no query) | 332 KiB | 1,644 KiB | 60 of 1,596 KiB | 0 | 2,036 KiB |
-//! | listed without the pool (`DYNDBG_POOL=off`) | 332 KiB | 1,644 KiB | 1,596 KiB | 703 KiB (function names) | 4,275 KiB |
-//! | listed with the pool, raw pages kept (`keep`) | 332 KiB | 1,644 KiB | 1,596 KiB | 593 KiB (pool) | 4,165 KiB |
-//! | listed with the pool, raw pages dropped (`on`) | 332 KiB | 1,644 KiB | 60 KiB | 593 KiB (pool) | 2,629 KiB |
-//!
-//! What this says, honestly:
-//! - Untouched `.rodata` costs nothing: a program that never queries pays
-//!   only for what it cannot avoid. The heads and the `Body` structs are
-//!   resident from startup regardless (2 MiB here): they hold pointers, so
-//!   in a position-independent executable the dynamic loader writes every
-//!   one of them before `main`. The pool cannot save those pages, and
-//!   `madvise` must not touch them (they are private copies: dropping them
-//!   would bring back unrelocated bytes). Relocation-free bodies (offsets
-//!   instead of pointers, in a page-aligned section) would let them go too;
-//!   that needs a new record layout and is not done.
-//! - Without dropping pages, the pool saves only the function names' heap
-//!   (the pool, names included, is smaller than the names alone): 110 KiB.
-//! - With the raw strings' pages dropped, a listed program keeps 2,629 KiB
-//!   instead of 4,275 KiB: 39% less, 1.6 MiB. The kernel can also reclaim
-//!   clean `.rodata` pages under pressure on its own; the heap it cannot.
-//! - The build's scratch is freed; the anonymous memory a listing adds
-//!   (measured 1.0-1.6 MiB in every case) is mostly the listing's own
-//!   `String` that the allocator keeps for reuse.
-//!
-//! What it costs (`cargo bench -p benches --bench pool`, same program):
-//!
-//! | operation | raw records | pool |
-//! |---|---|---|
-//! | `func *rotate* +p` over 20,988 callsites | 8.0 ms, 122 M instr | 13.0–13.2 ms (1.6×), 172 M instr |
-//! | full listing | 5.6–9.6 ms, 57 M instr | 10.4–15.8 ms (1.7–1.9×), 106 M instr |
-//! | first callsite with `DYNDBG` set (builds the store) | 16–19 ms | 41–42 ms |
-//! | first callsite without `DYNDBG` (nothing built) | 23–32 µs | 23–32 µs |
-//!
-//! Reading every body from the pool (decompressing all 290 blocks) takes
-//! ~4.7 ms; the rest of a query is the matching itself. One body alone
-//! (one 16 KiB block) takes ~25 µs. Ranges are over two runs on a loaded
-//! 2-core VM; instruction counts are Callgrind's.
-//!
-//! The sweep that chose the parameters (pool / raw; build; one query):
-//! 4 KiB blocks 0.111, 16 KiB 0.096, 64 KiB 0.090 with the 32 KiB
-//! dictionary; without a dictionary 0.155 / 0.114 / 0.095. Level 19 gains
-//! ~10% but takes seconds to build; zstd's dictionary trainer gains 2% on
-//! the sampled dictionary but costs ~100 ms and 6 MiB of scratch.
-//!
-//! # Platforms
-//!
-//! Everything works on any platform Rust's `std` supports; the thread id in
-//! the `t` prefix is the OS thread id (`gettid`) on Linux and a hash of the
-//! std thread id elsewhere.
-//!
-//! # Internals
-//!
-//! The modules form layers, bottom first; each names only modules below it
-//! (`tests/layering.rs` checks the sources against this list):
-//!
-//! 1. `flags`: the flag byte and its kernel spelling.
-//! 2. `function_name`: a `type_name` to the function name of a listing.
-//! 3. `output`: sinks and the prefix of a printed line.
-//! 4. `query`: the query language (lexer, parser, matcher, glob, errors).
-//! 5. `env`: `DYNDBG` and `DYNDBG_POOL` read as `secure_getenv` would;
-//!    `DYNDBG` parsed.
-//! 6. `callsite`: the static record, hot head and cold body.
-//! 7. `registry`: the linkme slice of records and the writer lock.
-//! 8. `pool`: the zstd-compressed bodies.
-//! 9. `store`: where queries read bodies (pool or raw records), the cache
-//!    of enabled bodies, function names ([`Callsite::function`] is
-//!    implemented here) and [`Stats`].
-//! 10. `control`: the start-up work (applies `DYNDBG` once), queries,
-//!     reset, listing.
-//! 11. `__private`: what generated code calls; then `docs`, and the root,
-//!     which only re-exports.
+//! - [`docs::kernel_differences`]: the kernel's errors and quirks, and
+//!   what dyndbg does, row by row.
+//! - [`docs::performance`]: the measured tables.
+//! - [`docs::internals`]: how the records, the pool and the modules are
+//!   built.
 #![deny(unsafe_op_in_unsafe_fn)]
 #![doc(test(attr(deny(warnings))))]
 

@@ -1,4 +1,4 @@
-//! The modules of `src/` form layers (the crate docs' "Internals" list):
+//! The modules of `src/` form layers (the list in `src/docs/internals.rs`):
 //! a module may name (`crate::module`) only the modules below it, so
 //! there is no cycle. This test reads the sources and fails on a path
 //! that names a module above its own, or on a module missing from the
@@ -11,7 +11,7 @@ use std::path::Path;
 
 use support::check;
 
-/// Bottom first. Keep in step with the "Internals" section of `src/lib.rs`.
+/// Bottom first. Keep in step with the list in `src/docs/internals.rs`.
 const LAYERS: &[&str] = &[
     "flags",
     "function_name",
