@@ -123,6 +123,12 @@
 //! `outer::inner`; closures and `async` blocks fold into the function
 //! around them (`async fn fetch` gives `fetch`).
 //!
+//! # Options
+//!
+//! None at startup: no environment variable, no feature. Everything is
+//! runtime API: [`connect`] (name or glob, [`Probe::priority`]),
+//! [`disconnect`], [`disconnect_timeout`], [`list`].
+//!
 //! # Guarantees
 //!
 //! - [`disconnect`] returns only when no call of the probe is running on any
@@ -156,66 +162,33 @@
 //! probe is then disconnected but its running call still holds its data;
 //! release the lock and disconnect the id again to wait for it).
 //!
-//! # Configuration
-//!
-//! None at startup: no environment variable, no feature. Everything is
-//! runtime API: [`connect`] (name or glob, [`Probe::priority`]),
-//! [`disconnect`], [`disconnect_timeout`], [`list`].
-//!
-//! # Overhead
-//!
-//! A disarmed site compiles to one relaxed byte load, a test and a branch
-//! over the code that evaluates the arguments and calls the probes (which
-//! lives out of line, `#[cold]`). An armed site pays one arc-swap load of its
-//! probe array plus one indirect call per probe.
-//!
-//! `cargo bench -p benches --bench markers` (2-vCPU shared VM, release;
-//! ns/op are medians of interleaved rounds and move ±30 %, instructions are
-//! Callgrind counts per call including the benchmark loop):
-//!
-//! | case | ns/op | instr/op |
-//! |---|---|---|
-//! | `marker!` disarmed | 2.9 | 10 |
-//! | `pr_debug!` off | 3.1 | 16 |
-//! | `tracing::debug!` filtered out (EnvFilter) | 1.2 | 9 |
-//! | `marker!` + 1 [`Counter`] | 21.8 | 151 |
-//! | `tracing::info!` + 1 layer counting once | 22.3 | 136 |
-//! | `marker!` + 4 [`Counter`]s | 33.9 | 211 |
-//! | `tracing::info!` + 1 layer counting 4 times | 12.0 | 146 |
-//! | `marker!` + 1 typed probe adding up `len` | 36.9 | 179 |
-//! | `tracing::info!` + 1 layer adding up the `len` field | 40.6 | 294 |
-//!
-//! Each further probe costs about 20 instructions. `disconnect` waits for
-//! the hits in flight: microseconds when they run, up to a scheduler time
-//! slice when a thread holding one was preempted.
-//!
 //! # Platform notes
 //!
 //! Sites are gathered by linkme's distributed slices: Linux, macOS,
 //! Windows, the BSDs and illumos, as linkme supports them.
 //!
-//! # Internals
+//! # Costs
 //!
-//! The modules form layers, bottom first; each names only modules below it
-//! (`tests/layering.rs` checks the sources against this list):
+//! A disarmed site is one relaxed byte load, a test and a branch over the
+//! code that evaluates the arguments and calls the probes (which lives out
+//! of line, `#[cold]`): 10 instructions per call in a benchmark loop (a
+//! filtered-out `tracing::debug!` is 9). An armed site pays one arc-swap load of
+//! its probe array plus one indirect call per probe: 151 instructions with
+//! one [`Counter`], about 20 more per further probe. `disconnect` waits for
+//! the hits in flight: microseconds when they run, up to a scheduler time
+//! slice when a thread holding one was preempted. The measured table, side
+//! by side with `tracing`: [`docs::performance`].
 //!
-//! 1. `args`: argument tuples and the lent views ([`Ref`], [`DebugArg`]).
-//! 2. `site`: the static record, the listing, and the armed path: the
-//!    probe array a site holds (erased probes with their [`ProbeId`]s) and
-//!    the loop a hit runs. A generic probe receives the [`Site`], so the
-//!    site's array holds probes behind a trait defined here, and [`Probe`]
-//!    sits above it.
-//! 3. `probe`: [`Probe`] as users build it (typed, generic, identity,
-//!    priority).
-//! 4. `error`: what `connect` and `disconnect` refuse.
-//! 5. `registry`: connect, disconnect (the RCU-style wait), check.
-//! 6. `builtin`: [`Counter`], [`Printer`], [`RingBuffer`].
-//! 7. `__private`: what generated code calls; the root only re-exports.
+//! # More
+//!
+//! - [`docs::performance`]: the measured costs, beside `tracing`'s.
+//! - [`docs::internals`]: how the crate is built, module by module.
 #![deny(unsafe_op_in_unsafe_fn)]
 #![doc(test(attr(deny(warnings))))]
 
 mod args;
 mod builtin;
+pub mod docs;
 mod error;
 mod probe;
 mod registry;

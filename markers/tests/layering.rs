@@ -1,4 +1,4 @@
-//! The modules of `src/` form layers (the crate docs' "Internals" list):
+//! The modules of `src/` form layers (the list in `src/docs/internals.rs`):
 //! a module may name (`crate::module`) only the modules below it, so
 //! there is no cycle. The checker is dyndbg's (its tests also check the
 //! checker itself).
@@ -8,9 +8,9 @@ mod support;
 
 use std::path::Path;
 
-/// Bottom first. Keep in step with the "Internals" section of `src/lib.rs`.
+/// Bottom first. Keep in step with the list in `src/docs/internals.rs`.
 const LAYERS: &[&str] = &[
-    "args", "site", "probe", "error", "registry", "builtin", "private",
+    "args", "site", "probe", "error", "registry", "builtin", "private", "docs",
 ];
 
 #[test]
