@@ -1,0 +1,65 @@
+//! The process-wide tracking state the allocation paths read (the
+//! kernel's static key), and the statistics they bump.
+
+use core::sync::atomic::{AtomicU8, AtomicU64, Ordering};
+
+/// No allocation has been seen yet: `ALLOCOWNER` not read.
+pub(crate) const UNINIT: u8 = 0;
+/// One thread is reading `ALLOCOWNER`.
+pub(super) const STARTING: u8 = 1;
+/// Off, never enabled: pure pass-through.
+pub(super) const OFF: u8 = 2;
+/// On: allocations are recorded.
+pub(crate) const ON: u8 = 3;
+/// Disabled after being on: new allocations are not recorded, frees still
+/// remove their records.
+pub(super) const PAUSED: u8 = 4;
+
+pub(super) static STATE: AtomicU8 = AtomicU8::new(UNINIT);
+/// The inner allocator's live bytes when tracking was enabled: the early
+/// owner's estimate, less what was freed of it since.
+pub(super) static EARLY_AT_ENABLE: AtomicU64 = AtomicU64::new(0);
+pub(super) static EARLY_FREED: AtomicU64 = AtomicU64::new(0);
+static UNRECORDED: AtomicU64 = AtomicU64::new(0);
+
+#[inline(always)]
+pub(crate) fn state() -> u8 {
+    // Relaxed: the static-key check. Everything the tracked path reads
+    // (table layout, depot index) is published with Release before ON is
+    // stored and read with Acquire where it matters.
+    STATE.load(Ordering::Relaxed)
+}
+
+/// Whether frees must look for records (on, or paused after being on).
+#[inline(always)]
+pub(crate) fn has_records() -> bool {
+    let s = state();
+    s == ON || s == PAUSED
+}
+
+pub(crate) fn is_enabled() -> bool {
+    state() == ON
+}
+
+pub(crate) fn count_unrecorded() {
+    // Relaxed: a statistic.
+    UNRECORDED.fetch_add(1, Ordering::Relaxed);
+}
+
+/// A pointer without a record was freed: it was allocated while off.
+pub(crate) fn early_freed(size: usize) {
+    // Relaxed: a statistic.
+    EARLY_FREED.fetch_add(size as u64, Ordering::Relaxed);
+}
+
+pub(super) fn early_bytes() -> u64 {
+    // Relaxed: statistics.
+    EARLY_AT_ENABLE
+        .load(Ordering::Relaxed)
+        .saturating_sub(EARLY_FREED.load(Ordering::Relaxed))
+}
+
+pub(crate) fn unrecorded() -> u64 {
+    // Relaxed: a statistic.
+    UNRECORDED.load(Ordering::Relaxed)
+}
