@@ -211,6 +211,11 @@ mod store;
 #[path = "private.rs"]
 pub mod __private;
 
+// The README's examples, compiled and run as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;
+
 pub use callsite::Callsite;
 pub use control::{callsites, control, listing, reset, stats};
 pub use dyndbg_macros::pr_debug;

@@ -198,6 +198,11 @@ mod site;
 #[path = "private.rs"]
 pub mod __private;
 
+// The README's examples, compiled and run as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;
+
 pub use args::{Args, DebugArg, MAX_ARGS, Ref};
 pub use builtin::{Counter, Hit, Printer, RingBuffer};
 pub use dyndbg_macros::{marker, marker_fn};
