@@ -72,7 +72,7 @@ const CODE_MASK: u32 = (1 << CODE_BITS) - 1;
 /// A handle's code is its 24-bit packing plus this, wrapped to 20 bits:
 /// the 16 special handles (the top of the packing) wrap around to codes
 /// 1..=16, 0 stays the empty slot, and the stack handles up to
-/// [`LAST_CODED`] follow. Both ways are an add and a mask, no branch.
+/// `LAST_CODED` follow. Both ways are an add and a mask, no branch.
 const CODE_BIAS: u32 = 17;
 /// The last stack handle (24-bit packed) that has a code.
 #[cfg(test)]

@@ -1,8 +1,8 @@
 //! Process-wide tracking: the state the allocation paths read
-//! ([`state`]), turning tracking on and off (here: from `ALLOCOWNER` at the
-//! first allocation, or through the API), the fork and exit hooks
-//! registered when it is first on ([`hooks`]), and reading the records
-//! ([`snapshot`]).
+//! ([`state`](mod@state)), turning tracking on and off (here: from
+//! `ALLOCOWNER` at the first allocation, or through the API), the fork
+//! and exit hooks registered when it is first on ([`hooks`]), and reading
+//! the records ([`snapshot`](mod@snapshot)).
 
 use core::sync::atomic::{AtomicBool, AtomicPtr, Ordering};
 
