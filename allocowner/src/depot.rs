@@ -11,7 +11,7 @@
 //! and the frame count, the live allocation count (4 bytes), the live bytes
 //! (8 bytes), then the frames. The live count and bytes follow every
 //! allocation and free (page_owner's `page_owner_stacks`): the side table
-//! gathers the changes per shard and adds them here (see `table::Pending`),
+//! gathers the changes per shard and adds them here (see `table::pending`),
 //! and exact totals are read with its locks held, so reading a stack's
 //! totals is O(1). Records are never freed.
 
@@ -295,7 +295,7 @@ impl Depot {
 
     /// Adds `count` allocations and `bytes` bytes (either may be negative)
     /// to `handle`'s live totals. The side table calls this with changes
-    /// it has gathered per shard; see `table::Pending`.
+    /// it has gathered per shard; see `table::pending`.
     pub(crate) fn add(&self, handle: StackHandle, count: i32, bytes: i64) {
         // Relaxed (counters): exact totals are read only with every shard
         // lock held, after every pending change is added.

@@ -60,7 +60,10 @@ impl PendingTotals {
     /// `depot` is the table's field, by reference: it is only read on the
     /// cold path, where a set has no room.
     #[inline(always)]
-    #[allow(clippy::trivially_copy_pass_by_ref)]
+    #[expect(
+        clippy::trivially_copy_pass_by_ref,
+        reason = "by value, the table's field is loaded on every call (Callgrind: +0.4% on alloc_one)"
+    )]
     pub(super) fn add(&self, depot: &&Depot, handle: u32, count: i32, bytes: i64) {
         let p = match self.find(handle) {
             Some(p) => p,
@@ -110,7 +113,10 @@ impl PendingSet {
     /// Publishes the oldest totals and puts empty ones for `handle` first.
     #[cold]
     #[inline(never)]
-    #[allow(clippy::trivially_copy_pass_by_ref)]
+    #[expect(
+        clippy::trivially_copy_pass_by_ref,
+        reason = "the field's address, as `add` has it"
+    )]
     fn make_room(&self, depot: &&Depot, handle: u32) -> &Pending {
         let ways = &self.0;
         ways[WAYS - 1].publish(depot);
