@@ -2,6 +2,14 @@
 //! every live allocation, after the kernel's page_owner on the stack depot
 //! (seeds 003 and 004), fast enough to leave on.
 //!
+//! Off (the default) the wrapper is a pass-through: one relaxed atomic load
+//! and a branch per call, nothing mapped, nothing allocated. On, each live
+//! allocation has a record in a side table outside the allocation, naming
+//! its owner stack, and the stacks are stored once each in a stack depot;
+//! a [`snapshot`] or a report (a page_owner-style dump, a grouped report as
+//! page_owner_sort prints it, folded stacks, a flame graph, a diff) says
+//! who owns the live heap.
+//!
 //! # Setup
 //!
 //! ```toml
@@ -26,8 +34,48 @@
 //! }
 //! ```
 //!
-//! Off (the default) the wrapper is a pass-through: one relaxed atomic load
-//! and a branch per call, nothing mapped, nothing allocated.
+//! Or, with no code beyond the `#[global_allocator]` line:
+//!
+//! ```text
+//! ALLOCOWNER=on,report=/tmp/owners.txt ./myservice    # the grouped report at exit
+//! ```
+//!
+//! # Reading the data
+//!
+//! [`snapshot`] takes a consistent copy of every record ([`Allocation`]:
+//! address, size, alignment, owner [`StackHandle`], thread and timestamp
+//! with the `thread` client) and of the live totals of every owner
+//! ([`Stack`]: frames as raw return addresses, innermost first, live count
+//! and bytes), plus the early estimate and allocowner's own mapped bytes,
+//! which are never mixed into the program's figures. [`live_totals`] reads
+//! one owner's totals in O(1); [`stats`] reads allocowner's own figures
+//! without allocating; [`write_report`] writes the grouped report, and
+//! [`report`] makes the others. Symbols are resolved only when a report is
+//! made.
+//!
+//! What a record says:
+//!
+//! - Every live allocation made while tracking is on has a record: its
+//!   size, alignment and owner stack (with `thread`, also the OS thread id
+//!   and a timestamp).
+//! - `realloc` moves the record to the new address and size and **keeps
+//!   the stack of the original allocation** (as page_owner keeps the owner
+//!   on migration); no stack is captured on `realloc`. `dealloc` removes
+//!   the record.
+//! - Stacks are deduplicated in a stack depot behind 32-bit
+//!   [`StackHandle`]s, each with its live count and bytes kept up to date.
+//!   Special owners: [`StackHandle::DUMMY`] for allocowner's own
+//!   allocations (snapshots, reports), [`StackHandle::FAILURE`] for a stack
+//!   the depot had no room for, [`StackHandle::UNSAMPLED`] for allocations
+//!   the sampling unwinder skipped.
+//! - Bytes still live that were allocated before tracking was enabled are
+//!   one estimated "early" owner ([`Snapshot::early_bytes`]): what the inner
+//!   allocator reported live at enable time (`mallinfo2` for `System` on
+//!   glibc, including malloc's chunk overhead), minus the sizes of later
+//!   frees of pointers that have no record.
+//! - The first frame of a stack is the function that called the allocator
+//!   shim, or the shim itself (`__rust_alloc`) when the compiler did not
+//!   inline it: nothing of allocowner's own is kept.
 //!
 //! # Configuration
 //!
@@ -62,12 +110,6 @@
 //! - `capture=`: `auto` (default: frame pointers if the program has them,
 //!   else the sampling unwinder), `fp` or `unwind` to force one.
 //!
-//! In a setuid or setgid program (the kernel's `AT_SECURE`), `ALLOCOWNER`
-//! is ignored, as glibc's `secure_getenv` ignores the environment, and
-//! one line says so on stderr if it is set:
-//! `allocowner: ALLOCOWNER ignored: setuid/setgid program (AT_SECURE)`.
-//! The program itself can still call [`enable_with`].
-//!
 //! An unknown option or a bad value is reported once on stderr, naming it,
 //! and tracking stays off. At runtime: [`enable`], [`enable_with`] (same
 //! options, without `on`), [`disable`] (stop recording, keep records),
@@ -84,170 +126,78 @@
 //! assert!(!allocowner::is_enabled()); // nothing half-applied
 //! ```
 //!
-//! # What is recorded
-//!
-//! - A record per live allocation in a side table outside the allocation
-//!   (its layout is never changed), mapped straight from the OS, sharded
-//!   256 ways by 64 KiB heap region with a spin lock per shard: no lock is
-//!   shared by all threads. Clients declare what they need, as page_ext's
-//!   `need()`/`init()` do: the core client keeps the size, alignment and
-//!   depot handle, the `thread` client adds thread id and timestamp. With
-//!   the core client alone, a block of up to 256 bytes (aligned to at most
-//!   16) has its record in a 4-byte slot of its heap page's leaf, found by
-//!   address through a radix directory as page_ext finds a page's data;
-//!   other records are 16-byte rows of a hash table (32 with `thread`).
-//! - `realloc` moves the record to the new address and size and **keeps
-//!   the stack of the original allocation** (as page_owner keeps the owner
-//!   on migration); no stack is captured on `realloc`. A block of up to
-//!   64 KiB is reallocated under its record's shard lock, so a block that
-//!   stays in place only has its size updated, and the old address of one
-//!   that moves cannot be recorded by another thread before its record is
-//!   gone; a bigger block's record is removed first and put back after.
-//!   `dealloc` removes the record.
-//! - Stacks are deduplicated in a stack depot behind 32-bit
-//!   [`StackHandle`]s; each stack keeps its live count and bytes up to date
-//!   on every allocation and free ([`live_totals`] reads them in O(1)). The
-//!   changes gather in pending totals per side-table shard (16 sets of 4),
-//!   under the shard's lock, and reach the stack's record when a set needs
-//!   room or totals are read, so threads sharing a stack do not bounce its cache
-//!   line on every call.
-//!   Allocations allocowner makes itself (snapshots, reports) get
-//!   [`StackHandle::DUMMY`], through a `const`-initialised thread-local guard
-//!   without destructor, which also works while a thread's thread-locals are
-//!   being destroyed.
-//! - Bytes still live that were allocated before tracking was enabled are
-//!   one estimated "early" owner ([`Snapshot::early_bytes`]): what the inner
-//!   allocator reported live at enable time (`mallinfo2` for `System` on
-//!   glibc, including malloc's chunk overhead), minus the sizes of later
-//!   frees of pointers that have no record.
-//!
-//! # Stack capture
+//! ## Stack capture
 //!
 //! With frame pointers (this workspace builds with
 //! `-C force-frame-pointers=yes`; the Rust std ships with them) every
-//! allocation's stack is walked, each step checked to stay inside the
-//! thread's stack, go upward and be aligned. Whether the program keeps
-//! frame pointers is checked at enable time by walking from a known nested
-//! call. Without them, allocowner falls back to the `backtrace` crate's
-//! unwinder on one allocation in `sample` ([`CaptureMode::Sampling`]); the
-//! others are owned by [`StackHandle::UNSAMPLED`]. The unwinder takes the
-//! dynamic loader's lock (`dl_iterate_phdr`), which can deadlock with a
-//! thread that holds it and allocates (dhat-rs#38, gperftools#1159): prefer
-//! frame pointers. Symbols are resolved only when a report is made.
+//! allocation's stack is walked, and whether the program keeps frame
+//! pointers is checked at enable time. Without them, allocowner falls back
+//! to the `backtrace` crate's unwinder on one allocation in `sample`
+//! ([`CaptureMode::Sampling`]); the others are owned by
+//! [`StackHandle::UNSAMPLED`]. The unwinder takes the dynamic loader's
+//! lock (`dl_iterate_phdr`), which can deadlock with a thread that holds
+//! it and allocates (dhat-rs#38, gperftools#1159): prefer frame pointers.
+//! [`capture_mode`] says which is in use.
 //!
-//! # Reading the data
+//! # Guarantees
 //!
-//! [`snapshot`] takes a consistent copy of every record ([`Allocation`]:
-//! address, size, alignment, owner [`StackHandle`], thread and timestamp
-//! with the `thread` client) and of the live totals of every owner
-//! ([`Stack`]: frames as raw return addresses, innermost first, live count
-//! and bytes), plus the early estimate and allocowner's own mapped bytes,
-//! which are never mixed into the program's figures: with tracking on from
-//! the first allocation (`ALLOCOWNER` set), the program's owners in a
-//! snapshot or report add up exactly to what the inner allocator had live
-//! when it began, and the program's owners plus the dummy owner to what
-//! it has live while the records are copied (allocations made in a
-//! signal or atfork handler while allocowner holds a lock pass through
-//! unrecorded, and are the only exception). [`stats`] reads
-//! allocowner's own figures without allocating. [`write_report`] writes the
-//! grouped report.
+//! - **Exact totals.** With tracking on from the first allocation
+//!   (`ALLOCOWNER` set), the program's owners in a snapshot or report add
+//!   up exactly to what the inner allocator had live when it began, and
+//!   the program's owners plus the dummy owner to what it has live while
+//!   the records are copied (allocations made in a signal or atfork
+//!   handler while allocowner holds a lock pass through unrecorded, and
+//!   are the only exception).
+//! - **The allocator never panics, never recurses without bound**
+//!   (re-entered allocations are recorded as DUMMY, or pass through while
+//!   an internal lock is held), **and never allocates under its locks**,
+//!   but for the inner allocator's `realloc` of a small block, under a
+//!   side-table lock: so the inner allocator must not call the global
+//!   allocator while it holds a lock of its own, which `System` never does.
+//! - **fork**: a child forked at any moment, even while another thread was
+//!   enabling or inserting, finds consistent tables and free locks,
+//!   allocates, reports and exits normally; its records carry its own
+//!   thread id. An allocation in an atfork handler that runs in between
+//!   (one the program registered before tracking was first enabled)
+//!   passes through untracked instead of deadlocking.
+//! - **setuid/setgid** (the kernel's `AT_SECURE`): `ALLOCOWNER` is
+//!   ignored, as glibc's `secure_getenv` ignores the environment, and one
+//!   line says so on stderr if it is set:
+//!   `allocowner: ALLOCOWNER ignored: setuid/setgid program (AT_SECURE)`.
+//!   The program itself can still call [`enable_with`].
+//! - **Real-time threads**: allocowner's locks spin briefly, then sleep on
+//!   a futex (never an endless `sched_yield`, which livelocks `SCHED_FIFO`
+//!   threads).
+//! - **Platforms**: tracking needs Linux (mmap, `pthread_getattr_np`,
+//!   `mallinfo2` with glibc); frame-pointer walks exist for x86_64 and
+//!   aarch64. Elsewhere `OwnerAlloc` compiles and stays a pass-through, and
+//!   [`enable`] returns an error.
 //!
-//! The first frame of a stack is the function that called the allocator
-//! shim, or the shim itself (`__rust_alloc`) when the compiler did not
-//! inline it: nothing of allocowner's own is kept.
+//! # Costs
 //!
-//! # Overhead
+//! Measured with `cargo bench -p benches --bench alloc` on a noisy 2-core
+//! VM, against `System` ([`docs::performance`] has the tables, how they
+//! were taken, and where the cost goes):
 //!
-//! Off: one relaxed load and a branch per call; nothing is mapped (checked
-//! by a test: `own_mapped_bytes` stays 0). On, measured with
-//! `cargo bench -p benches --bench alloc` (2 shared cores, noisy VM: wall
-//! ratios move by ±15% between runs, the range of three runs is shown;
-//! instruction counts under Callgrind, in steady state, do not, except
-//! with 8 threads, where scheduling under Callgrind moves them a little),
-//! against `System`, with `enable()` and `stop()` outside the timed part:
+//! - Off: one relaxed load and a branch per call; nothing is mapped. Within
+//!   1% of `System` in instructions.
+//! - On: 1.24×–1.51× `System`'s instructions (1.35×–1.76× wall time) over
+//!   a `BTreeMap`, a JSON parse and random-size churn, on 1 and 8 threads;
+//!   dhat-rs is 12×–35× on the same work.
+//! - Memory: 13.7 bytes of side table per live allocation (4 bytes for a
+//!   small block), `16 + 8 × frames` bytes per unique stack in the depot,
+//!   26 KiB per thread, 272 KiB of static memory touched as used; all of
+//!   it mapped straight from the OS and shown apart in [`stats`] and in
+//!   every report.
+//! - A snapshot stalls allocating threads while it copies; `enable()` reads
+//!   `mallinfo2`, which walks malloc's free lists once.
 //!
-//! | work | off, instr. | on, instr. | on, wall | dhat, instr. |
-//! |---|---|---|---|---|
-//! | `BTreeMap<String, Vec<u8>>` 20k entries, 1 thread | 1.00× | 1.35× | 1.35–1.70× | 18.5× |
-//! | `serde_json` parse 0.8 MB, 1 thread | 1.01× | 1.47× | 1.41–1.47× | 35.5× |
-//! | random-size churn, 1 thread | 1.00× | 1.26× | 1.48–1.61× | 12.8× |
-//! | BTreeMap, 8 threads | 0.99× | 1.30× | 1.44–1.76× | 17.7× |
-//! | JSON, 8 threads | 1.01× | 1.51× | 1.44–1.48× | 35.3× |
-//! | churn, 8 threads | 1.00× | 1.24× | 1.53–1.73× | 12.3× |
+//! # More
 //!
-//! The goals of the design (on within 1.5× on one thread, 2× with 8) are
-//! met in instructions by every case, and in wall time with 8 threads by
-//! every run; on one thread the wall ratios scatter around 1.5×. The work
-//! these calls add (dependent loads, a locked exchange per call) retires
-//! slower than glibc's, and churn's memsets retire fast.
-//!
-//! What made 8 threads on 2 cores cost 2.2–3.1× before: the side table's
-//! pages were read before they were first written, so each faulted in the
-//! zero page and was then copied at the first write, with a TLB flush sent
-//! to every CPU of the process; a shard lock's holder taking those faults
-//! made the others `sched_yield` thousands of times a round. Pages are now
-//! populated for writing ahead of use (`MADV_POPULATE_WRITE`: arena pieces
-//! 64 KiB at a time, grown rows at once, what `stop()` gave back at the
-//! next enable, which is why that `enable()` takes about 2 ms after a
-//! 433,000-record table). Stacks' pending totals, which every thread
-//! shares through the depot, moved to 4-way sets: a quarter of all calls
-//! of a JSON parse pushed one out before, 0.4% now.
-//!
-//! Where the cost goes, per allocation and free, in the JSON parse
-//! (Callgrind, `alloc_one`, about 410 instructions added to a pair):
-//! - the capture, about 170: a remembered frame chain is checked (a
-//!   16-byte compare per frame record) instead of walking 16 frames,
-//!   hashing and looking the stack up; chains are kept per thread in 4-way
-//!   sets, since one allocating path reached from several callers at one
-//!   depth starts alike each time;
-//! - the insert, about 135 with the allocation path around it, and the
-//!   remove, about 105: a shard lock, the page index's three loads, the
-//!   slot, and the stack's pending totals. A small block's record is found
-//!   by address, never probed for; a bigger one's is a Robin Hood row. The
-//!   common free has no call in it, so it saves fewer registers.
-//!
-//! A `realloc` that moves is a remove plus an insert; one in place only
-//! updates the record (each of the BTreeMap's key strings grows in place
-//! once). A snapshot stalls allocating threads while it copies;
-//! `enable()` also reads `mallinfo2`, which walks malloc's free lists once.
-//!
-//! Memory: with the core client alone, 4 bytes per small allocation in
-//! its page's 512-byte leaf (made only for pages where a block of up to
-//! 256 bytes starts; a sparse page pays the whole leaf), 16 bytes per row
-//! for the rest in shards kept between 7/12 and 7/8 full: 13.7 bytes of
-//! side table per live allocation measured at the peak of a
-//! 433,000-allocation BTreeMap (22.2 with rows alone). Depot records are
-//! `16 + 8 × frames` bytes per unique stack (81 bytes for the 8.1-frame
-//! average there), in 16 KiB pools, plus a hash index of 4 bytes per 2 KiB
-//! of cap (128 KiB for the default 64 MiB cap). The 256 shards' locks and
-//! pending totals are 272 KiB of static memory, touched as used. Each
-//! thread keeps 26 KiB of recent chains in destructor-free thread-locals.
-//!
-//! # Failure rules
-//!
-//! The allocator never panics, never recurses without bound (re-entered
-//! allocations are recorded as DUMMY, or pass through while an internal
-//! lock is held), never allocates under its locks (but for the inner
-//! allocator's `realloc` of a small block, under a side-table shard lock:
-//! so the inner allocator must not call the global allocator while it
-//! holds a lock of its own, which `System` never does), and takes every
-//! lock it has (the enable lock, the depot's, every shard's, the page
-//! index's growth lock) in a `pthread_atfork` prepare handler, so a child
-//! forked while another thread was enabling or inserting finds
-//! consistent tables and free locks. While allocowner's fork handlers
-//! hold the locks, the forking thread's re-entrancy guard is on: an
-//! allocation in another atfork handler that runs in between (one the
-//! program registered before tracking was first enabled) passes through
-//! untracked instead of deadlocking. In the child, records carry the
-//! child's own thread id. Its locks spin briefly, then sleep on a futex
-//! (never an endless `sched_yield`, which livelocks `SCHED_FIFO` threads).
-//!
-//! # Platform notes
-//!
-//! Tracking needs Linux (mmap, `pthread_getattr_np`, `mallinfo2` with
-//! glibc); frame-pointer walks exist for x86_64 and aarch64. Elsewhere
-//! `OwnerAlloc` compiles and stays a pass-through, and [`enable`] returns
-//! an error.
+//! - [`docs::performance`]: the measured tables, what made 8 threads
+//!   expensive before and how it was fixed, where the instructions go.
+//! - [`docs::internals`]: the side table and its page index, pending
+//!   totals, the depot, the locks and the fork handlers.
 #![deny(unsafe_op_in_unsafe_fn)]
 #![doc(test(attr(deny(warnings))))]
 #![allow(
@@ -275,6 +225,7 @@ mod alloc;
 mod capture;
 mod config;
 mod depot;
+pub mod docs;
 #[doc(hidden)]
 pub mod fuzzing;
 mod guard;

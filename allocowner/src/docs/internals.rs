@@ -1,0 +1,78 @@
+//! # Internals: how allocowner is built
+//!
+//! For contributors and the curious; nothing here is needed to use the
+//! crate. What these choices cost: [`docs::performance`](super::performance).
+//!
+//! # The side table (page_ext)
+//!
+//! A record per live allocation lives in a side table outside the
+//! allocation (its layout is never changed), mapped straight from the OS,
+//! sharded 256 ways by 64 KiB heap region with a lock per shard: no lock is
+//! shared by all threads. Clients declare what they need, as page_ext's
+//! `need()`/`init()` do: the core client keeps the size, alignment and
+//! depot handle, the `thread` client adds thread id and timestamp; the
+//! record layout is fixed from their needs when tracking is first enabled.
+//!
+//! - **The page index.** With the core client alone, a block of up to 256
+//!   bytes (aligned to at most 16) has its record in a 4-byte slot of its
+//!   heap page's leaf (128 slots, one per 32-byte granule), found by
+//!   address through a three-level radix directory as page_ext finds a
+//!   page's data: never probed for.
+//! - **The rows.** Other records are 16-byte rows (32 with `thread`) of a
+//!   per-shard Robin Hood hash table with backward-shift deletion, grown by
+//!   1.5× at 7/8 load.
+//! - **realloc.** A block of up to 64 KiB is reallocated under its record's
+//!   shard lock, so a block that stays in place only has its size updated,
+//!   and the old address of one that moves cannot be recorded by another
+//!   thread before its record is gone; a bigger block's record is removed
+//!   first and put back after.
+//!
+//! # Live totals and the pending sets
+//!
+//! Each stack keeps its live count and bytes up to date on every
+//! allocation and free ([`live_totals`](crate::live_totals) reads them in
+//! O(1)). The changes gather in pending totals per side-table shard (16
+//! sets of 4), under the shard's lock, and reach the stack's record in the
+//! depot when a set needs room or totals are read, so threads sharing a
+//! stack do not bounce its cache line on every call.
+//!
+//! # The stack depot (stackdepot)
+//!
+//! Each distinct stack is stored once, in 16 KiB pools mapped from the OS
+//! up to `depot_cap`, behind a 32-bit handle; lookups walk an append-only
+//! hash chain without a lock, inserts take the depot's lock. A stack that
+//! does not fit gets the failure handle.
+//!
+//! # Re-entrancy: the dummy owner
+//!
+//! Allocations allocowner makes itself (snapshots, reports) get the dummy
+//! handle, through a `const`-initialised thread-local guard without
+//! destructor (page_owner's `in_page_owner` bit), which also works while a
+//! thread's thread-locals are being destroyed. Holding any of allocowner's
+//! locks sets the guard too, so an allocation on the same thread (a signal
+//! handler's) passes through instead of deadlocking.
+//!
+//! # Stack capture
+//!
+//! The frame-pointer walk checks each step to stay inside the thread's
+//! stack, go upward and be aligned; whether the program keeps frame
+//! pointers is checked at enable time by walking from a known nested call.
+//! Each thread remembers recent frame chains in 4-way sets, so a known
+//! chain is checked by a compare per frame instead of walked, hashed and
+//! looked up. Without frame pointers, the `backtrace` crate's unwinder runs
+//! on one allocation in `sample`.
+//!
+//! # Locks and fork
+//!
+//! Every lock (`spin`) spins briefly, then sleeps on a futex on Linux
+//! (never an endless `sched_yield`, which livelocks `SCHED_FIFO` threads),
+//! and never allocates. A `pthread_atfork` prepare handler takes every lock
+//! allocowner has, in one order: the enable lock (held while enabling,
+//! which takes the others), the depot's, every side-table shard's, then
+//! the page index's growth lock (taken under a shard's); the parent and
+//! child handlers release them in reverse order. So a child forked while another thread was
+//! enabling or inserting finds consistent tables and free locks. While the
+//! handlers hold the locks, the forking thread's re-entrancy guard is on:
+//! an allocation in another atfork handler that runs in between passes
+//! through untracked. In the child, records carry the child's own thread
+//! id, and the exit report is written only under `report_children`.
