@@ -186,9 +186,9 @@
 //!   dhat-rs is 12×–35× on the same work.
 //! - Memory: 13.7 bytes of side table per live allocation (4 bytes for a
 //!   small block), `16 + 8 × frames` bytes per unique stack in the depot,
-//!   26 KiB per thread, 272 KiB of static memory touched as used; all of
-//!   it mapped straight from the OS and shown apart in [`stats`] and in
-//!   every report.
+//!   both mapped straight from the OS and shown apart in [`stats`] and in
+//!   every report; 26 KiB of thread-locals per thread, and 272 KiB of
+//!   static memory touched as used.
 //! - A snapshot stalls allocating threads while it copies; `enable()` reads
 //!   `mallinfo2`, which walks malloc's free lists once.
 //!
