@@ -230,6 +230,8 @@ pub mod docs;
 pub mod fuzzing;
 mod guard;
 mod limits;
+#[cfg(target_os = "linux")]
+mod own_mappings;
 pub mod report;
 mod snapshot;
 mod spin;

@@ -27,10 +27,10 @@ pub(crate) fn map(len: usize) -> *mut u8 {
     }
     // Relaxed: a statistic, read only for reports.
     MAPPED_BYTES.fetch_add(len as u64, Ordering::Relaxed);
-    // Keep allocowner's own memory out of the access monitor's target
-    // (lock-free, allocation-free).
+    // List it as allocowner's own memory, which the access monitor leaves
+    // out of its target (lock-free, allocation-free).
     #[cfg(target_os = "linux")]
-    crate::access::exclude_mapping(p as usize, len);
+    crate::own_mappings::add(p as usize, len);
     p.cast()
 }
 
@@ -41,7 +41,7 @@ pub(crate) fn map(len: usize) -> *mut u8 {
 /// nothing may use the memory afterwards.
 pub(crate) unsafe fn unmap(p: *mut u8, len: usize) {
     #[cfg(target_os = "linux")]
-    crate::access::forget_mapping(p as usize);
+    crate::own_mappings::remove(p as usize);
     // SAFETY: the caller passes a live mapping of exactly this length.
     unsafe { libc::munmap(p.cast(), len) };
     // Relaxed: a statistic.

@@ -5,7 +5,7 @@
 use std::fmt;
 use std::io;
 use std::ops::Range;
-use std::sync::atomic::{AtomicPtr, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 /// One line of `/proc/self/maps`.
 #[derive(Clone, PartialEq, Eq, Debug)]
@@ -220,171 +220,37 @@ pub(crate) fn note_main_thread() {
     MAIN_THREAD_POINTER.store(tp, Ordering::Relaxed);
 }
 
-/// Slots of one block of the exclusion table.
-const BLOCK_SLOTS: usize = 1024;
-
-/// One block of the exclusion table: start and length per slot (0 when
-/// free), and the next block. The first block is a static; the others are
-/// mapped with `mmap` directly (never the Rust allocator: the table is
-/// filled from inside the allocator's own mapping code) when every slot
-/// before them is taken, chained lock-free, and never freed (a block that
-/// empties is reused).
-struct Block {
-    slots: [(AtomicUsize, AtomicUsize); BLOCK_SLOTS],
-    next: AtomicPtr<Block>,
-}
-
-static FIRST: Block = Block {
-    slots: [const { (AtomicUsize::new(0), AtomicUsize::new(0)) }; BLOCK_SLOTS],
-    next: AtomicPtr::new(std::ptr::null_mut()),
-};
-
-/// Blocks mapped beyond the first (a statistic for tests and reports).
-static EXTRA_BLOCKS: AtomicUsize = AtomicUsize::new(0);
-
-/// Iterates the chain of blocks.
-fn blocks() -> impl Iterator<Item = &'static Block> {
-    std::iter::successors(Some(&FIRST), |b| {
-        // Acquire: pairs with the Release CAS that linked the block, so its
-        // (zeroed) slots are visible.
-        let n = b.next.load(Ordering::Acquire);
-        // SAFETY: a linked block is a live mapping that is never unmapped.
-        unsafe { n.as_ref() }
-    })
-}
-
-/// Maps a new, zeroed block (all atomics zero: all slots free), or null.
-fn map_block() -> *mut Block {
-    let len = std::mem::size_of::<Block>();
-    // SAFETY: a fresh private anonymous mapping, no address hint.
-    let p = unsafe {
-        libc::mmap(
-            std::ptr::null_mut(),
-            len,
-            libc::PROT_READ | libc::PROT_WRITE,
-            libc::MAP_PRIVATE | libc::MAP_ANONYMOUS,
-            -1,
-            0,
-        )
-    };
-    if p == libc::MAP_FAILED {
-        return std::ptr::null_mut();
-    }
-    p.cast()
-}
-
-/// Claims a free slot of `b` for `[addr, addr + len)`.
-fn claim_in(b: &Block, addr: usize, len: usize) -> bool {
-    for (s, l) in &b.slots {
-        // AcqRel: claim the slot, then publish the length; readers take a
-        // slot only once its length is non-zero.
-        if s.compare_exchange(0, addr, Ordering::AcqRel, Ordering::Relaxed)
-            .is_ok()
-        {
-            l.store(len, Ordering::Release);
-            return true;
-        }
-    }
-    false
-}
-
 /// Leaves `[addr, addr + len)` out of every monitoring target: for the
 /// mappings allocowner makes for itself (side table, stack depot, the
 /// recorder's buffers). Lock-free and free of the Rust allocator, so the
 /// allocator may call it. The table grows by blocks of 1024 entries mapped
 /// with `mmap` (each block is itself left out); it returns `false`, after
 /// saying so once on stderr, only if the OS refuses a new block.
+///
+/// The table is allocowner's list of its own mappings, which its side
+/// table and stack depot fill whether or not the sampler is compiled in.
 pub fn exclude_mapping(addr: usize, len: usize) -> bool {
-    if len == 0 {
-        return true;
-    }
-    let mut b: &'static Block = &FIRST;
-    loop {
-        if claim_in(b, addr, len) {
-            return true;
-        }
-        // Acquire: see `blocks`.
-        let mut next = b.next.load(Ordering::Acquire);
-        if next.is_null() {
-            let fresh = map_block();
-            if fresh.is_null() {
-                report_full();
-                return false;
-            }
-            // AcqRel: publish the zeroed block (Release); on failure see the
-            // winner's block (Acquire).
-            match b.next.compare_exchange(
-                std::ptr::null_mut(),
-                fresh,
-                Ordering::AcqRel,
-                Ordering::Acquire,
-            ) {
-                Ok(_) => {
-                    // Relaxed: a statistic.
-                    EXTRA_BLOCKS.fetch_add(1, Ordering::Relaxed);
-                    // The block is allocowner's own memory too.
-                    // SAFETY: just linked, live forever.
-                    let blk = unsafe { &*fresh };
-                    claim_in(blk, fresh as usize, std::mem::size_of::<Block>());
-                    next = fresh;
-                }
-                Err(winner) => {
-                    // SAFETY: our block, never published.
-                    unsafe { libc::munmap(fresh.cast(), std::mem::size_of::<Block>()) };
-                    next = winner;
-                }
-            }
-        }
-        // SAFETY: a linked block is a live mapping that is never unmapped.
-        b = unsafe { &*next };
-    }
-}
-
-/// Says once on stderr that the table could not grow (no allocation).
-fn report_full() {
-    static SAID: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
-    // Relaxed: only deduplicates a message.
-    if !SAID.swap(true, Ordering::Relaxed) {
-        let msg = b"allocowner::access: the exclusion table cannot grow (mmap failed): some of allocowner's own mappings may be sampled\n";
-        // SAFETY: a write of a static buffer to stderr.
-        unsafe { libc::write(2, msg.as_ptr().cast(), msg.len()) };
-    }
+    crate::own_mappings::add(addr, len)
 }
 
 /// Undoes [`exclude_mapping`] for the mapping starting at `addr` (when it is
 /// unmapped).
 pub fn forget_mapping(addr: usize) {
-    for b in blocks() {
-        for (s, l) in &b.slots {
-            if s.load(Ordering::Acquire) == addr && l.load(Ordering::Acquire) != 0 {
-                l.store(0, Ordering::Release);
-                s.store(0, Ordering::Release);
-                return;
-            }
-        }
-    }
+    crate::own_mappings::remove(addr);
 }
 
 /// The ranges currently left out through [`exclude_mapping`] (allocowner's
 /// own side table and stack depot, when tracking is on, and the exclusion
 /// table's own blocks).
 pub fn excluded_ranges() -> Vec<Range<usize>> {
-    blocks()
-        .flat_map(|b| b.slots.iter())
-        .filter_map(|(s, l)| {
-            let start = s.load(Ordering::Acquire);
-            let len = l.load(Ordering::Acquire);
-            (start != 0 && len != 0).then(|| start..start + len)
-        })
-        .collect()
+    crate::own_mappings::ranges()
 }
 
 /// How many blocks of 1024 entries the exclusion table has mapped beyond
 /// its first, static one.
 #[doc(hidden)]
 pub fn exclusion_blocks() -> usize {
-    // Relaxed: a statistic.
-    EXTRA_BLOCKS.load(Ordering::Relaxed)
+    crate::own_mappings::extra_blocks()
 }
 
 #[cfg(test)]
