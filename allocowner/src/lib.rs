@@ -230,6 +230,7 @@ pub mod docs;
 pub mod fuzzing;
 mod guard;
 mod limits;
+mod maps;
 #[cfg(target_os = "linux")]
 mod own_mappings;
 pub mod report;

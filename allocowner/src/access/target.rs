@@ -2,40 +2,21 @@
 //! the anonymous private writable mappings, less thread stacks and the
 //! mappings allocowner made for itself.
 
-use std::fmt;
 use std::io;
 use std::ops::Range;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-/// One line of `/proc/self/maps`.
-#[derive(Clone, PartialEq, Eq, Debug)]
-pub(crate) struct Mapping {
-    /// First address.
-    pub start: usize,
-    /// One past the last address.
-    pub end: usize,
-    /// The four permission characters, e.g. `rw-p`.
-    pub perms: [u8; 4],
-    /// The path or pseudo-name (`[heap]`, `[stack]`), empty for anonymous.
-    pub name: String,
+pub(crate) use crate::maps::Mapping;
+
+/// Whether a mapping is private, readable and writable.
+fn is_private_rw(m: &Mapping) -> bool {
+    &m.perms == b"rw-p"
 }
 
-impl Mapping {
-    /// Whether the mapping is private, readable and writable.
-    pub(crate) fn is_private_rw(&self) -> bool {
-        &self.perms == b"rw-p"
-    }
-
-    /// Whether the mapping has no access at all (`---p`: a guard page or
-    /// reserved address space).
-    pub(crate) fn is_inaccessible(&self) -> bool {
-        &self.perms[..3] == b"---"
-    }
-
-    /// Its size in bytes.
-    pub(crate) fn len(&self) -> usize {
-        self.end - self.start
-    }
+/// Whether a mapping has no access at all (`---p`: a guard page or
+/// reserved address space).
+fn is_inaccessible(m: &Mapping) -> bool {
+    &m.perms[..3] == b"---"
 }
 
 /// The mapping of `maps` (sorted, as the kernel lists them) that holds
@@ -58,7 +39,7 @@ fn is_anon_or_heap(m: &Mapping) -> bool {
 /// used to be is never touched.
 pub(crate) fn armable(maps: &[Mapping], addr: usize) -> Option<i32> {
     mapping_of(maps, addr)
-        .filter(|m| m.is_private_rw() && is_anon_or_heap(m))
+        .filter(|m| is_private_rw(m) && is_anon_or_heap(m))
         .map(|_| libc::PROT_READ | libc::PROT_WRITE)
 }
 
@@ -72,54 +53,7 @@ pub(crate) fn still_armed(maps: &[Mapping], addr: usize) -> bool {
 /// This process's mappings now, or `None` if `/proc/self/maps` cannot be
 /// read.
 pub(crate) fn read_maps() -> Option<Vec<Mapping>> {
-    let text = std::fs::read_to_string("/proc/self/maps").ok()?;
-    parse_maps(&text).ok()
-}
-
-/// A line of `/proc/self/maps` that could not be parsed.
-#[derive(Clone, PartialEq, Eq, Debug)]
-pub(crate) struct MapsError {
-    line: String,
-}
-
-impl fmt::Display for MapsError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "unparsable line in /proc/self/maps: {:?}", self.line)
-    }
-}
-
-impl std::error::Error for MapsError {}
-
-/// Parses the text of a maps file.
-pub(crate) fn parse_maps(text: &str) -> Result<Vec<Mapping>, MapsError> {
-    let err = |line: &str| MapsError {
-        line: line.to_owned(),
-    };
-    let mut out = Vec::new();
-    for line in text.lines().filter(|l| !l.trim().is_empty()) {
-        let mut fields = line.split_ascii_whitespace();
-        let range = fields.next().ok_or_else(|| err(line))?;
-        let perms = fields.next().ok_or_else(|| err(line))?;
-        // offset, dev, inode
-        for _ in 0..3 {
-            fields.next().ok_or_else(|| err(line))?;
-        }
-        let name = fields.collect::<Vec<_>>().join(" ");
-        let (s, e) = range.split_once('-').ok_or_else(|| err(line))?;
-        let start = usize::from_str_radix(s, 16).map_err(|_| err(line))?;
-        let end = usize::from_str_radix(e, 16).map_err(|_| err(line))?;
-        let perms: [u8; 4] = perms.as_bytes().try_into().map_err(|_| err(line))?;
-        if end < start {
-            return Err(err(line));
-        }
-        out.push(Mapping {
-            start,
-            end,
-            perms,
-            name,
-        });
-    }
-    Ok(out)
+    crate::maps::read().ok()
 }
 
 /// The largest guard that sits below a thread stack: glibc's default is one
@@ -146,15 +80,15 @@ pub(crate) fn select(maps: &[Mapping], excluded: &[Range<usize>]) -> Vec<Range<u
     }
     let mut out: Vec<Range<usize>> = Vec::new();
     for (i, m) in maps.iter().enumerate() {
-        if !m.is_private_rw() || !(m.name.is_empty() || m.name == "[heap]") {
+        if !is_private_rw(m) || !(m.name.is_empty() || m.name == "[heap]") {
             continue;
         }
         if m.name.is_empty() && i > 0 {
             let below = &maps[i - 1];
             if below.end == m.start
-                && below.is_inaccessible()
+                && is_inaccessible(below)
                 && below.name.is_empty()
-                && below.len() <= MAX_STACK_GUARD
+                && below.end - below.start <= MAX_STACK_GUARD
             {
                 continue; // a thread stack
             }
@@ -190,8 +124,7 @@ pub(crate) fn select(maps: &[Mapping], excluded: &[Range<usize>]) -> Vec<Range<u
 /// and thread stacks, `.bss`, the main thread's control block and the ranges
 /// registered through [`exclude_mapping`] left out.
 pub fn current() -> io::Result<Vec<Range<usize>>> {
-    let text = std::fs::read_to_string("/proc/self/maps")?;
-    let maps = parse_maps(&text).map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))?;
+    let maps = crate::maps::read()?;
     let mut excluded = excluded_ranges();
     // The main thread's control block (TCB, static TLS, the rseq area the
     // kernel writes at every preemption) lives in an anonymous mapping of
@@ -272,7 +205,7 @@ mod tests {
 
     #[test]
     fn selects_heap_and_anonymous_rw_without_stacks() {
-        let maps = parse_maps(MAPS).unwrap();
+        let maps = crate::maps::parse(MAPS).unwrap();
         assert_eq!(maps.len(), 10);
         assert_eq!(maps[8].name, "/dev/zero (deleted)");
         let t = select(&maps, &[]);
@@ -287,7 +220,7 @@ mod tests {
 
     #[test]
     fn excluded_ranges_are_cut_out() {
-        let maps = parse_maps(MAPS).unwrap();
+        let maps = crate::maps::parse(MAPS).unwrap();
         let cut = std::iter::once(0x7f00_0001_0000..0x7f00_0002_0000).collect::<Vec<_>>();
         let t = select(&maps, &cut);
         assert_eq!(
@@ -302,7 +235,7 @@ mod tests {
 
     #[test]
     fn unsorted_and_overlapping_exclusions_are_cut_out() {
-        let maps = parse_maps(MAPS).unwrap();
+        let maps = crate::maps::parse(MAPS).unwrap();
         let cut = [
             0x7f00_0008_0000..0x7f00_0009_0000,
             0x7f00_0001_0000..0x7f00_0002_0000,
@@ -323,7 +256,7 @@ mod tests {
 
     #[test]
     fn armable_and_still_armed_read_the_protection_now() {
-        let maps = parse_maps(MAPS).unwrap();
+        let maps = crate::maps::parse(MAPS).unwrap();
         let rw = libc::PROT_READ | libc::PROT_WRITE;
         assert_eq!(armable(&maps, 0x55d0_c020_0000), Some(rw), "[heap]");
         assert_eq!(armable(&maps, 0x7f00_0000_0000), Some(rw), "anonymous");
@@ -334,13 +267,6 @@ mod tests {
         assert!(still_armed(&maps, 0x7f00_0010_0000));
         assert!(!still_armed(&maps, 0x7f00_0000_0000));
         assert!(!still_armed(&maps, 0x7f00_0040_0000));
-    }
-
-    #[test]
-    fn bad_lines_are_named() {
-        let e = parse_maps("zz-10 rw-p 0 0 0\n").unwrap_err();
-        assert!(e.to_string().contains("zz-10"), "{e}");
-        assert!(parse_maps("1000-2000 rw-p\n").is_err());
     }
 
     #[test]

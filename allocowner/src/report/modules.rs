@@ -72,31 +72,17 @@ pub struct ModuleMap {
     modules: Vec<Module>,
 }
 
-/// A line of a maps file that could not be parsed.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct MapsError {
-    /// 1-based line number.
-    pub line: usize,
-    /// What was wrong.
-    pub reason: String,
-}
-
-impl fmt::Display for MapsError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "invalid maps line {}: {}", self.line, self.reason)
-    }
-}
-
-impl std::error::Error for MapsError {}
+/// A line of a maps file that could not be parsed (the parser is
+/// allocowner's one `/proc/self/maps` parser, shared with the access
+/// sampler).
+pub use crate::maps::MapsError;
 
 impl ModuleMap {
     /// Reads `/proc/self/maps` and the ELF headers (build-id, segments) of
     /// every mapped file. Linux only: elsewhere, an error.
     pub fn current() -> std::io::Result<ModuleMap> {
         crate::guard::inside(|| {
-            let text = std::fs::read_to_string("/proc/self/maps")?;
-            let mut map = ModuleMap::parse(&text)
-                .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, e))?;
+            let mut map = ModuleMap::from_mappings(crate::maps::read()?);
             map.read_elf_headers();
             Ok(map)
         })
@@ -106,57 +92,24 @@ impl ModuleMap {
     /// mappings (and, per file, all its mappings to find the load address).
     /// Does not read the files: see [`ModuleMap::read_elf_headers`].
     pub fn parse(text: &str) -> Result<ModuleMap, MapsError> {
+        crate::guard::inside(|| Ok(ModuleMap::from_mappings(crate::maps::parse(text)?)))
+    }
+
+    /// Groups `maps` by file, keeping the files that have an executable
+    /// mapping.
+    fn from_mappings(maps: Vec<crate::maps::Mapping>) -> ModuleMap {
         crate::guard::inside(|| {
             let mut modules: Vec<Module> = Vec::new();
             let mut executable: Vec<bool> = Vec::new();
-            for (i, line) in text.lines().enumerate() {
-                if line.trim().is_empty() {
-                    continue;
-                }
-                let err = |reason: String| MapsError {
-                    line: i + 1,
-                    reason,
-                };
-                let mut rest = line;
-                let mut field = || {
-                    rest = rest.trim_start();
-                    let end = rest.find(char::is_whitespace).unwrap_or(rest.len());
-                    let (f, r) = rest.split_at(end);
-                    rest = r;
-                    f
-                };
-                let range = field();
-                let perms = field();
-                let offset = field();
-                let _dev = field();
-                let inode = field();
-                let path = rest.trim();
-                let (start, end) = range
-                    .split_once('-')
-                    .and_then(|(s, e)| {
-                        Some((
-                            usize::from_str_radix(s, 16).ok()?,
-                            usize::from_str_radix(e, 16).ok()?,
-                        ))
-                    })
-                    .filter(|(s, e)| s < e)
-                    .ok_or_else(|| err(format!("bad address range {range:?}")))?;
-                if perms.len() != 4 || !perms.chars().all(|c| "rwxsp-".contains(c)) {
-                    return Err(err(format!("bad permissions {perms:?}")));
-                }
-                let offset = u64::from_str_radix(offset, 16)
-                    .map_err(|_| err(format!("bad file offset {offset:?}")))?;
-                if inode.parse::<u64>().is_err() {
-                    return Err(err(format!("bad inode {inode:?}")));
-                }
-                if path.is_empty() {
+            for m in maps {
+                if m.name.is_empty() {
                     continue; // anonymous memory: no code we can name
                 }
-                let path = path.strip_suffix(" (deleted)").unwrap_or(path);
-                let exec = perms.as_bytes()[2] == b'x';
+                let path = m.name.strip_suffix(" (deleted)").unwrap_or(&m.name);
+                let (start, offset) = (m.start, m.offset);
                 let idx = modules
                     .iter()
-                    .position(|m| m.path == Path::new(path))
+                    .position(|x| x.path == Path::new(path))
                     .unwrap_or_else(|| {
                         modules.push(Module {
                             path: PathBuf::from(path),
@@ -169,19 +122,19 @@ impl ModuleMap {
                         executable.push(false);
                         modules.len() - 1
                     });
-                let m = &mut modules[idx];
-                if offset == 0 || start.wrapping_sub(offset as usize) < m.load_address {
-                    m.load_address = start.wrapping_sub(offset as usize);
+                let module = &mut modules[idx];
+                if offset == 0 || start.wrapping_sub(offset as usize) < module.load_address {
+                    module.load_address = start.wrapping_sub(offset as usize);
                 }
-                m.mappings.push((start, end, offset));
-                executable[idx] |= exec;
+                module.mappings.push((start, m.end, offset));
+                executable[idx] |= m.is_executable();
             }
             let modules = modules
                 .into_iter()
                 .zip(executable)
                 .filter_map(|(m, x)| x.then_some(m))
                 .collect();
-            Ok(ModuleMap { modules })
+            ModuleMap { modules }
         })
     }
 
