@@ -7,7 +7,8 @@
 //! The wrappers call exactly what the crate calls: [`parse_allocowner`]
 //! is what the first allocation does with `ALLOCOWNER`, [`parse_options`]
 //! what [`crate::enable_with`] does with its argument, and
-//! [`parse_access_control`] what the `ALLOCOWNER_ACCESS` constructor and
+//! [`parse_access_control`] (with the `access` feature) what the
+//! `ALLOCOWNER_ACCESS` constructor and
 //! [`crate::access::Monitor::set_recording`] do with the control string.
 //! The `ALLOCOWNER` parsers allocate nothing (they run inside the first
 //! allocation); only [`Options::render`] allocates.
@@ -135,7 +136,8 @@ pub fn parse_options(options: &[u8]) -> Result<Options, ConfigError> {
 
 /// Parses an `ALLOCOWNER_ACCESS` control string `"<buffer_len> <path>"`,
 /// as the constructor and [`crate::access::Monitor::set_recording`] do.
-#[cfg(target_os = "linux")]
+/// With the `access` feature only.
+#[cfg(all(target_os = "linux", feature = "access"))]
 pub fn parse_access_control(
     value: &str,
 ) -> Result<crate::access::RecordControl, crate::access::AccessError> {
@@ -252,7 +254,9 @@ fn check_error(e: &ConfigError, input: &[u8]) {
 /// - an error is `EINVAL`, one line, and names the offending value: the
 ///   control string quoted (as given, or as its two words), the buffer
 ///   length, or the path length.
-#[cfg(target_os = "linux")]
+///
+/// With the `access` feature only.
+#[cfg(all(target_os = "linux", feature = "access"))]
 pub fn check_access_control(value: &str) {
     use crate::access::AccessError;
     use crate::access::{MAX_BUFFER_LEN, MAX_PATH_LEN, MIN_BUFFER_LEN};

@@ -194,6 +194,12 @@
 //!
 //! # More
 //!
+//! - `allocowner::access` (Linux): a DAMON-style sampler of which heap
+//!   regions are accessed, recorded in DAMON's formats and joined with the
+//!   owner stacks (`ALLOCOWNER_ACCESS="<buffer_len> <path>"`). It is the
+//!   opt-in feature `access`
+//!   (`allocowner = { version = "0.1", features = ["access"] }`); without
+//!   it a program links no constructor of allocowner's and no zlib.
 //! - [`docs::performance`]: the measured tables, what made 8 threads
 //!   expensive before and how it was fixed, where the instructions go.
 //! - [`docs::internals`]: the side table and its page index, pending
@@ -219,7 +225,7 @@
 use std::io;
 use std::path::Path;
 
-#[cfg(target_os = "linux")]
+#[cfg(all(target_os = "linux", feature = "access"))]
 pub mod access;
 mod alloc;
 mod capture;

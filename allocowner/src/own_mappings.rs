@@ -156,6 +156,7 @@ pub(crate) fn remove(addr: usize) {
 /// The ranges listed now: allocowner's own side table and stack depot,
 /// when tracking is on, whatever else was added, and the list's own
 /// blocks. Allocates the result (never called from the allocator).
+#[cfg(feature = "access")]
 pub(crate) fn ranges() -> Vec<core::ops::Range<usize>> {
     blocks()
         .flat_map(|b| b.slots.iter())
@@ -169,6 +170,7 @@ pub(crate) fn ranges() -> Vec<core::ops::Range<usize>> {
 
 /// How many blocks of 1024 entries the list has mapped beyond its first,
 /// static one.
+#[cfg(feature = "access")]
 pub(crate) fn extra_blocks() -> usize {
     // Relaxed: a statistic.
     EXTRA_BLOCKS.load(Ordering::Relaxed)

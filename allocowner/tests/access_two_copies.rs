@@ -8,6 +8,7 @@
 //! crate's sources twice under both versions, as `dyndbg/tests/two_copies.rs`
 //! does for dyndbg.
 
+use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -49,17 +50,43 @@ fn manifest_sections() -> String {
     };
     let ws_deps = section(&ws, "[workspace.dependencies]");
     let mut out = String::from("[dependencies]\n");
+    let ws_def = |name: &str| -> String {
+        let def = ws_deps
+            .iter()
+            .find(|l| l.split_once('=').is_some_and(|(k, _)| k.trim() == name))
+            .unwrap_or_else(|| panic!("{name} not in [workspace.dependencies]"));
+        // The value alone, as an inline table (`"1"` is `{ version = "1" }`).
+        let value = def.split_once('=').unwrap().1.trim();
+        match value.strip_prefix('{').and_then(|v| v.strip_suffix('}')) {
+            Some(table) => table.trim().to_owned(),
+            None => format!("version = {value}"),
+        }
+    };
     for line in section(&own, "[dependencies]") {
-        match line.split_once(".workspace = true") {
-            Some((name, _)) => {
-                let name = name.trim();
-                let def = ws_deps
-                    .iter()
-                    .find(|l| l.split_once('=').is_some_and(|(k, _)| k.trim() == name))
-                    .unwrap_or_else(|| panic!("{name} not in [workspace.dependencies]"));
-                out.push_str(def);
-            }
-            None => out.push_str(&line),
+        let (name, value) = line.split_once('=').unwrap();
+        let name = name.trim();
+        if let Some(name) = name.strip_suffix(".workspace") {
+            // `x.workspace = true`
+            let _ = write!(out, "{name} = {{ {} }}", ws_def(name));
+        } else if let Some(table) = value.trim().strip_prefix('{')
+            && table.contains("workspace = true")
+        {
+            // `x = { workspace = true, optional = true }`: the workspace's
+            // keys and the others of the line.
+            let own_keys: Vec<&str> = table
+                .trim_end_matches(|c: char| c == '}' || c.is_whitespace())
+                .split(',')
+                .map(str::trim)
+                .filter(|k| !k.is_empty() && *k != "workspace = true")
+                .collect();
+            let _ = write!(
+                out,
+                "{name} = {{ {}, {} }}",
+                ws_def(name),
+                own_keys.join(", ")
+            );
+        } else {
+            out.push_str(&line);
         }
         out.push('\n');
     }
@@ -101,8 +128,8 @@ fn build(root: &Path) -> PathBuf {
         "[package]\nname = \"app\"\nversion = \"0.0.0\"\nedition = \"2024\"\n\n\
          [workspace]\nexclude = [\"allocowner-0.1.0\", \"allocowner-0.2.0\"]\n\n\
          [dependencies]\n\
-         old = { package = \"allocowner\", path = \"allocowner-0.1.0\" }\n\
-         new = { package = \"allocowner\", path = \"allocowner-0.2.0\" }\n",
+         old = { package = \"allocowner\", path = \"allocowner-0.1.0\", features = [\"access\"] }\n\
+         new = { package = \"allocowner\", path = \"allocowner-0.2.0\", features = [\"access\"] }\n",
     );
     write(
         root.join("src/main.rs"),

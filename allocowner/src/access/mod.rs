@@ -14,7 +14,16 @@
 //!
 //! # Setup
 //!
-//! No code: run the program with
+//! The sampler is allocowner's opt-in feature `access` (it brings the
+//! start-up constructor below and `flate2`; a program that only uses
+//! [`OwnerAlloc`] links neither):
+//!
+//! ```toml
+//! [dependencies]
+//! allocowner = { version = "0.1", features = ["access"] }
+//! ```
+//!
+//! Then no code: run the program with
 //!
 //! ```text
 //! ALLOCOWNER_ACCESS="1048576 /tmp/heap.json.z" ./my-program
@@ -279,6 +288,24 @@
 //! and coldest owners with symbolized stacks. The monitor's own allocations
 //! are owned by [`StackHandle::DUMMY`](crate::StackHandle::DUMMY).
 //!
+//! # The join with the allocator
+//!
+//! The sampler is a layer above the allocator and uses only this of it;
+//! nothing below names the sampler:
+//!
+//! - **allocowner's own mappings** (`crate::own_mappings`): the side table
+//!   and the stack depot list every mapping they make there, from inside
+//!   the allocator, lock-free; the target leaves them out
+//!   ([`exclude_mapping`], [`excluded_ranges`] are that list).
+//! - **`/proc/self/maps`** through allocowner's one parser (`crate::maps`),
+//!   shared with the report's module map.
+//! - **snapshots with stacks** ([`crate::snapshot()`], [`crate::Snapshot`])
+//!   and the report's symbolizer (`crate::report::Symbolizer`, `trim`,
+//!   `Frame`), which [`attribute`] joins with a recording.
+//! - **the re-entrancy guard** (`crate::guard::inside`) around the monitor
+//!   thread and the manual steps, so that the monitor's own allocations are
+//!   owned by [`StackHandle::DUMMY`](crate::StackHandle::DUMMY).
+//!
 //! # Platform notes
 //!
 //! Linux only (the module is compiled out elsewhere). Write-protect mode
@@ -287,9 +314,10 @@
 //!
 //! # Testing
 //!
-//! `cargo test -p allocowner --release` runs, besides unit tests, the
-//! accuracy test, the `ALLOCOWNER_ACCESS` test (re-running its own binary
-//! under `OwnerAlloc`), attribution, and `tests/access_damo.rs`, which
+//! allocowner's own tests build it with this feature (a dev-dependency on
+//! itself), so `cargo test -p allocowner --release` runs, besides unit
+//! tests, the accuracy test, the `ALLOCOWNER_ACCESS` test (re-running its
+//! own binary under `OwnerAlloc`), attribution, and `tests/access_damo.rs`, which
 //! installs damo 3.4.3 and damo 2.0.1 into venvs under the target dir on
 //! first run (cached; needs `python3 -m venv` and PyPI, and fails if they
 //! cannot be installed), records a workload and checks what
