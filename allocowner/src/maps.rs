@@ -174,6 +174,44 @@ mod tests {
         );
     }
 
+    /// The one parser: no other module of allocowner opens the maps file
+    /// (the report's module map and the access sampler's target each had a
+    /// parser of their own before).
+    #[test]
+    fn only_this_module_reads_the_maps_file() {
+        fn sources(dir: &std::path::Path, out: &mut Vec<std::path::PathBuf>) {
+            for e in std::fs::read_dir(dir).unwrap() {
+                let path = e.unwrap().path();
+                if path.is_dir() {
+                    sources(&path, out);
+                } else if path.extension().is_some_and(|x| x == "rs") {
+                    out.push(path);
+                }
+            }
+        }
+        let src = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+        let mut files = Vec::new();
+        sources(&src, &mut files);
+        assert!(
+            files.len() > 10,
+            "{} sources in {}",
+            files.len(),
+            src.display()
+        );
+        let literal = ["\"/proc/", "self/maps\""].concat();
+        let readers: Vec<String> = files
+            .iter()
+            .filter(|f| {
+                std::fs::read_to_string(f)
+                    .unwrap()
+                    .lines()
+                    .any(|l| !l.trim_start().starts_with("//") && l.contains(&literal))
+            })
+            .map(|f| f.strip_prefix(&src).unwrap().display().to_string())
+            .collect();
+        assert_eq!(readers, ["maps.rs"]);
+    }
+
     #[cfg(target_os = "linux")]
     #[test]
     fn this_process_maps_hold_this_function() {
