@@ -7,9 +7,9 @@
 //! The wrappers call exactly what the crate calls: [`parse_allocowner`]
 //! is what the first allocation does with `ALLOCOWNER`, [`parse_options`]
 //! what [`crate::enable_with`] does with its argument, and
-//! [`parse_access_control`] (with the `access` feature) what the
-//! `ALLOCOWNER_ACCESS` constructor and
-//! [`crate::access::Monitor::set_recording`] do with the control string.
+//! `parse_access_control` (with the `access` feature) what the
+//! `ALLOCOWNER_ACCESS` constructor and `access::Monitor::set_recording`
+//! do with the control string.
 //! The `ALLOCOWNER` parsers allocate nothing (they run inside the first
 //! allocation); only [`Options::render`] allocates.
 

@@ -1,6 +1,7 @@
 //! Every mapping allocowner made for itself: the side table's and the
-//! stack depot's mappings, registered by [`crate::sys`] as it maps and
-//! unmaps them, and the recorder's buffers.
+//! stack depot's (all that [`crate::sys::map`] makes), added and removed
+//! as they are mapped and unmapped, the list's own blocks, and what a
+//! program adds through `allocowner::access::exclude_mapping`.
 //!
 //! A low layer: it names nothing above it. [`crate::sys`] writes the list
 //! from inside the allocator's own mapping code, so it is lock-free and

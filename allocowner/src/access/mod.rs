@@ -163,7 +163,7 @@
 //! [`exclude_mapping`] by its side table and stack depot; see
 //! [`excluded_ranges`]; the table grows by blocks of 1024 entries mapped
 //! with `mmap`, outside the Rust allocator, so the stack depot's thousands
-//! of mappings all fit). [`target`] returns what would be watched now.
+//! of mappings all fit). [`target()`] returns what would be watched now.
 //! Regions start as
 //! DAMON's "three regions" (the span cut at the two biggest gaps) split
 //! evenly to the minimum count, and are refitted every update interval, when
@@ -282,7 +282,7 @@
 //! # Attribution
 //!
 //! With [`OwnerAlloc`] tracking, [`attribute`] joins the last aggregations
-//! of a recording with a [`snapshot`](crate::snapshot): per owner stack,
+//! of a recording with a [`snapshot`](crate::snapshot()): per owner stack,
 //! the live bytes, the bytes in hot regions, the bytes never accessed and
 //! the mean access count; [`Attribution::write_report`] prints the hottest
 //! and coldest owners with symbolized stacks. The monitor's own allocations

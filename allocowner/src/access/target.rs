@@ -153,9 +153,10 @@ pub(crate) fn note_main_thread() {
     MAIN_THREAD_POINTER.store(tp, Ordering::Relaxed);
 }
 
-/// Leaves `[addr, addr + len)` out of every monitoring target: for the
-/// mappings allocowner makes for itself (side table, stack depot, the
-/// recorder's buffers). Lock-free and free of the Rust allocator, so the
+/// Leaves `[addr, addr + len)` out of every monitoring target: for
+/// memory mapped outside the Rust allocator that should not be watched
+/// (allocowner's side table and stack depot are added this way
+/// automatically). Lock-free and free of the Rust allocator, so the
 /// allocator may call it. The table grows by blocks of 1024 entries mapped
 /// with `mmap` (each block is itself left out); it returns `false`, after
 /// saying so once on stderr, only if the OS refuses a new block.
