@@ -10,8 +10,9 @@
 //! The constructor also notes the main thread, whose control block the
 //! target leaves out.
 //!
-//! The constructor runs in every program that links allocowner, so it does
-//! nothing at all (no allocation, no output) unless `ALLOCOWNER_ACCESS` is
+//! The constructor runs in every program that links allocowner with the
+//! `access` feature (only there: without the feature this module is not
+//! compiled), so it does nothing at all (no allocation, no output) unless `ALLOCOWNER_ACCESS` is
 //! set, which it checks with `getenv` first. In a setuid or setgid program
 //! (`getauxval(AT_SECURE) != 0`) both variables are ignored, as glibc's
 //! `secure_getenv` would, with one line on stderr per variable set
@@ -207,7 +208,7 @@ extern "C" fn at_exit() {
 
 extern "C" fn init() {
     if !is_set(ENV_VAR_C) {
-        return; // every program linking allocowner: nothing at all
+        return; // every program linking the sampler: nothing at all
     }
     if at_secure() {
         eprintln!("allocowner: {ENV_VAR} ignored: setuid/setgid program (AT_SECURE)");

@@ -36,8 +36,8 @@
 //! global allocator is [`OwnerAlloc`] or not. A process killed by a signal
 //! loses what is still in the buffer.
 //!
-//! The constructor runs in every program that links allocowner and does
-//! nothing at all (no allocation, no output) unless `ALLOCOWNER_ACCESS` is
+//! The constructor runs in every program that links allocowner with this
+//! feature and does nothing at all (no allocation, no output) unless `ALLOCOWNER_ACCESS` is
 //! set. Three rules for process-wide safety:
 //!
 //! - **Forked children write nothing.** A child inherits the monitor object
