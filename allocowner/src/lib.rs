@@ -126,6 +126,15 @@
 //! assert!(!allocowner::is_enabled()); // nothing half-applied
 //! ```
 //!
+//! ## Features
+//!
+//! - `access` (Linux; off by default): `allocowner::access`, a DAMON-style
+//!   sampler of which heap regions are accessed, recorded in DAMON's
+//!   formats and joined with the owner stacks
+//!   (`ALLOCOWNER_ACCESS="<buffer_len> <path>"`):
+//!   `allocowner = { version = "0.1", features = ["access"] }`. Without it
+//!   a program links no constructor of allocowner's and no zlib.
+//!
 //! ## Stack capture
 //!
 //! With frame pointers (this workspace builds with
@@ -194,12 +203,6 @@
 //!
 //! # More
 //!
-//! - `allocowner::access` (Linux): a DAMON-style sampler of which heap
-//!   regions are accessed, recorded in DAMON's formats and joined with the
-//!   owner stacks (`ALLOCOWNER_ACCESS="<buffer_len> <path>"`). It is the
-//!   opt-in feature `access`
-//!   (`allocowner = { version = "0.1", features = ["access"] }`); without
-//!   it a program links no constructor of allocowner's and no zlib.
 //! - [`docs::performance`]: the measured tables, what made 8 threads
 //!   expensive before and how it was fixed, where the instructions go.
 //! - [`docs::internals`]: the side table and its page index, pending
