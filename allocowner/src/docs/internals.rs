@@ -76,3 +76,29 @@
 //! an allocation in another atfork handler that runs in between passes
 //! through untracked. In the child, records carry the child's own thread
 //! id, and the exit report is written only under `report_children`.
+//!
+//! # Modules
+//!
+//! Grouped by job, from the bottom up: a module uses those of its own
+//! group and of the groups before it. (Unlike dyndbg and markers, no test
+//! checks this order yet.)
+//!
+//! 1. Leaves: `guard` (the re-entrancy state), `snapshot` (the types
+//!    reports read: [`Snapshot`](crate::Snapshot),
+//!    [`Stack`](crate::Stack), [`StackHandle`](crate::StackHandle)),
+//!    `limits` (bounds shared by the option parser, the depot and the
+//!    capture), `spin` (the lock that never allocates), `sys` (OS calls
+//!    that bypass the global allocator) with `own_mappings` (the list of
+//!    allocowner's own mappings), `maps` (the one `/proc/self/maps`
+//!    parser).
+//! 2. `config`: `ALLOCOWNER`, parsed without allocating.
+//! 3. The structures: `depot` (the stack depot) and `table` (the side
+//!    table: `record`, `clients`, `pages`, `rows`, `pending`).
+//! 4. `capture`: `walk`, the frame-pointer walk; `recent`, the per-thread
+//!    chains; the sampling unwinder.
+//! 5. Process-wide: `tracker` (`state`, the static key and statistics;
+//!    `hooks`, fork and exit; `snapshot`, reading records with every lock
+//!    held) and `alloc` ([`OwnerAlloc`](crate::OwnerAlloc)).
+//! 6. Outside the allocator: `report` (symbols resolved at report time),
+//!    `access` (feature `access`: the DAMON-style sampler and recorder),
+//!    `fuzzing` (hidden wrappers for the fuzz targets) and `docs`.
