@@ -1,0 +1,5 @@
+const FORMAT: &str = "x is {}";
+
+fn main() {
+    dyndbg::pr_debug!(FORMAT, 1);
+}

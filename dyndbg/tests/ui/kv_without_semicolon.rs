@@ -1,0 +1,3 @@
+fn main() {
+    dyndbg::pr_debug!(len = 3, "sent");
+}

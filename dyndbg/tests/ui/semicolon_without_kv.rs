@@ -1,0 +1,3 @@
+fn main() {
+    dyndbg::pr_debug!(class = "A"; "x");
+}

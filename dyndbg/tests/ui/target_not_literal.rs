@@ -1,0 +1,3 @@
+fn main() {
+    dyndbg::pr_debug!(target: WIRE, "sent");
+}
