@@ -111,6 +111,7 @@ fn step(batch: &[query::Query], body: &BodyView<'_>, old: Flags, matched: &mut u
 /// What a batch would do on `store`, from flags `old`, changing nothing:
 /// the match count and every callsite's new flags. For the equivalence
 /// tests of the pool against the raw records.
+#[cfg(feature = "pool")]
 pub(crate) fn simulate(
     store: &Store,
     batch: &[query::Query],

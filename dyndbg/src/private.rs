@@ -90,6 +90,7 @@ pub fn glob(pattern: &str, subject: &str) -> bool {
 
 /// Not public API: the body pool checked against the raw records in one
 /// process, for the equivalence tests (`dyndbg-manysites`) and the bench.
+#[cfg(feature = "pool")]
 pub mod pool_check {
     use std::sync::OnceLock;
     use std::time::{Duration, Instant};

@@ -1,5 +1,6 @@
 //! The store of the cold bodies that queries and listings read (the zstd
-//! pool, or with `DYNDBG_POOL=off` the raw static records), the cache of
+//! pool, or with `DYNDBG_POOL=off` or without the `pool` feature the raw
+//! static records), the cache of
 //! enabled bodies, the function names handed out by
 //! [`Callsite::function`], and what all of it costs ([`Stats`]).
 
@@ -9,6 +10,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError, RwLock};
 
 use crate::callsite::Callsite;
+#[cfg(feature = "pool")]
 use crate::flags::Flags;
 use crate::pool::{self, BodyView, CachedBody, Pool};
 use crate::registry::{all, index_of, lock_writer};
@@ -16,15 +18,21 @@ use crate::registry::{all, index_of, lock_writer};
 /// The environment variable that chooses where bodies live, read once at
 /// first use: `off` keeps the raw records; `on` (the default) builds the
 /// pool and drops the raw strings' pages; `keep` builds the pool and keeps
-/// them mapped.
+/// them mapped. Without the `pool` feature only `off` is possible (the
+/// default then).
 pub(crate) const POOL_ENV_VAR: &str = "DYNDBG_POOL";
 
 /// Where queries and listings read the bodies.
 pub(crate) enum Store {
     /// The raw static records, with the function names the runtime computed
-    /// on the heap (`DYNDBG_POOL=off`).
+    /// on the heap (`DYNDBG_POOL=off`, or no `pool` feature).
     Raw(RawStore),
-    /// The compressed pool; enabled bodies are in [`CACHE`].
+    /// The compressed pool; enabled bodies are in [`CACHE`]. Without the
+    /// `pool` feature [`Pool`] has no values: this variant never exists.
+    #[cfg_attr(
+        not(feature = "pool"),
+        expect(dead_code, reason = "no pool without the `pool` feature")
+    )]
     Pool(Pool),
 }
 
@@ -63,6 +71,7 @@ pub(crate) fn store_locked(_writer: &MutexGuard<'static, ()>) -> &'static Store 
 }
 
 /// Whether the store has been built (for tests of "first use").
+#[cfg(feature = "pool")]
 pub(crate) fn store_built() -> bool {
     STORE.get().is_some()
 }
@@ -77,27 +86,45 @@ enum PoolMode {
     Off,
 }
 
+/// What an unset or unknown `DYNDBG_POOL` means: the pool when it is
+/// compiled in, else the raw records.
+const DEFAULT_MODE: (PoolMode, &str) = if cfg!(feature = "pool") {
+    (PoolMode::Drop, "on")
+} else {
+    (PoolMode::Off, "off")
+};
+
 /// Read once, when the store is built; ignored in a setuid/setgid program
-/// (see [`crate::env::secure_var_os`]).
+/// (see [`crate::env::secure_var_os`]). Without the `pool` feature, `on`
+/// and `keep` cannot be honoured: said once on stderr, raw records kept.
 fn pool_mode() -> PoolMode {
-    match crate::env::secure_var_os(POOL_ENV_VAR).map(std::ffi::OsString::into_string) {
-        None => PoolMode::Drop,
+    let (default, default_name) = DEFAULT_MODE;
+    let mode = match crate::env::secure_var_os(POOL_ENV_VAR).map(std::ffi::OsString::into_string) {
+        None => return default,
         Some(Ok(v)) => match v.as_str() {
             "on" => PoolMode::Drop,
             "keep" => PoolMode::Keep,
             "off" => PoolMode::Off,
             _ => {
                 eprintln!(
-                    "dyndbg: {POOL_ENV_VAR}={v:?} is not one of \"on\", \"keep\", \"off\"; using \"on\""
+                    "dyndbg: {POOL_ENV_VAR}={v:?} is not one of \"on\", \"keep\", \"off\"; using \"{default_name}\""
                 );
-                PoolMode::Drop
+                return default;
             }
         },
         Some(Err(_)) => {
-            eprintln!("dyndbg: {POOL_ENV_VAR} is not valid UTF-8; using \"on\"");
-            PoolMode::Drop
+            eprintln!("dyndbg: {POOL_ENV_VAR} is not valid UTF-8; using \"{default_name}\"");
+            return default;
         }
+    };
+    if !cfg!(feature = "pool") && mode != PoolMode::Off {
+        let v = if mode == PoolMode::Keep { "keep" } else { "on" };
+        eprintln!(
+            "dyndbg: {POOL_ENV_VAR}={v} ignored: the pool is not compiled in (dyndbg's `pool` feature is off); keeping the raw records"
+        );
+        return PoolMode::Off;
     }
+    mode
 }
 
 /// Bytes of raw-string pages dropped after the pool was built.
@@ -105,7 +132,7 @@ static DROPPED: AtomicUsize = AtomicUsize::new(0);
 
 /// Returns the pages of the raw records' strings to the OS (Linux); the
 /// pool has copied them. Returns the bytes dropped.
-#[cfg(target_os = "linux")]
+#[cfg(all(target_os = "linux", feature = "pool"))]
 fn drop_raw_strings() -> usize {
     let pages = crate::pool::resident::pages(all().iter().flat_map(|cs| {
         let b = cs.body();
@@ -114,7 +141,7 @@ fn drop_raw_strings() -> usize {
     crate::pool::resident::drop_clean_file_pages(&pages)
 }
 
-#[cfg(not(target_os = "linux"))]
+#[cfg(all(not(target_os = "linux"), feature = "pool"))]
 fn drop_raw_strings() -> usize {
     0
 }
@@ -122,7 +149,7 @@ fn drop_raw_strings() -> usize {
 /// The build's scratch (zstd's compression context and dictionary tables,
 /// a few MiB) is freed by now; glibc keeps freed memory mapped unless
 /// asked, so ask once.
-#[cfg(all(target_os = "linux", target_env = "gnu"))]
+#[cfg(all(target_os = "linux", target_env = "gnu", feature = "pool"))]
 fn trim_heap() {
     // SAFETY: malloc_trim only returns free memory of the allocator to
     // the OS; it has no preconditions.
@@ -131,7 +158,7 @@ fn trim_heap() {
     }
 }
 
-#[cfg(not(all(target_os = "linux", target_env = "gnu")))]
+#[cfg(all(not(all(target_os = "linux", target_env = "gnu")), feature = "pool"))]
 fn trim_heap() {}
 
 /// The function name of a static record, computed from its `type_name`.
@@ -155,26 +182,29 @@ fn raw_view<'a>(cs: &'static Callsite, function: &'a str) -> BodyView<'a> {
 
 fn build_store() -> Store {
     let mode = pool_mode();
-    if mode == PoolMode::Off {
-        return Store::Raw(build_raw());
-    }
-    match build_pool(pool::Params::default()) {
-        Ok(pool) => {
-            fill_cache(&pool);
-            if mode == PoolMode::Drop {
-                DROPPED.store(drop_raw_strings(), Ordering::Relaxed);
+    #[cfg(feature = "pool")]
+    if mode != PoolMode::Off {
+        match build_pool(pool::Params::default()) {
+            Ok(pool) => {
+                fill_cache(&pool);
+                if mode == PoolMode::Drop {
+                    DROPPED.store(drop_raw_strings(), Ordering::Relaxed);
+                }
+                trim_heap();
+                return Store::Pool(pool);
             }
-            trim_heap();
-            Store::Pool(pool)
-        }
-        Err(err) => {
-            eprintln!("dyndbg: cannot build the body pool ({err}); keeping the raw records");
-            Store::Raw(build_raw())
+            Err(err) => {
+                eprintln!("dyndbg: cannot build the body pool ({err}); keeping the raw records");
+            }
         }
     }
+    #[cfg(not(feature = "pool"))]
+    let _ = mode;
+    Store::Raw(build_raw())
 }
 
 /// A pool of every callsite's body.
+#[cfg(feature = "pool")]
 pub(crate) fn build_pool(params: pool::Params) -> Result<Pool, pool::PoolError> {
     let sites = all();
     Pool::build(
@@ -207,6 +237,7 @@ pub(crate) fn build_raw() -> RawStore {
 
 /// Caches the bodies of callsites that already print (compile-time
 /// defaults or flags set before the pool existed).
+#[cfg(feature = "pool")]
 fn fill_cache(pool: &Pool) {
     let sites = all();
     if !sites.iter().any(|cs| cs.flags().contains(Flags::PRINT)) {
@@ -359,7 +390,7 @@ pub struct Stats {
     /// shared).
     pub raw_body_bytes: usize,
     /// The pool: compressed blocks, their index and the zstd dictionary;
-    /// 0 with `DYNDBG_POOL=off`.
+    /// 0 with `DYNDBG_POOL=off` or without the `pool` feature.
     pub pool_bytes: usize,
     /// Independently decompressible blocks in the pool.
     pub pool_blocks: usize,
@@ -368,11 +399,12 @@ pub struct Stats {
     /// Heap bytes of those cached bodies.
     pub cached_bytes: usize,
     /// Heap bytes of function names kept outside the pool: all of them with
-    /// `DYNDBG_POOL=off`, else those handed out by [`Callsite::function`].
+    /// the raw records (`DYNDBG_POOL=off`, no `pool` feature), else those handed out by [`Callsite::function`].
     pub names_bytes: usize,
     /// Bytes of `.rodata` pages holding the raw records' strings that were
     /// returned to the OS after the pool copied them (Linux, `DYNDBG_POOL=on`).
     pub dropped_raw_bytes: usize,
-    /// Whether the bodies are in the pool (false with `DYNDBG_POOL=off`).
+    /// Whether the bodies are in the pool (false with `DYNDBG_POOL=off` or
+    /// without the `pool` feature).
     pub pooled: bool,
 }

@@ -1,6 +1,8 @@
 //! Bodies of enabled callsites stay cached decompressed: an enabled print
 //! never decompresses a pool block, and disabling drops the cached body.
 //! One test, in order, because the pool and its cache are per process.
+//! Needs the pool (the default `pool` feature); without it, see `no_pool.rs`.
+#![cfg(feature = "pool")]
 
 use std::sync::Mutex;
 
@@ -63,7 +65,7 @@ fn enabled_prints_read_the_cache_never_the_pool() {
     assert_eq!(lines.len(), 100);
     assert_eq!(
         lines[7],
-        "pool_cache::net|dyndbg/tests/pool_cache.rs|Conn::send|30|pool cache send 7"
+        "pool_cache::net|dyndbg/tests/pool_cache.rs|Conn::send|32|pool cache send 7"
     );
 
     // A classed callsite: enabled by class, cached too.
@@ -93,5 +95,5 @@ fn enabled_prints_read_the_cache_never_the_pool() {
         .unwrap();
     assert_eq!(cs.function(), "recv");
     assert_eq!(cs.class(), Some("WIRE"));
-    assert_eq!(cs.line(), 34);
+    assert_eq!(cs.line(), 36);
 }

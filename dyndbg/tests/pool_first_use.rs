@@ -1,5 +1,7 @@
 //! When the body pool is built, and `DYNDBG_POOL`: each case re-runs this
 //! test binary as a child process, since "first use" happens once.
+//! Needs the pool (the default `pool` feature); without it, see `no_pool.rs`.
+#![cfg(feature = "pool")]
 
 use std::process::Command;
 
@@ -83,7 +85,7 @@ fn dyndbg_at_startup_builds_the_pool_in_the_first_callsite() {
     );
     // Printed from the cached body: line and message.
     assert!(
-        stderr.lines().any(|l| l == "8: pool child work 1"),
+        stderr.lines().any(|l| l == "10: pool child work 1"),
         "{stderr}"
     );
     assert!(stderr.contains("pooled=true"), "{stderr}");
