@@ -34,7 +34,7 @@ pub struct Body {
     pub module: &'static str,
     /// `file!()` of the callsite.
     pub file: &'static str,
-    /// The format string, as written.
+    /// The format string, as written (a `concat!` or other macro expanded).
     pub format: &'static str,
     /// The class named with `class = "..."`, or "" for none.
     pub class: &'static str,
@@ -104,7 +104,8 @@ impl Callsite {
         self.body.line
     }
 
-    /// The format string as written in the source.
+    /// The format string as written in the source; one built by a macro
+    /// (`concat!("a", "{}")`) is the literal it expands to (`"a{}"`).
     pub fn format(&self) -> &'static str {
         self.body.format
     }

@@ -187,6 +187,7 @@
 //!
 //! # More
 //!
+//! - [`docs::migration`]: from `log::debug!` to `pr_debug!`, form by form.
 //! - [`docs::kernel_differences`]: the kernel's errors and quirks, and
 //!   what dyndbg does, row by row.
 //! - [`docs::performance`]: the measured tables.
