@@ -72,6 +72,13 @@ fn parse(stream: ParseStream<'_>) -> syn::Result<Input> {
     let mut class: Option<LitStr> = None;
     let mut key_values: Vec<KeyValue> = Vec::new();
     loop {
+        if stream.peek(Token![;]) {
+            if key_values.is_empty() {
+                return Err(stream.error("pr_debug!: `;` ends key-values, but none were given"));
+            }
+            stream.parse::<Token![;]>()?;
+            break;
+        }
         let option = stream.peek(Ident)
             && ((stream.peek2(Token![=]) && !stream.peek2(Token![==]))
                 || (stream.peek2(Token![:]) && !stream.peek2(Token![::]))
@@ -99,17 +106,12 @@ fn parse(stream: ParseStream<'_>) -> syn::Result<Input> {
                 ),
             ));
         }
-        if stream.peek(Token![;]) {
-            if key_values.is_empty() {
-                return Err(stream.error("pr_debug!: `;` ends key-values, but none were given"));
-            }
-            stream.parse::<Token![;]>()?;
-            break;
-        }
         if stream.is_empty() {
             break;
         }
-        stream.parse::<Token![,]>()?;
+        if !stream.peek(Token![;]) {
+            stream.parse::<Token![,]>()?;
+        }
     }
     if stream.is_empty() {
         return Err(syn::Error::new(

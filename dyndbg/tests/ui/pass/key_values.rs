@@ -8,4 +8,5 @@ fn main() {
     dyndbg::pr_debug!(state:?; "state");
     dyndbg::pr_debug!(target: "wire", r#type = "ack"; "sent");
     dyndbg::pr_debug!(class = "WIRE", len = 3; concat!("sent ", "{}"), 4);
+    dyndbg::pr_debug!(len = 3,; "trailing comma");
 }
