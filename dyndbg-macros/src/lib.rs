@@ -7,6 +7,19 @@ mod marker;
 mod pr_debug;
 
 /// Places a dynamic-debug callsite. See the `dyndbg` crate.
+///
+/// The forms (`log::debug!`'s, see `dyndbg::docs::migration`):
+///
+/// ```text
+/// pr_debug!("sent {} bytes", n);                    // a format and its arguments
+/// pr_debug!(concat!("sent ", "{}"), n);             // any format format_args! takes
+/// pr_debug!(class = "WIRE", "sent");                // a class (queries: `class WIRE`)
+/// pr_debug!(target: "wire", "sent");                // log's target: the same as class
+/// pr_debug!(peer, len = n, st:? = s; "sent");       // key-values, printed ` peer=.. len=.. st=..`
+/// ```
+///
+/// A disabled callsite costs one relaxed load and a branch; its arguments
+/// and key-values are evaluated only when it prints.
 #[proc_macro]
 pub fn pr_debug(input: TokenStream) -> TokenStream {
     pr_debug::expand(input.into()).into()
