@@ -127,10 +127,36 @@
 //!   bodies in a zstd-compressed pool and gives back the pages of the raw
 //!   strings, `keep` pools but leaves those pages mapped, `off` keeps no
 //!   pool: queries read the raw records and function names stay on the
-//!   heap. What each choice costs: [`docs::performance`].
+//!   heap. What each choice costs: [`docs::performance`]. Without the
+//!   `pool` feature (below) `off` is the default and the only choice:
+//!   `on` or `keep` is said once on stderr (`dyndbg: DYNDBG_POOL=on
+//!   ignored: the pool is not compiled in (dyndbg's `pool` feature is
+//!   off); keeping the raw records`) and the program goes on.
 //!
 //! Features:
 //!
+//! - `pool` (default): the zstd pool above, through the `zstd` crate
+//!   (`zstd-sys` 2.x). Turn it off in a program that also depends on
+//!   `zstd-sys` 1.x (`zstd` 0.10 or older, directly or through another
+//!   crate): both declare `links = "zstd"`, and Cargo refuses to build a
+//!   dependency graph with two of them ("Only one package in the
+//!   dependency graph may specify the same links value").
+//!
+//!   ```toml
+//!   [dependencies]
+//!   dyndbg = { version = "0.1", default-features = false }
+//!   ```
+//!
+//!   Everything else works the same: queries, listings and [`stats`] read
+//!   the raw records (`pooled` false, pool figures 0), as with
+//!   `DYNDBG_POOL=off`. What is lost is the memory the pool saves once
+//!   the callsites have been queried or listed: 39% of the resident memory
+//!   of a listed program with 20,988 callsites (1.6 MiB), the rows
+//!   `DYNDBG_POOL=off` and `on` of [`docs::performance`]. A program that
+//!   never queries or lists pays nothing either way. A library should
+//!   depend on dyndbg with `default-features = false` too, so it never
+//!   forces the pool on its users: a program that depends on dyndbg
+//!   itself gets the default (Cargo unites the features).
 //! - `log`: records go to the `log` facade (level `Debug`, target and
 //!   module = module path, file and line set) instead of stderr.
 //! - `compile_out`: every callsite compiles down to a type check of its

@@ -54,7 +54,9 @@
 //!    `DYNDBG` parsed.
 //! 6. `callsite`: the static record, hot head and cold body.
 //! 7. `registry`: the linkme slice of records and the writer lock.
-//! 8. `pool`: the zstd-compressed bodies.
+//! 8. `pool`: the zstd-compressed bodies (`pool::compressed`, with the
+//!    `pool` feature; without it `pool::absent` gives a `Pool` type with
+//!    no values, so the store is always the raw records).
 //! 9. `store`: where queries read bodies (pool or raw records), the cache
 //!    of enabled bodies, function names
 //!    ([`Callsite::function`](crate::Callsite::function) is implemented

@@ -46,6 +46,10 @@
 //! | listed with the pool, raw pages kept (`keep`) | 332 KiB | 1,644 KiB | 1,596 KiB | 593 KiB (pool) | 4,165 KiB |
 //! | listed with the pool, raw pages dropped (`on`) | 332 KiB | 1,644 KiB | 60 KiB | 593 KiB (pool) | 2,629 KiB |
 //!
+//! Built without the `pool` feature (`default-features = false`, for a
+//! program that also has `zstd-sys` 1.x), a program always takes the
+//! `DYNDBG_POOL=off` row.
+//!
 //! What this says, honestly:
 //! - Untouched `.rodata` costs nothing: a program that never queries pays
 //!   only for what it cannot avoid. The heads and the `Body` structs are
