@@ -62,19 +62,6 @@ static OWNER_PID: AtomicU32 = AtomicU32::new(0);
 /// The descriptor of the process-wide claim socket, -1 when none.
 static CLAIM_FD: AtomicI32 = AtomicI32::new(-1);
 
-/// Whether `name` is set, without allocating.
-fn is_set(name: &CStr) -> bool {
-    // SAFETY: `name` is NUL-terminated; getenv returns a pointer into the
-    // environment or null. Only the null test is used.
-    !unsafe { libc::getenv(name.as_ptr()) }.is_null()
-}
-
-/// Whether this is a setuid/setgid (or otherwise secure-mode) program.
-fn at_secure() -> bool {
-    // SAFETY: getauxval has no preconditions.
-    unsafe { libc::getauxval(libc::AT_SECURE) != 0 }
-}
-
 extern "C" fn close_claim_in_child() {
     // The child must not hold the parent's name: if the parent execs, its
     // new image claims the same pid's name again. close is
@@ -207,12 +194,12 @@ extern "C" fn at_exit() {
 }
 
 extern "C" fn init() {
-    if !is_set(ENV_VAR_C) {
+    if crate::sys::getenv(ENV_VAR_C).is_none() {
         return; // every program linking the sampler: nothing at all
     }
-    if at_secure() {
+    if crate::sys::secure_execution() {
         eprintln!("allocowner: {ENV_VAR} ignored: setuid/setgid program (AT_SECURE)");
-        if is_set(MODE_ENV_VAR_C) {
+        if crate::sys::getenv(MODE_ENV_VAR_C).is_some() {
             eprintln!("allocowner: {MODE_ENV_VAR} ignored: setuid/setgid program (AT_SECURE)");
         }
         return;
