@@ -2,36 +2,13 @@
 //! macros, `target:` and key-values, as listed and as printed.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Mutex, MutexGuard};
 
-use dyndbg::{Record, Sink, pr_debug};
+use dyndbg::pr_debug;
 
-/// Tests in this binary share the callsites' flags and the sink.
-static SERIAL: Mutex<()> = Mutex::new(());
+#[path = "support/capture.rs"]
+mod capture;
 
-static LINES: Mutex<Vec<String>> = Mutex::new(Vec::new());
-
-struct Collect;
-
-impl Sink for Collect {
-    fn write(&self, record: &Record<'_>) {
-        LINES.lock().unwrap().push(record.to_string());
-    }
-}
-
-fn setup() -> MutexGuard<'static, ()> {
-    let guard = SERIAL
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner);
-    dyndbg::set_sink(Collect);
-    dyndbg::reset();
-    LINES.lock().unwrap().clear();
-    guard
-}
-
-fn lines() -> Vec<String> {
-    std::mem::take(&mut *LINES.lock().unwrap())
-}
+use capture::{lines, setup};
 
 /// The listing line of this file's callsite whose format contains `needle`.
 fn listed(needle: &str) -> String {

@@ -1,36 +1,13 @@
 //! What an enabled callsite writes, and what a disabled one does not do.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Mutex, MutexGuard};
 
-use dyndbg::{Record, Sink, pr_debug};
+use dyndbg::pr_debug;
 
-/// Tests in this binary share the callsites' flags and the sink.
-static SERIAL: Mutex<()> = Mutex::new(());
+#[path = "support/capture.rs"]
+mod capture;
 
-static LINES: Mutex<Vec<String>> = Mutex::new(Vec::new());
-
-struct Collect;
-
-impl Sink for Collect {
-    fn write(&self, record: &Record<'_>) {
-        LINES.lock().unwrap().push(record.to_string());
-    }
-}
-
-fn setup() -> MutexGuard<'static, ()> {
-    let guard = SERIAL
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner);
-    dyndbg::set_sink(Collect);
-    dyndbg::reset();
-    LINES.lock().unwrap().clear();
-    guard
-}
-
-fn lines() -> Vec<String> {
-    std::mem::take(&mut *LINES.lock().unwrap())
-}
+use capture::{lines, setup};
 
 static EVALUATED: AtomicUsize = AtomicUsize::new(0);
 
@@ -79,10 +56,10 @@ fn prefix_follows_the_flags() {
     transport::send(6);
     let got = lines();
     assert_eq!(got.len(), 3, "{got:?}");
-    assert_eq!(got[0], "send:45: sending 3 bytes");
+    assert_eq!(got[0], "send:22: sending 3 bytes");
     assert_eq!(
         got[1],
-        "output::transport:dyndbg/tests/output.rs:45: sending 4 bytes"
+        "output::transport:dyndbg/tests/output.rs:22: sending 4 bytes"
     );
     let tid = got[2]
         .strip_prefix('[')
@@ -102,7 +79,7 @@ fn flags_show_in_callsites_and_listing() {
     assert_eq!(cs.flags().to_string(), "pf");
     assert!(
         dyndbg::listing().contains(
-            "dyndbg/tests/output.rs:45 [output::transport]send =pf \"sending {n} bytes\"\n"
+            "dyndbg/tests/output.rs:22 [output::transport]send =pf \"sending {n} bytes\"\n"
         ),
         "{}",
         dyndbg::listing()
