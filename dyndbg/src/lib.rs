@@ -224,6 +224,7 @@
 
 mod callsite;
 mod control;
+pub mod debugfs;
 pub mod docs;
 mod env;
 mod flags;

@@ -23,6 +23,7 @@ const LAYERS: &[&str] = &[
     "pool",
     "store",
     "control",
+    "debugfs",
     "private",
     "docs",
 ];

@@ -188,6 +188,7 @@
 
 mod args;
 mod builtin;
+pub mod debugfs;
 pub mod docs;
 mod error;
 mod probe;

@@ -63,5 +63,7 @@
 //!    here) and [`Stats`](crate::Stats).
 //! 10. `control`: the start-up work (applies `DYNDBG` once), queries,
 //!     reset, listing.
-//! 11. `__private`: what generated code calls; then `docs`, and the root,
+//! 11. `debugfs`: the handlers of `dynamic_debug/control` and `stats` in
+//!     the process's debugfs (the `dyndbg-debugfs` crate routes to them).
+//! 12. `__private`: what generated code calls; then `docs`, and the root,
 //!     which only re-exports.

@@ -31,5 +31,7 @@
 //! 5. `registry`: connect, disconnect (the RCU-style wait), check.
 //! 6. `builtin`: [`Counter`](crate::Counter), [`Printer`](crate::Printer),
 //!    [`RingBuffer`](crate::RingBuffer).
-//! 7. `__private`: what generated code calls; then `docs`, and the root,
+//! 7. `debugfs`: the handler of the `markers` file in the process's
+//!    debugfs (the `dyndbg-debugfs` crate routes to it).
+//! 8. `__private`: what generated code calls; then `docs`, and the root,
 //!    which only re-exports.
