@@ -233,6 +233,7 @@ pub mod access;
 mod alloc;
 mod capture;
 mod config;
+pub mod debugfs;
 mod depot;
 pub mod docs;
 #[doc(hidden)]
