@@ -1,0 +1,2 @@
+//! dyndbgctl.
+fn main() {}
