@@ -116,6 +116,8 @@ mod flamegraph;
 mod folded;
 mod grouped;
 mod modules;
+mod pprof;
+mod profile;
 mod symbolize;
 
 pub use diff::{Diff, DiffEntry, diff};
@@ -197,6 +199,8 @@ pub struct Report<'a> {
     /// Symbolized, trimmed stacks by handle.
     stacks: HashMap<StackHandle, Vec<Frame>>,
     render: Render,
+    /// The snapshot is of this process: its module map is the process's.
+    live: bool,
 }
 
 /// How frames are written: needs the module map when some frame has no
@@ -336,6 +340,7 @@ impl<'a> Report<'a> {
                 snapshot,
                 stacks,
                 render,
+                live: true,
             }
         })
     }

@@ -106,6 +106,7 @@ fn injected<'a>(snapshot: &'a Snapshot, frames: &[(StackHandle, Vec<Frame>)]) ->
         snapshot,
         stacks,
         render,
+        live: false,
     }
 }
 

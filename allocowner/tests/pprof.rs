@@ -1,0 +1,200 @@
+//! Issue #17, item 1: `Report::write_pprof` writes a profile that `go tool
+//! pprof` reads (`-top`, `-traces`), with the test's own allocation sites
+//! named and the totals of the grouped report, in count and in bytes.
+//! Debian's `golang-go` is installed when `go` is missing.
+
+use std::hint::black_box;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::OnceLock;
+
+use allocowner::report::{Report, SortBy};
+
+#[global_allocator]
+static ALLOC: allocowner::OwnerAlloc = allocowner::OwnerAlloc::system();
+
+#[inline(never)]
+fn pprof_alpha_allocates(out: &mut Vec<Box<[u8]>>) {
+    for _ in 0..100 {
+        out.push(black_box(vec![1u8; 1000]).into_boxed_slice());
+    }
+}
+
+#[inline(never)]
+fn pprof_beta_allocates(out: &mut Vec<Box<[u8]>>) {
+    for _ in 0..50 {
+        out.push(black_box(vec![2u8; 3000]).into_boxed_slice());
+    }
+}
+
+/// `go`, installed from Debian's packages when missing (once per test
+/// binary); panics saying why when it cannot be.
+fn go() -> &'static Path {
+    static GO: OnceLock<Result<PathBuf, String>> = OnceLock::new();
+    let found = GO.get_or_init(|| {
+        let has = |p: &str| Path::new(p).exists();
+        if !has("/usr/bin/go") {
+            let install = || {
+                Command::new("apt-get")
+                    .args([
+                        "install",
+                        "-y",
+                        "-o",
+                        "DPkg::Lock::Timeout=600",
+                        "golang-go",
+                    ])
+                    .env("DEBIAN_FRONTEND", "noninteractive")
+                    .status()
+            };
+            if !install().is_ok_and(|s| s.success()) {
+                let _ = Command::new("apt-get").arg("update").status();
+                let _ = install();
+            }
+        }
+        if has("/usr/bin/go") {
+            Ok(PathBuf::from("/usr/bin/go"))
+        } else {
+            Err(
+                "go is missing and `apt-get install golang-go` failed (root and Debian's \
+                 package lists are needed)"
+                    .to_owned(),
+            )
+        }
+    });
+    match found {
+        Ok(p) => p,
+        Err(e) => panic!("{e}"),
+    }
+}
+
+/// Runs `go tool pprof ARGS FILE` and returns its stdout; panics with its
+/// stderr when it fails.
+fn pprof(args: &[&str], file: &Path) -> String {
+    let home = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("pprof-home");
+    std::fs::create_dir_all(&home).unwrap();
+    let out = Command::new(go())
+        .args(["tool", "pprof"])
+        .args(args)
+        .arg(file)
+        .env("HOME", &home)
+        .env("PPROF_TMPDIR", &home)
+        .env("GOFLAGS", "-mod=mod")
+        .env("GOTOOLCHAIN", "local")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        out.status.success(),
+        "go tool pprof {args:?} {}: {stderr}",
+        file.display()
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+/// The total of `-top`'s "Showing nodes accounting for X, 100% of X total".
+fn top_total(top: &str) -> u64 {
+    let line = top
+        .lines()
+        .find(|l| l.contains("% of ") && l.ends_with(" total"))
+        .unwrap_or_else(|| panic!("no total line in:\n{top}"));
+    let total = line
+        .rsplit_once("% of ")
+        .unwrap()
+        .1
+        .trim_end_matches(" total")
+        .trim_end_matches('B');
+    total
+        .parse()
+        .unwrap_or_else(|_| panic!("total {total:?} in {line:?}"))
+}
+
+/// The sum of the values that start `-traces`' samples.
+fn traces_total(traces: &str) -> u64 {
+    let mut sum = 0;
+    let mut new_sample = false;
+    for line in traces.lines() {
+        if line.starts_with("-----------+") {
+            new_sample = true;
+            continue;
+        }
+        if new_sample {
+            let v = line.split_whitespace().next().unwrap_or("");
+            if v.ends_with(':') {
+                continue; // a label line (`owner: [early, estimated]`)
+            }
+            sum += v
+                .trim_end_matches('B')
+                .parse::<u64>()
+                .unwrap_or_else(|_| panic!("sample value {v:?} in {line:?}"));
+            new_sample = false;
+        }
+    }
+    sum
+}
+
+#[test]
+fn go_tool_pprof_reads_the_profile_with_the_grouped_reports_totals() {
+    allocowner::enable_with("depth=32").unwrap();
+    let mut a = Vec::with_capacity(100);
+    let mut b = Vec::with_capacity(50);
+    pprof_alpha_allocates(&mut a);
+    pprof_beta_allocates(&mut b);
+    let snapshot = allocowner::snapshot();
+    let report = Report::new(&snapshot);
+
+    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("pprof");
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("heap.pb.gz");
+    report
+        .write_pprof(std::io::BufWriter::new(
+            std::fs::File::create(&file).unwrap(),
+        ))
+        .unwrap();
+
+    // The grouped report's totals of the program's heap.
+    let groups: Vec<_> = report
+        .groups(SortBy::Bytes)
+        .into_iter()
+        .filter(allocowner::report::Group::is_program)
+        .collect();
+    let bytes: u64 = groups.iter().map(|g| g.bytes).sum();
+    let count: u64 = groups.iter().filter_map(|g| g.count).sum();
+    let grouped = report.grouped(SortBy::Bytes, 0);
+    assert!(
+        grouped.contains(&format!(
+            "# total: {bytes} bytes live in {count} allocations"
+        )),
+        "{grouped}"
+    );
+
+    let top = pprof(&["-top", "-unit=B", "-sample_index=inuse_space"], &file);
+    assert!(top.contains("Type: inuse_space"), "{top}");
+    assert!(top.contains("pprof::pprof_alpha_allocates"), "{top}");
+    assert!(top.contains("pprof::pprof_beta_allocates"), "{top}");
+    assert_eq!(top_total(&top), bytes, "{top}");
+    let top = pprof(&["-top", "-sample_index=inuse_objects"], &file);
+    assert!(top.contains("Type: inuse_objects"), "{top}");
+    assert_eq!(top_total(&top), count, "{top}");
+
+    let traces = pprof(&["-traces", "-unit=B", "-sample_index=inuse_space"], &file);
+    assert_eq!(traces_total(&traces), bytes, "{traces}");
+    // beta's trace: its own 150000 bytes, the test function below it.
+    let beta = traces
+        .split("-----------+")
+        .find(|t| t.contains("pprof_beta_allocates"))
+        .and_then(|t| t.split_once('\n'))
+        .unwrap_or_else(|| panic!("{traces}"))
+        .1;
+    assert!(beta.trim_start().starts_with("150000B"), "{beta}");
+    assert!(
+        beta.contains("go_tool_pprof_reads_the_profile_with_the_grouped_reports_totals"),
+        "{beta}"
+    );
+    // The early owner: a pseudo-frame, its name kept whole (pprof shortens
+    // names by dropping parenthesised parts), with its label.
+    assert!(traces.contains("owner:  [early, estimated]"), "{traces}");
+    assert!(traces.contains("B   [early, estimated]"), "{traces}");
+    let traces = pprof(&["-traces", "-sample_index=inuse_objects"], &file);
+    assert_eq!(traces_total(&traces), count, "{traces}");
+    drop((a, b));
+}
