@@ -9,6 +9,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use crate::callsite::{Callsite, UNREGISTERED};
 use crate::env;
 use crate::flags::Flags;
+#[cfg(any(feature = "tracing", feature = "log"))]
+use crate::foreign;
 use crate::pool::BodyView;
 use crate::query::{self, QueryError};
 use crate::registry;
@@ -31,14 +33,35 @@ pub(crate) fn init() {
     if REGISTERED.load(Ordering::Acquire) {
         return;
     }
-    if let Some(batch) = env::startup_query() {
-        apply_locked(&batch, &writer);
-    }
+    let applied = env::startup_query().map(|batch| apply_locked(&batch, &writer));
     // Clear the start-up bit last: from here on, only `p` takes the slow path.
     for cs in registry::all() {
         cs.store_head(cs.head_bits() & !UNREGISTERED);
     }
     REGISTERED.store(true, Ordering::Release);
+    drop(writer);
+    if applied.is_some() {
+        after_change();
+    }
+}
+
+/// After a change of flags, outside the writer lock: `tracing` callsites
+/// have their cached interest rebuilt (the `tracing` feature).
+fn after_change() {
+    #[cfg(any(feature = "tracing", feature = "log"))]
+    foreign::after_change();
+}
+
+/// The batch kept for the callsites of `tracing` and `log` (seen ones
+/// changed now, later ones when they register); their matches.
+#[cfg(any(feature = "tracing", feature = "log"))]
+fn apply_foreign(batch: &[query::Query]) -> usize {
+    foreign::apply(batch)
+}
+
+#[cfg(not(any(feature = "tracing", feature = "log")))]
+fn apply_foreign(_batch: &[query::Query]) -> usize {
+    0
 }
 
 /// Applies a batch of queries in the kernel's language and returns how many
@@ -60,7 +83,10 @@ pub fn control(queries: &str) -> Result<usize, QueryError> {
     init();
     let batch = query::parse_batch(queries)?;
     let writer = registry::lock_writer();
-    Ok(apply_locked(&batch, &writer))
+    let matched = apply_locked(&batch, &writer);
+    drop(writer);
+    after_change();
+    Ok(matched)
 }
 
 /// Applies parsed queries; the caller holds the writer lock. The bodies are
@@ -93,7 +119,7 @@ pub(crate) fn apply_locked(batch: &[query::Query], writer: &MutexGuard<'static, 
             store::cache_remove(i);
         }
     });
-    matched
+    matched + apply_foreign(batch)
 }
 
 /// One callsite through a batch: its new flags; `matched` counts matches.
@@ -129,6 +155,11 @@ pub(crate) fn simulate(
 /// defaults, before `DYNDBG`).
 pub fn reset() {
     init();
+    #[cfg(any(feature = "tracing", feature = "log"))]
+    {
+        foreign::reset();
+        foreign::after_change();
+    }
     let writer = registry::lock_writer();
     let sites = registry::all();
     for cs in sites {
@@ -171,7 +202,45 @@ pub fn callsites() -> impl ExactSizeIterator<Item = &'static Callsite> {
 pub fn listing() -> String {
     init();
     let sites = registry::all();
-    write_listing(store::store(), |i| sites[i].flags())
+    #[allow(unused_mut, reason = "appended to with the `tracing` feature")]
+    let mut out = write_listing(store::store(), |i| sites[i].flags());
+    #[cfg(feature = "tracing")]
+    write_tracing_listing(&mut out);
+    out
+}
+
+/// The `tracing` callsites seen so far, after the pr_debug! ones:
+/// `file:line [module] =flags "" class:TARGET [tracing]`, after a comment
+/// that says how many were seen. Nothing while none has been seen, so the
+/// listing of a program without `tracing` events is the kernel's.
+#[cfg(feature = "tracing")]
+fn write_tracing_listing(out: &mut String) {
+    let state = foreign::lock();
+    let sites = state.tracing.sites();
+    if sites.is_empty() {
+        return;
+    }
+    let _ = writeln!(
+        out,
+        "# tracing: {} callsites seen (a tracing callsite is listed from its first run)",
+        sites.len(),
+    );
+    for site in sites {
+        let meta = site.metadata();
+        let _ = write!(
+            out,
+            "{}:{} [{}] ={} \"\" class:{} [tracing]",
+            meta.file().unwrap_or("?"),
+            meta.line().unwrap_or(0),
+            meta.module_path().unwrap_or(""),
+            site.flags(),
+            meta.target(),
+        );
+        if site.by_message() {
+            out.push_str(" format?");
+        }
+        out.push('\n');
+    }
 }
 
 /// The listing of `store`'s bodies with the flags `flags(i)`.

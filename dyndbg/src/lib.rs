@@ -228,12 +228,18 @@ pub mod debugfs;
 pub mod docs;
 mod env;
 mod flags;
+#[cfg(any(feature = "tracing", feature = "log"))]
+mod foreign;
 mod function_name;
+#[cfg(feature = "log")]
+mod log_filter;
 mod output;
 mod pool;
 mod query;
 mod registry;
 mod store;
+#[cfg(feature = "tracing")]
+pub mod tracing;
 
 #[doc(hidden)]
 #[path = "private.rs"]
@@ -249,6 +255,8 @@ pub use control::{callsites, control, listing, reset, stats};
 pub use dyndbg_macros::pr_debug;
 pub use env::ENV_VAR;
 pub use flags::Flags;
+#[cfg(feature = "log")]
+pub use log_filter::LogFilter;
 #[cfg(feature = "log")]
 pub use output::Log;
 pub use output::{Discard, Record, Sink, Stderr, emit, set_sink};

@@ -278,6 +278,14 @@ pub fn emit(record: &Record<'_>) {
     }
 }
 
+/// Whether no [`set_sink`] call has replaced the default sink.
+#[cfg(feature = "tracing")]
+pub(crate) fn sink_is_default() -> bool {
+    // Relaxed: only whether a pointer was ever stored; the sink it points
+    // to is read with Acquire in `emit`.
+    SINK.load(Ordering::Relaxed).is_null()
+}
+
 #[cfg(feature = "log")]
 fn default_sink() -> &'static dyn Sink {
     &Log

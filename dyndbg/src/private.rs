@@ -29,6 +29,12 @@ pub fn emit(cs: &'static Callsite, args: fmt::Arguments<'_>) {
     if !flags.contains(crate::flags::Flags::PRINT) {
         return;
     }
+    // With the `tracing` feature and the default sink, a dispatcher in
+    // force takes the line instead of the sink.
+    #[cfg(feature = "tracing")]
+    if crate::output::sink_is_default() && crate::tracing::emit(cs, args) {
+        return;
+    }
     // The cached body (never the pool): an enabled print never decompresses.
     crate::store::with_enabled_body(cs, |body| {
         crate::output::emit(&crate::output::Record::new(

@@ -42,7 +42,7 @@ fn copy_of_dyndbg(root: &Path, version: &str) {
             "[package]\nname = \"dyndbg\"\nversion = \"{version}\"\nedition = \"2024\"\n\n\
              [dependencies]\ndyndbg-macros = {{ path = \"../macros\", version = \"={version}\" }}\n\
              linkme = \"0.3.37\"\nlibc = \"0.2\"\nzstd = {{ version = \"0.13\", default-features = false, optional = true }}\n\n\
-             [features]\ndefault = [\"pool\"]\npool = [\"dep:zstd\"]\nlog = []\ncompile_out = []\n\n[workspace]\n"
+             [features]\ndefault = [\"pool\"]\npool = [\"dep:zstd\"]\nlog = []\ntracing = []\ncompile_out = []\n\n[workspace]\n"
         ),
     );
     write(

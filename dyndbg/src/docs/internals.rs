@@ -61,9 +61,18 @@
 //!    of enabled bodies, function names
 //!    ([`Callsite::function`](crate::Callsite::function) is implemented
 //!    here) and [`Stats`](crate::Stats).
-//! 10. `control`: the start-up work (applies `DYNDBG` once), queries,
+//! 10. `foreign` (the `tracing` or `log` feature): callsites dyndbg does
+//!     not own: how a query selects one, the queries applied so far
+//!     (replayed on a `tracing` callsite when it registers), the table of
+//!     `tracing` callsites seen, and the generation that `log` decisions
+//!     are cached under.
+//! 11. `control`: the start-up work (applies `DYNDBG` once), queries,
 //!     reset, listing.
-//! 11. `debugfs`: the handlers of `dynamic_debug/control` and `stats` in
+//! 12. `tracing` (the `tracing` feature): `QueryFilter`, and pr_debug!
+//!     lines as `tracing` events.
+//! 13. `log_filter` (the `log` feature): `LogFilter`, the queries in front
+//!     of a `log::Log`.
+//! 14. `debugfs`: the handlers of `dynamic_debug/control` and `stats` in
 //!     the process's debugfs (the `dyndbg-debugfs` crate routes to them).
-//! 12. `__private`: what generated code calls; then `docs`, and the root,
+//! 15. `__private`: what generated code calls; then `docs`, and the root,
 //!     which only re-exports.

@@ -109,6 +109,34 @@ impl Query {
         matcher::matches(self, site)
     }
 
+    /// Whether the query names `func` (or `file F:func`): callsites of
+    /// other crates (`tracing`'s, `log`'s) have no function to match.
+    #[cfg(any(feature = "tracing", feature = "log"))]
+    pub(crate) fn names_function(&self) -> bool {
+        self.function.is_some()
+    }
+
+    /// Whether the query names `format`.
+    #[cfg(any(feature = "tracing", feature = "log"))]
+    pub(crate) fn names_format(&self) -> bool {
+        self.format.is_some()
+    }
+
+    /// The class the query names, if any.
+    #[cfg(any(feature = "tracing", feature = "log"))]
+    pub(crate) fn class(&self) -> Option<&str> {
+        self.class.as_deref()
+    }
+
+    /// This query without its `format` match-spec.
+    #[cfg(feature = "tracing")]
+    pub(crate) fn without_format(&self) -> Query {
+        Query {
+            format: None,
+            ..self.clone()
+        }
+    }
+
     /// The flags of a selected callsite after this query.
     pub(crate) fn apply(&self, old: Flags) -> Flags {
         let FlagsChange { op, flags } = self.change;

@@ -1,0 +1,71 @@
+//! `tracing` callsites switched by the query language, and pr_debug! lines
+//! as `tracing` events (the `tracing` feature).
+//!
+//! # Switching existing `tracing` events
+//!
+//! Put a [`QueryFilter`] on a layer (or in the subscriber as a layer of its
+//! own): from then on the same queries that switch pr_debug! callsites
+//! switch `tracing` events one by one, at runtime, with no restart and no
+//! change to the code that emits them.
+//!
+//! ```
+//! use tracing_subscriber::prelude::*;
+//!
+//! let subscriber = tracing_subscriber::registry()
+//!     .with(tracing_subscriber::fmt::layer().with_filter(dyndbg::tracing::QueryFilter::new()));
+//! tracing::subscriber::with_default(subscriber, || {
+//!     tracing::info!("off: no query switched this callsite on");
+//!     dyndbg::control("file *.rs line 1-200 +p").unwrap();
+//!     tracing::info!("on");
+//!     assert!(dyndbg::listing().contains("[tracing]"));
+//! });
+//! ```
+//!
+//! | keyword | on a `tracing` event |
+//! |---|---|
+//! | `file` | the event's `file!()` (full path, basename or path in its crate, as for pr_debug!) |
+//! | `line` | its `line!()` |
+//! | `module` | its module path |
+//! | `class NAME` | its target, exactly; a query without `class` selects events whatever their target |
+//! | `format TEXT` | its `message` field as formatted, decided per event: for a literal message (`info!("ready")`) that is the literal; events without a message never match |
+//! | `func` | never selects a `tracing` event: tracing's metadata has no function (spans are not functions either) |
+//!
+//! Flags: `p` lets the event through; `m f s l t` are kept and listed but
+//! change nothing (the layer formats the event its own way). Every
+//! difference from pr_debug!'s semantics is a row of
+//! [`docs::kernel_differences`](crate::docs::kernel_differences), "tracing
+//! and log callsites".
+//!
+//! `tracing` registers a callsite only when it first runs, so a query
+//! cannot see callsites that have not run yet. dyndbg keeps every query
+//! applied (`DYNDBG` and each [`control`](fn@crate::control) batch, in
+//! order, until [`reset`](crate::reset)) and replays them on each callsite
+//! as it registers: `control("file net.rs +p")` before the first request
+//! switches on the events of `net.rs` when they first run. The
+//! [`listing`](crate::listing) shows the callsites seen so far:
+//!
+//! ```text
+//! # tracing: 2 callsites seen (a tracing callsite is listed from its first run)
+//! src/net.rs:40 [app::net] =p "" class:app::net [tracing]
+//! src/db.rs:12 [app::db] =_ "" class:app::db [tracing]
+//! ```
+//!
+//! # pr_debug! lines into `tracing`
+//!
+//! With the feature, an enabled pr_debug! line becomes a `tracing` event
+//! (level `DEBUG`, name `dyndbg::pr_debug`, target and module path = the
+//! module, file and line set, fields `message`, `function` and `class`)
+//! whenever a `tracing` dispatcher is in force on the thread (a global
+//! default, or a scoped one) and dyndbg's sink is the default one (no
+//! [`set_sink`](crate::set_sink) call): it then flows into the layers the
+//! program already has (fmt, OpenTelemetry appenders), and is **not**
+//! written to stderr (nor to `log` with the `log` feature). Without a
+//! dispatcher, or with a sink set, the line goes to the sink as before.
+//! [`QueryFilter`] leaves these events alone: pr_debug!'s own flags
+//! already decided.
+
+mod event;
+mod filter;
+
+pub(crate) use event::emit;
+pub use filter::QueryFilter;
