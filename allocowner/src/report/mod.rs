@@ -109,6 +109,7 @@ use std::fmt::{self, Write as _};
 
 use crate::{CaptureMode, Snapshot, Stack, StackHandle};
 
+mod dhat;
 mod diff;
 mod dump;
 mod elf;
