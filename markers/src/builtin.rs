@@ -75,6 +75,9 @@ impl ErasedProbe for Counter {
     fn args(&self) -> Option<(TypeId, &'static str)> {
         None
     }
+    fn counter(&self) -> Option<&AtomicU64> {
+        Some(&self.0)
+    }
 }
 
 /// Prints each hit as one line through dyndbg's output

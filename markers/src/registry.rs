@@ -1,19 +1,19 @@
 //! Connecting and disconnecting probes: per marker name, the probes in call
 //! order; per site, the published probe array.
 //!
-//! The protocol is the kernel's RCU one with arc-swap in place of RCU:
-//! every change builds a new array, stores it into each site of the name,
-//! and keeps a `Weak` to the array it replaced. A site hit holds its array
-//! through an arc-swap guard, which the writer's swap turns into a strong
-//! reference, so an old array's strong count is exactly the number of hits
-//! still running on it. `disconnect` waits until every old array that held
-//! the probe has no strong reference left: then no call of it is running.
+//! The protocol is the kernel's RCU one with hazard pointers in place of
+//! RCU: every change builds a new array, points each site of the name to
+//! it, and retires the array it replaced, keeping a `Weak` to it. A
+//! retired array is dropped once no running hit holds it in its hazard
+//! slot (`hazard`). `disconnect` waits until every old array that held the
+//! probe is dropped: then no call of it is running.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError, Weak};
 use std::time::{Duration, Instant};
 
 use crate::error::Error;
+use crate::hazard;
 use crate::probe::Probe;
 use crate::site::{MARKERS_SITES_0_1, ProbeArray, ProbeId, Site, inside_probe};
 
@@ -292,7 +292,12 @@ fn disconnect_within(id: ProbeId, timeout: Option<Duration>) -> Result<(), Error
 /// (`None`: no limit). Returns whether the array is unused.
 fn wait_unused(array: &Weak<ProbeArray>, deadline: Option<Instant>) -> bool {
     let mut spins = 0u32;
-    while array.strong_count() > 0 {
+    loop {
+        // The last hit to leave it usually dropped it already.
+        hazard::reclaim();
+        if array.strong_count() == 0 {
+            break;
+        }
         if deadline.is_some_and(|d| Instant::now() >= d) {
             return false;
         }
@@ -308,31 +313,30 @@ fn wait_unused(array: &Weak<ProbeArray>, deadline: Option<Instant>) -> bool {
     true
 }
 
-/// Stores a new array built from `state.entries` into every site of the
-/// name and retires the one it replaces.
+/// Points every site of the name to a new array built from
+/// `state.entries` and retires the one it replaces: the retired list keeps
+/// it until no running hit holds it (see `hazard`).
 fn publish(state: &mut Name, sites: &[&'static Site]) {
-    let new = (!state.entries.is_empty()).then(|| {
-        Arc::new(ProbeArray::new(
-            state
-                .entries
-                .iter()
-                .map(|e| (e.id, Arc::clone(&e.probe.inner)))
-                .collect(),
-        ))
-    });
+    let new = ProbeArray::new(
+        state
+            .entries
+            .iter()
+            .map(|e| (e.id, Arc::clone(&e.probe.inner)))
+            .collect(),
+    )
+    .map(Arc::new);
     for site in sites {
         if new.is_none() {
             site.set_armed(false);
         }
-        // The swap pays the debts of running hits: from here on each of
-        // them holds a strong reference to the old array.
-        drop(site.probes.swap(new.clone()));
+        hazard::publish(&site.probes, new.as_ref());
         if new.is_some() {
             site.set_armed(true);
         }
     }
     if let Some(old) = std::mem::replace(&mut state.current, new) {
         state.retired.push(Arc::downgrade(&old));
+        hazard::retire(old);
     }
     state.retired.retain(|w| w.strong_count() > 0);
 }

@@ -1,17 +1,18 @@
 //! The static record each `marker!` places, the listing of all of them, and
 //! what a hit of an armed site does: call each probe of the array the site
-//! holds ([`ProbeArray`] of [`ErasedProbe`]s, with their [`ProbeId`]s).
+//! points to ([`ProbeArray`] of [`ErasedProbe`]s, with their [`ProbeId`]s),
+//! read under a hazard pointer.
 
 use std::any::{Any, TypeId};
-use std::cell::Cell;
 use std::fmt;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::ptr::NonNull;
+use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
 
-use arc_swap::ArcSwapOption;
 use linkme::distributed_slice;
 
 use crate::args::{Args, ErasedArgs};
+use crate::hazard;
 
 /// Every marker site of the program. The name carries the crate's
 /// semver-major (0.1), so that two incompatible copies of markers in one
@@ -22,11 +23,13 @@ pub static MARKERS_SITES_0_1: [Site];
 /// One marker site as compiled into the program.
 ///
 /// The head is the `armed` flag, the only thing a disarmed site reads; the
-/// probe array (behind arc-swap) is read only when the flag is set.
+/// probe array is read (under a hazard pointer) only when the flag is set.
+/// The site holds no reference of its own: the registry keeps the array
+/// alive while it is current, the retired list after (see `hazard`).
 #[repr(C)]
 pub struct Site {
     armed: AtomicBool,
-    pub(crate) probes: ArcSwapOption<ProbeArray>,
+    pub(crate) probes: AtomicPtr<ProbeArray>,
     function: OnceLock<&'static str>,
     meta: &'static SiteMeta,
 }
@@ -62,7 +65,7 @@ impl Site {
     pub const fn private_new(meta: &'static SiteMeta) -> Site {
         Site {
             armed: AtomicBool::new(false),
-            probes: ArcSwapOption::const_empty(),
+            probes: AtomicPtr::new(std::ptr::null_mut()),
             function: OnceLock::new(),
             meta,
         }
@@ -136,7 +139,7 @@ impl Site {
 
     /// How many probes are connected to this site now.
     pub fn probes(&self) -> usize {
-        self.probes.load().as_ref().map_or(0, |array| array.len())
+        hazard::read(&self.probes, |array| array.map_or(0, ProbeArray::len))
     }
 }
 
@@ -209,67 +212,114 @@ pub(crate) trait ErasedProbe: Send + Sync + 'static {
     fn data_eq(&self, other: &dyn Any) -> bool;
     /// The argument tuple of a typed probe.
     fn args(&self) -> Option<(TypeId, &'static str)>;
+    /// The count a built-in counter adds each hit to: the hit then adds
+    /// to it directly, with no call.
+    fn counter(&self) -> Option<&AtomicU64> {
+        None
+    }
 }
 
 /// The probes of one name, in call order, each with the id it was
-/// connected under: what a site holds and a hit calls. Built by the
+/// connected under: what a site points to and a hit calls. Built by the
 /// registry, replaced whole, never changed in place.
+///
+/// A hit works through `calls`, resolved once when the array is built: a
+/// pointer to each probe, or for a built-in counter the count itself,
+/// added to without a call; with one probe, through `first`, inline (the
+/// kernel's `single` probe of a marker: no walk over the array).
 pub(crate) struct ProbeArray {
-    entries: Box<[(ProbeId, Arc<dyn ErasedProbe>)]>,
+    first: Call,
+    calls: Box<[Call]>,
+    owned: Box<[(ProbeId, Arc<dyn ErasedProbe>)]>,
 }
 
+/// What a hit does for one probe.
+#[derive(Clone, Copy)]
+enum Call {
+    Count(NonNull<AtomicU64>),
+    Probe(NonNull<dyn ErasedProbe>),
+}
+
+// SAFETY: the pointers in `first` and `calls` point into the probes that
+// `owned` keeps alive, which are `Send + Sync` (a bound of `ErasedProbe`);
+// a count is an atomic, and nothing else is written through them.
+unsafe impl Send for ProbeArray {}
+// SAFETY: as for `Send`: shared access only reads the probes and adds to
+// atomics.
+unsafe impl Sync for ProbeArray {}
+
 impl ProbeArray {
-    pub(crate) fn new(entries: Box<[(ProbeId, Arc<dyn ErasedProbe>)]>) -> ProbeArray {
-        ProbeArray { entries }
+    /// `None` for no probe: a site with none points to no array.
+    pub(crate) fn new(owned: Box<[(ProbeId, Arc<dyn ErasedProbe>)]>) -> Option<ProbeArray> {
+        let calls: Box<[Call]> = owned
+            .iter()
+            .map(|(_, probe)| match probe.counter() {
+                Some(count) => Call::Count(NonNull::from(count)),
+                None => Call::Probe(NonNull::from(&**probe)),
+            })
+            .collect();
+        Some(ProbeArray {
+            first: *calls.first()?,
+            calls,
+            owned,
+        })
     }
 
     pub(crate) fn len(&self) -> usize {
-        self.entries.len()
+        self.owned.len()
     }
 
     pub(crate) fn contains(&self, id: ProbeId) -> bool {
-        self.entries.iter().any(|(e, _)| *e == id)
+        self.owned.iter().any(|(e, _)| *e == id)
+    }
+
+    /// Calls each probe, in order.
+    #[inline]
+    fn call_all(&self, site: &Site, args: &dyn ErasedArgs) {
+        if self.calls.len() == 1 {
+            self.first.run(site, args);
+        } else {
+            for call in &self.calls {
+                call.run(site, args);
+            }
+        }
     }
 }
 
-thread_local! {
-    /// How many probe calls this thread is inside.
-    static DEPTH: Cell<u32> = const { Cell::new(0) };
-}
-
-/// Marks the thread as inside a probe call until dropped (also on unwind).
-struct InsideProbe;
-
-impl InsideProbe {
-    fn enter() -> InsideProbe {
-        DEPTH.with(|d| d.set(d.get() + 1));
-        InsideProbe
-    }
-}
-
-impl Drop for InsideProbe {
-    fn drop(&mut self) {
-        DEPTH.with(|d| d.set(d.get() - 1));
+impl Call {
+    #[inline]
+    fn run(self, site: &Site, args: &dyn ErasedArgs) {
+        match self {
+            Call::Count(count) => {
+                // SAFETY: the count belongs to a probe of the array's
+                // `owned`, alive as long as the array the caller reads.
+                let count = unsafe { count.as_ref() };
+                // Relaxed: a statistic, as `Counter::get` reads it.
+                count.fetch_add(1, Ordering::Relaxed);
+            }
+            Call::Probe(probe) => {
+                // SAFETY: as above, the probe is one of the array's `owned`.
+                unsafe { probe.as_ref() }.call(site, args);
+            }
+        }
     }
 }
 
 /// Whether this thread is inside a probe call (where `disconnect` must not
 /// wait).
 pub(crate) fn inside_probe() -> bool {
-    DEPTH.try_with(|d| d.get() > 0).unwrap_or(false)
+    hazard::inside()
 }
 
 /// Calls every probe of an armed site, in order, with its arguments.
 #[cold]
 #[inline(never)]
 pub(crate) fn fire<A: Args>(site: &'static Site, args: &A) {
-    let guard = site.probes.load();
-    if let Some(array) = guard.as_ref() {
-        let _inside = InsideProbe::enter();
-        for (_, probe) in &array.entries {
-            probe.call(site, args);
+    hazard::read(&site.probes, |array| {
+        if let Some(array) = array {
+            array.call_all(site, args);
         }
-    }
+    });
 }
 
 #[cfg(test)]

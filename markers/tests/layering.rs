@@ -10,7 +10,7 @@ use std::path::Path;
 
 /// Bottom first. Keep in step with the list in `src/docs/internals.rs`.
 const LAYERS: &[&str] = &[
-    "args", "site", "probe", "error", "registry", "builtin", "debugfs", "private", "docs",
+    "args", "hazard", "site", "probe", "error", "registry", "builtin", "debugfs", "private", "docs",
 ];
 
 #[test]
