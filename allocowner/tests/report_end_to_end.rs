@@ -90,7 +90,7 @@ fn reports_find_known_functions_with_exact_bytes() {
         for blk in &alpha_blocks {
             let head = blk.lines().next().unwrap();
             assert!(
-                head.starts_with("Allocation of 1000 bytes (align 1), tid ")
+                head.starts_with("Allocation of 1000 bytes (align 1), order 0, tid ")
                     && head.contains(" ns, handle "),
                 "{head}"
             );

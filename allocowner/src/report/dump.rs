@@ -1,12 +1,25 @@
 //! The page_owner-style dump: one block per live allocation.
 
 use std::collections::{HashMap, HashSet};
+use std::fmt::Write as _;
 use std::io::{self, Write};
 
 use super::{Owner, Report, capture_line, unresolved_addrs, write_own_footer};
 use crate::StackHandle;
 
-fn handle_name(h: StackHandle) -> String {
+/// The page size of the dump's `PFN` and `order` (the kernel's on x86-64).
+const PAGE: usize = 4096;
+
+/// The smallest `n` such that `2^n` pages hold `size` bytes (0 for a block
+/// of up to one page): the `order` of page_owner's header.
+pub(super) fn page_order(size: usize) -> u32 {
+    size.div_ceil(PAGE)
+        .max(1)
+        .next_power_of_two()
+        .trailing_zeros()
+}
+
+pub(super) fn handle_name(h: StackHandle) -> String {
     match Owner::of(h) {
         Owner::Stack => h.raw().to_string(),
         Owner::Early => "early".to_owned(),
@@ -37,26 +50,45 @@ impl Report<'_> {
 
     /// Writes one block per live allocation, in address order, as
     /// `/sys/kernel/debug/page_owner` prints one per page: a header line
-    /// (size, alignment, thread id with the thread's name while it lives,
-    /// timestamp, owner handle), the address, the symbolized owner stack one
-    /// frame per line, and a blank line. `tid ?` and `ts ?` mean the thread
-    /// client was off. A header says the capture
-    /// mode; a footer gives allocowner's own memory and, if some frame lacked
-    /// debug info, the module map.
+    /// (size, alignment, order, thread id with the thread's name while it
+    /// lives, timestamp, owner handle), a `PFN` line with the address, the
+    /// symbolized owner stack one frame per line, and a blank line. `tid ?`
+    /// and `ts ?` mean the thread client was off. After the last block, a
+    /// footer (no blank line in it) gives the capture mode, the totals,
+    /// allocowner's own memory and, if some frame lacked debug info, the
+    /// module map.
+    ///
+    /// The blocks follow the rules of the kernel's `page_owner_sort`
+    /// (tools/mm/page_owner_sort.c), so that it reads the dump as a
+    /// page_owner file (`page_owner_sort --cull=st -m dump sorted`):
+    /// - blocks end at a blank line; a block's stack is its lines after the
+    ///   first (`--cull=st` groups by it): the first line is the header and
+    ///   the address is on a line starting with `PFN`, which the tool sets
+    ///   aside, so the blocks of one stack are one group;
+    /// - **`PFN 0x…`** is the block's page frame number in the process's
+    ///   virtual address space (its address divided by 4096), followed by
+    ///   the exact `address 0x…`;
+    /// - **`order N,`** in the header is the block's size in the kernel's
+    ///   unit: the smallest N such that 2^N pages of 4096 bytes hold the
+    ///   block (a block of up to 4096 bytes is order 0, one page). The
+    ///   tool's `pages` are thus the pages the blocks would take if each
+    ///   had pages of its own: an upper bound of what they touch; the exact
+    ///   bytes are in the header (`of N bytes`);
+    /// - the footer is not a block: it does not end with a blank line, so
+    ///   the tool drops it at the end of the file.
     ///
     /// ```text
-    /// # allocowner dump: live allocations, one block each
-    /// # capture: frame pointers (every allocation)
-    /// # 2 live allocations, 96 bytes (program: 1 allocations, 32 bytes)
-    ///
-    /// Allocation of 32 bytes (align 8), tid 4242 (myapp), ts 1200 ns, handle 1
-    /// Address 0x55d0c0a1b2c0
+    /// Allocation of 32 bytes (align 8), order 0, tid 4242 (myapp), ts 1200 ns, handle 1
+    /// PFN 0x55d0c0a1b address 0x55d0c0a1b2c0
     ///  myapp::load (src/load.rs:42)
     ///  myapp::main (src/main.rs:7)
     ///
-    /// Allocation of 64 bytes (align 16), tid 4242 (myapp), ts 1500 ns, handle dummy
-    /// Address 0x55d0c0a1c000
+    /// Allocation of 64 bytes (align 16), order 0, tid 4242 (myapp), ts 1500 ns, handle dummy
+    /// PFN 0x55d0c0a1c address 0x55d0c0a1c000
     ///
+    /// # allocowner dump: live allocations, one block each
+    /// # capture: frame pointers (every allocation)
+    /// # 2 live allocations, 96 bytes (program: 1 allocations, 32 bytes)
     /// # allocowner's own (not in the totals above): 1052672 bytes mapped from the OS (side table, stack depot), 64 bytes in 1 heap allocations (dummy owner)
     /// ```
     pub fn write_dump(&self, out: &mut dyn Write) -> io::Result<()> {
@@ -74,28 +106,18 @@ impl Report<'_> {
                     bytes += a.size as u64;
                 }
             }
-            writeln!(out, "# allocowner dump: live allocations, one block each")?;
-            writeln!(out, "# capture: {}", capture_line(snap.mode))?;
-            writeln!(
-                out,
-                "# {} live allocations, {} bytes (program: {count} allocations, {bytes} bytes)",
-                count + dummy_count,
-                bytes + dummy_bytes
-            )?;
-            if snap.early_bytes > 0 {
-                writeln!(
-                    out,
-                    "# plus about {} bytes allocated before tracking was enabled (early owner, no records)",
-                    snap.early_bytes
-                )?;
-            }
-            writeln!(out)?;
             // Each stack is rendered once, however many allocations it owns.
             let mut rendered: HashMap<StackHandle, String> = HashMap::new();
             let mut names: HashMap<u64, Option<String>> = HashMap::new();
             for &i in &order {
                 let a = &snap.allocations[i];
-                write!(out, "Allocation of {} bytes (align {}), ", a.size, a.align)?;
+                write!(
+                    out,
+                    "Allocation of {} bytes (align {}), order {}, ",
+                    a.size,
+                    a.align,
+                    page_order(a.size)
+                )?;
                 match a.thread {
                     Some(t) => match names.entry(t).or_insert_with(|| thread_name(t)) {
                         Some(name) => write!(out, "tid {t} ({name}), ")?,
@@ -108,7 +130,7 @@ impl Report<'_> {
                     None => write!(out, "ts ?, ")?,
                 }
                 writeln!(out, "handle {}", handle_name(a.stack))?;
-                writeln!(out, "Address {:#x}", a.addr)?;
+                writeln!(out, "PFN {:#x} address {:#x}", a.addr / PAGE, a.addr)?;
                 let stack = rendered.entry(a.stack).or_insert_with(|| {
                     let mut text = String::new();
                     for f in self.frames(a.stack) {
@@ -120,6 +142,24 @@ impl Report<'_> {
                 writeln!(out, "{stack}")?;
             }
             let mut footer = String::new();
+            let _ = writeln!(
+                footer,
+                "# allocowner dump: live allocations, one block each"
+            );
+            let _ = writeln!(footer, "# capture: {}", capture_line(snap.mode));
+            let _ = writeln!(
+                footer,
+                "# {} live allocations, {} bytes (program: {count} allocations, {bytes} bytes)",
+                count + dummy_count,
+                bytes + dummy_bytes
+            );
+            if snap.early_bytes > 0 {
+                let _ = writeln!(
+                    footer,
+                    "# plus about {} bytes allocated before tracking was enabled (early owner, no records)",
+                    snap.early_bytes
+                );
+            }
             write_own_footer(
                 &mut footer,
                 snap,

@@ -14,6 +14,8 @@
 //! | folded stacks (`outer;inner bytes`) | [`Report::folded`] | read by inferno, flamegraph.pl, speedscope |
 //! | a self-contained SVG flame graph | [`Report::flamegraph_svg`] | flamegraph.pl's pictures |
 //! | growth per owner stack between two snapshots | [`diff`] | comparing two `show_stacks` reads |
+//! | pprof profile.proto, gzip-compressed | [`Report::write_pprof`] | `go tool pprof`'s heap profiles |
+//! | DHAT JSON | [`Report::write_dhat`] | dhat-rs's `dhat-heap.json` |
 //!
 //! Every report says which capture mode produced it (frame pointers, or
 //! sampling 1 in N allocations). allocowner's own memory (the side table and
@@ -50,8 +52,16 @@
 //!
 //! # Viewing
 //! - Text reports ([`Report::grouped`], [`Report::dump`], [`diff`]) are
-//!   read as they are; the dump keeps page_owner's shape (header line,
-//!   address line, frames, blank line) so it splits on blank lines.
+//!   read as they are; the dump keeps page_owner's shape (header line with
+//!   an `order N,`, a `PFN` line with the address, frames, blank line), so
+//!   it splits on blank lines and the kernel's `page_owner_sort --cull=st`
+//!   groups it by owner stack and counts its pages (see
+//!   [`Report::write_dump`] for what a PFN and an order are for a heap
+//!   block).
+//! - [`Report::write_pprof`]: `go tool pprof -http=: heap.pb.gz`, or load
+//!   it in Pyroscope, Parca or speedscope.
+//! - [`Report::write_dhat`]: open Valgrind's `dh_view.html` and load the
+//!   file, or drop it on the Firefox Profiler.
 //! - [`Report::folded`]: pipe it through `inferno-flamegraph
 //!   --countname=bytes` or `flamegraph.pl --countname=bytes`, or drop the
 //!   file on speedscope.app.

@@ -1,0 +1,163 @@
+//! Issue #17, item 4: the kernel's `page_owner_sort` (tools/mm/
+//! page_owner_sort.c) can group allocowner's dump. This test applies the
+//! tool's documented rules to a dump of a real run, as the tool does:
+//! - `read_block`: a block is the lines up to an empty line; a line that
+//!   starts with `PFN` is set aside (not in the block's text); a block cut
+//!   by the end of the file is dropped;
+//! - `get_page_num`: pages = `1 << N` from the first match of
+//!   `order\s*([0-9]*),` in the block's text (0 when there is none);
+//! - `--cull=st`: blocks are grouped by their stack, the text after the
+//!   block's first line; a group's `times` and `pages` are the sums.
+//!
+//! It checks that the groups are the report's distinct owner stacks (not
+//! one per allocation, as when the address was on its own line) and that
+//! the pages are counted.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::hint::black_box;
+
+use allocowner::report::{Owner, Report, SortBy};
+
+#[global_allocator]
+static ALLOC: allocowner::OwnerAlloc = allocowner::OwnerAlloc::system();
+
+#[inline(never)]
+fn small_blocks(out: &mut Vec<Box<[u8]>>) {
+    for _ in 0..100 {
+        out.push(black_box(vec![1u8; 1000]).into_boxed_slice());
+    }
+}
+
+#[inline(never)]
+fn large_blocks(out: &mut Vec<Box<[u8]>>) {
+    for _ in 0..5 {
+        // 5 pages of 4096 bytes: order 3 (8 pages).
+        out.push(black_box(vec![2u8; 20_000]).into_boxed_slice());
+    }
+}
+
+/// One group of `page_owner_sort --cull=st`.
+#[derive(Debug, Default, PartialEq, Eq)]
+struct Group {
+    times: u64,
+    pages: u64,
+}
+
+/// The blocks' texts, by the rules of `read_block`.
+fn read_blocks(dump: &str) -> Vec<String> {
+    let mut blocks = Vec::new();
+    let mut cur = String::new();
+    for line in dump.split_inclusive('\n') {
+        if line == "\n" {
+            blocks.push(std::mem::take(&mut cur));
+        } else if !line.starts_with("PFN") {
+            cur.push_str(line);
+        }
+    }
+    // `cur` is a block cut by the end of the file: dropped.
+    blocks
+}
+
+/// `get_page_num`: the first `order\s*([0-9]*),` of the text.
+fn pages(txt: &str) -> u64 {
+    let mut rest = txt;
+    while let Some(at) = rest.find("order") {
+        let after = rest[at + 5..].trim_start();
+        let digits: String = after.chars().take_while(char::is_ascii_digit).collect();
+        if after[digits.len()..].starts_with(',') {
+            // The tool: strtol of the digits, 0 pages when not a number.
+            return digits.parse::<u32>().map_or(0, |n| 1 << n);
+        }
+        rest = &rest[at + 5..];
+    }
+    0
+}
+
+/// `page_owner_sort --cull=st`: groups by the text after the first line.
+fn cull_by_stack(dump: &str) -> BTreeMap<String, Group> {
+    let mut groups: BTreeMap<String, Group> = BTreeMap::new();
+    for txt in read_blocks(dump) {
+        let stack = txt.split_once('\n').map_or("", |(_, s)| s).to_owned();
+        let g = groups.entry(stack).or_default();
+        g.times += 1;
+        g.pages += pages(&txt);
+    }
+    groups
+}
+
+#[test]
+fn page_owner_sort_groups_the_dump_by_owner_stack_and_counts_pages() {
+    allocowner::enable_with("depth=32,thread").unwrap();
+    let mut a = Vec::with_capacity(100);
+    let mut b = Vec::with_capacity(5);
+    small_blocks(&mut a);
+    large_blocks(&mut b);
+    let snapshot = allocowner::snapshot();
+    let report = Report::new(&snapshot);
+    let dump = report.dump();
+    let groups = cull_by_stack(&dump);
+
+    // The report's distinct printed stacks of the owners that have records
+    // (all but the early owner); owners without frames (dummy, failure)
+    // print alike, as an empty stack.
+    let stacks: BTreeSet<String> = report
+        .groups(SortBy::Bytes)
+        .iter()
+        .filter(|g| g.owner != Owner::Early)
+        .map(|g| {
+            g.frames
+                .iter()
+                .map(|f| report.frame_line(f) + "\n")
+                .collect()
+        })
+        .collect();
+    let keys: BTreeSet<String> = groups.keys().cloned().collect();
+    assert!(
+        keys == stacks,
+        "page_owner_sort's {} groups are not the report's {} stacks; first groups: {:#?}",
+        keys.len(),
+        stacks.len(),
+        keys.iter().take(3).collect::<Vec<_>>()
+    );
+    let times: u64 = groups.values().map(|g| g.times).sum();
+    assert_eq!(times, snapshot.allocations.len() as u64, "one block each");
+    assert!(groups.len() < snapshot.allocations.len() / 2, "{groups:#?}");
+    assert!(groups.values().all(|g| g.pages >= g.times), "{groups:#?}");
+
+    let of = |name: &str| {
+        let (_, g) = groups
+            .iter()
+            .find(|(s, _)| s.starts_with(&format!(" page_owner_sort::{name} (")))
+            .unwrap_or_else(|| panic!("no group for {name}: {groups:#?}"));
+        g
+    };
+    assert_eq!(
+        of("small_blocks"),
+        &Group {
+            times: 100,
+            pages: 100
+        }
+    );
+    assert_eq!(
+        of("large_blocks"),
+        &Group {
+            times: 5,
+            pages: 40
+        }
+    );
+    drop((a, b));
+}
+
+#[test]
+fn the_rules_read_pages_and_set_pfn_lines_aside() {
+    let dump = "Allocation of 9000 bytes (align 8), order 2, tid 1, ts 5 ns, handle 1\n\
+                PFN 0x10 address 0x10000\n f (a.rs:1)\n\n\
+                Allocation of 8 bytes (align 8), order 0, tid 1, ts 6 ns, handle 1\n\
+                PFN 0x20 address 0x20000\n f (a.rs:1)\n\n\
+                # footer\n# not a block\n";
+    let groups = cull_by_stack(dump);
+    assert_eq!(
+        groups.into_iter().collect::<Vec<_>>(),
+        [(" f (a.rs:1)\n".to_owned(), Group { times: 2, pages: 5 })]
+    );
+}
