@@ -152,7 +152,6 @@ impl State {
     pub(crate) fn passes(&self, site: &Site<'_>) -> bool {
         self.flags(site).contains(Flags::PRINT)
     }
-
 }
 
 /// Applies a parsed batch to every foreign callsite known and keeps it for

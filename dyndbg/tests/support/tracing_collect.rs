@@ -1,5 +1,6 @@
 //! A `tracing` layer that keeps every event it sees: file, line, target
 //! and formatted message. Shared by the `tests/tracing_*.rs` files.
+#![allow(dead_code, reason = "each test file uses a part")]
 
 use std::fmt::{self, Write as _};
 use std::sync::{Arc, Mutex};
