@@ -159,6 +159,11 @@
 //!   itself gets the default (Cargo unites the features).
 //! - `log`: records go to the `log` facade (level `Debug`, target and
 //!   module = module path, file and line set) instead of stderr.
+//! - `tracing`: `dyndbg::tracing::QueryFilter`, the query language on a
+//!   program's existing `tracing` events (a per-layer filter or a layer),
+//!   and enabled pr_debug! lines as `tracing` events while a dispatcher is
+//!   in force: see the module `dyndbg::tracing` (built with the feature).
+//!   With the `log` feature, `LogFilter` does the same for `log` records.
 //! - `compile_out`: every callsite compiles down to a type check of its
 //!   arguments: no record, no branch. For library authors who want the
 //!   callsites gone from some builds.

@@ -135,6 +135,26 @@
 //! | `row_batch_size_limit` | a 16 000-byte batch | -E2BIG over 4095 bytes (255 in 5.x; 1023 at boot) | **differs**: no limit; the limit only bounds the kernel's copy from user space, and a long generated batch is legitimate |
 //! | `row_error_values` | any error | -EINVAL (or -E2BIG), details only in the kernel log | a [`QueryError`](crate::QueryError) naming the query (number and text), the byte offset in the batch and what was expected: `query 2 "line 9-1 +p": at byte 15: last-line 1 < 1st-line 9, expected a range N-M with N <= M` |
 //!
+//! ## `tracing` and `log` callsites (the `tracing` and `log` features)
+//!
+//! `dyndbg::tracing::QueryFilter` and `dyndbg::LogFilter` (the `log`
+//! feature) apply the same queries to callsites dyndbg does not own. The
+//! kernel has nothing like them; the rows compare with pr_debug!'s
+//! semantics here. Tests are in `dyndbg/tests/tracing_filter.rs` and
+//! `dyndbg/tests/log_filter.rs`.
+//!
+//! | row (test) | input | pr_debug! | tracing event / log record |
+//! |---|---|---|---|
+//! | `row_tracing_class_is_the_target` | `class wire` | the class named in `pr_debug!(class = ..)` | the event's (record's) target, exact, no wildcards |
+//! | `row_tracing_no_class_selects_any_target` | `module app::* +p` | a query without `class` leaves classed callsites alone | **differs**: selects events whatever their target (every event has one) |
+//! | `row_tracing_func_never_selects`, `row_log_func_never_selects` | `func run` | the enclosing function | **differs**: never selects: tracing's and log's metadata have no function (a span is not a function); `control` counts no match |
+//! | `row_tracing_format_is_the_formatted_message` | `format ready` | the format string as written | **differs**: the `message` field as formatted, decided per event (the callsite's interest becomes `sometimes`); for a literal message it is the literal; an event without a message never matches; listed with ` format?` |
+//! | `row_log_format_only_literal_messages` | `format ready` | the format string | **differs**: the record's message where it is a literal (`Arguments::as_str`); a message with arguments never matches |
+//! | `row_tracing_flags_other_than_p_are_listed_only` | `+pmflt` | `p` prints, `m f s l t` choose the prefix | `p` lets the event through; the others are kept and listed, the layer formats the event its own way |
+//! | `row_tracing_spans_always_enabled` | any query | | spans are always enabled and never listed: a switched-on event keeps its span context |
+//! | `a_query_before_registration_applies_when_the_callsite_registers` | `module app::net +p` before the first request | every callsite is listed from the start | a tracing callsite is known only from its first run (tracing#969): every query is kept and replayed, in order, when it registers; the listing shows the callsites seen, marked `[tracing]`, after a `# tracing: N callsites seen` line; `control` counts only those seen |
+//! | `row_log_records_not_listed` | | listed | `log` has no registry of callsites: records are decided per callsite (cached until the next `control`), never listed |
+//!
 //! Not carried over: the `dynamic_debug.verbose` logging levels (errors are
 //! returned instead), and the out-of-tree extensions (`,` and `%`
 //! separators, the `T` flag, `label`, `open`/`close`).
