@@ -1,0 +1,388 @@
+//! The server thread: one `poll(2)` loop over the wake-up socket, the
+//! listeners and every open connection, all non-blocking. A connection
+//! carries one request (`Connection: close`); its whole life, reading and
+//! writing, is bounded by the read timeout, and its size by
+//! [`MAX_REQUEST`].
+
+use std::io::{self, Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::os::fd::{AsRawFd, RawFd};
+use std::os::unix::net::{UnixListener, UnixStream};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use crate::files::{self, Listener};
+use crate::http::{self, MAX_REQUEST, Parse};
+
+/// What the loop serves.
+pub(crate) struct Config {
+    pub(crate) unix: Option<UnixListener>,
+    pub(crate) tcp: Option<TcpListener>,
+    /// Readable (a byte or EOF) when the server must stop.
+    pub(crate) wake: UnixStream,
+    pub(crate) read_timeout: Duration,
+    pub(crate) max_connections: usize,
+}
+
+/// The server's own figures, for `stats`.
+pub(crate) static REQUESTS: AtomicU64 = AtomicU64::new(0);
+pub(crate) static REFUSED_PEERS: AtomicU64 = AtomicU64::new(0);
+pub(crate) static REFUSED_BUSY: AtomicU64 = AtomicU64::new(0);
+pub(crate) static TIMED_OUT: AtomicU64 = AtomicU64::new(0);
+pub(crate) static BAD_REQUESTS: AtomicU64 = AtomicU64::new(0);
+/// Whether a refused peer was logged (once per process).
+static REFUSAL_LOGGED: AtomicBool = AtomicBool::new(false);
+
+enum Stream {
+    Unix(UnixStream),
+    Tcp(TcpStream),
+}
+
+impl Stream {
+    fn fd(&self) -> RawFd {
+        match self {
+            Stream::Unix(s) => s.as_raw_fd(),
+            Stream::Tcp(s) => s.as_raw_fd(),
+        }
+    }
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        match self {
+            Stream::Unix(s) => s.read(buf),
+            Stream::Tcp(s) => s.read(buf),
+        }
+    }
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        match self {
+            Stream::Unix(s) => s.write(buf),
+            Stream::Tcp(s) => s.write(buf),
+        }
+    }
+    fn shutdown_write(&self) {
+        let _ = match self {
+            Stream::Unix(s) => s.shutdown(std::net::Shutdown::Write),
+            Stream::Tcp(s) => s.shutdown(std::net::Shutdown::Write),
+        };
+    }
+}
+
+enum Phase {
+    /// Receiving the request.
+    Reading { continued: bool },
+    /// Sending the response from `at`.
+    Writing { out: Vec<u8>, at: usize },
+    /// Response sent and the write side shut: reading what the client
+    /// still sends (up to a bound) so the close does not reset the
+    /// connection before the client has read the response.
+    Draining { left: usize },
+}
+
+struct Conn {
+    stream: Stream,
+    listener: Listener,
+    buf: Vec<u8>,
+    phase: Phase,
+    deadline: Instant,
+}
+
+/// Bytes read and dropped after an early answer (a 413), at most.
+const DRAIN: usize = 256 * 1024;
+
+/// Writes `bytes` to a fresh non-blocking socket once, best effort: for
+/// the refusals, which never wait on the client.
+fn send_and_drop(mut stream: Stream, bytes: &[u8]) {
+    let _ = stream.write(bytes);
+    stream.shutdown_write();
+}
+
+/// The peer's uid and pid (`SO_PEERCRED`).
+fn peer(stream: &UnixStream) -> io::Result<(u32, i32)> {
+    let mut cred = libc::ucred {
+        pid: 0,
+        uid: 0,
+        gid: 0,
+    };
+    let mut len = std::mem::size_of::<libc::ucred>() as libc::socklen_t;
+    // SAFETY: `cred` is a writable ucred and `len` its size, as
+    // SO_PEERCRED expects; the descriptor is a connected Unix socket.
+    let r = unsafe {
+        libc::getsockopt(
+            stream.as_raw_fd(),
+            libc::SOL_SOCKET,
+            libc::SO_PEERCRED,
+            (&raw mut cred).cast(),
+            &raw mut len,
+        )
+    };
+    if r == 0 {
+        Ok((cred.uid, cred.pid))
+    } else {
+        Err(io::Error::last_os_error())
+    }
+}
+
+/// Whether `uid` may connect: the process's effective uid, or root.
+fn allowed(uid: u32) -> bool {
+    // SAFETY: geteuid cannot fail.
+    uid == 0 || uid == unsafe { libc::geteuid() }
+}
+
+impl Conn {
+    /// Reads what is there; moves to Writing when the request is whole or
+    /// refused.
+    fn on_readable(&mut self, timeout: Duration) -> bool {
+        if let Phase::Draining { left } = &mut self.phase {
+            let mut scratch = [0u8; 8192];
+            loop {
+                match self.stream.read(&mut scratch) {
+                    Ok(0) => return false,
+                    Ok(n) if n >= *left => return false,
+                    Ok(n) => *left -= n,
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => return true,
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                    Err(_) => return false,
+                }
+            }
+        }
+        let mut chunk = [0u8; 8192];
+        loop {
+            let room = MAX_REQUEST + 1 - self.buf.len();
+            if room == 0 {
+                break;
+            }
+            match self.stream.read(&mut chunk[..room.min(8192)]) {
+                Ok(0) => {
+                    // EOF before a whole request: a broken client.
+                    return self.answer_partial_eof();
+                }
+                Ok(n) => self.buf.extend_from_slice(&chunk[..n]),
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(_) => return false,
+            }
+        }
+        let out = match http::parse(&self.buf) {
+            Ok(Parse::Partial { expect_continue }) => {
+                if expect_continue && matches!(self.phase, Phase::Reading { continued: false }) {
+                    let _ = self.stream.write(b"HTTP/1.1 100 Continue\r\n\r\n");
+                    self.phase = Phase::Reading { continued: true };
+                }
+                return true;
+            }
+            Ok(Parse::Complete(req)) => {
+                REQUESTS.fetch_add(1, Ordering::Relaxed); // Relaxed: a statistic
+                let a = files::route(self.listener, &req);
+                http::response(a.status, a.content_type, &a.body)
+            }
+            Err(e) => {
+                BAD_REQUESTS.fetch_add(1, Ordering::Relaxed); // Relaxed: a statistic
+                http::error_response(e.status, &e.message)
+            }
+        };
+        self.buf = Vec::new();
+        self.phase = Phase::Writing { out, at: 0 };
+        self.deadline = Instant::now() + timeout;
+        self.on_writable(timeout)
+    }
+
+    fn answer_partial_eof(&mut self) -> bool {
+        if self.buf.is_empty() {
+            return false;
+        }
+        BAD_REQUESTS.fetch_add(1, Ordering::Relaxed); // Relaxed: a statistic
+        let out = http::error_response(
+            400,
+            "the request ended before its head or body was complete",
+        );
+        let _ = self.stream.write(&out);
+        false
+    }
+
+    /// Writes what the socket takes; false when the connection is done.
+    fn on_writable(&mut self, timeout: Duration) -> bool {
+        let Phase::Writing { out, at } = &mut self.phase else {
+            return true;
+        };
+        while *at < out.len() {
+            match self.stream.write(&out[*at..]) {
+                Ok(0) => return false,
+                Ok(n) => {
+                    *at += n;
+                    // Progress: the client reads, so give it more time.
+                    self.deadline = Instant::now() + timeout;
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return true,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(_) => return false,
+            }
+        }
+        self.stream.shutdown_write();
+        self.phase = Phase::Draining { left: DRAIN };
+        true
+    }
+
+    fn events(&self) -> libc::c_short {
+        match self.phase {
+            Phase::Reading { .. } | Phase::Draining { .. } => libc::POLLIN,
+            Phase::Writing { .. } => libc::POLLOUT,
+        }
+    }
+}
+
+/// Runs until `wake` is readable.
+pub(crate) fn run(cfg: &Config) {
+    let mut conns: Vec<Conn> = Vec::new();
+    let mut fds: Vec<libc::pollfd> = Vec::new();
+    loop {
+        let now = Instant::now();
+        conns.retain_mut(|c| {
+            if c.deadline > now {
+                return true;
+            }
+            if matches!(c.phase, Phase::Reading { .. }) {
+                TIMED_OUT.fetch_add(1, Ordering::Relaxed); // Relaxed: a statistic
+                let _ = c.stream.write(&http::error_response(
+                    408,
+                    "request not received within the read timeout",
+                ));
+            }
+            false
+        });
+        fds.clear();
+        let mut add = |fd: RawFd, events| {
+            fds.push(libc::pollfd {
+                fd,
+                events,
+                revents: 0,
+            });
+        };
+        add(cfg.wake.as_raw_fd(), libc::POLLIN);
+        // A listener not present polls fd -1, which poll ignores.
+        add(
+            cfg.unix.as_ref().map_or(-1, AsRawFd::as_raw_fd),
+            libc::POLLIN,
+        );
+        add(
+            cfg.tcp.as_ref().map_or(-1, AsRawFd::as_raw_fd),
+            libc::POLLIN,
+        );
+        for c in &conns {
+            add(c.stream.fd(), c.events());
+        }
+        let timeout_ms = conns
+            .iter()
+            .map(|c| c.deadline.saturating_duration_since(now))
+            .min()
+            .map_or(-1, |d| {
+                libc::c_int::try_from(d.as_millis() + 1).unwrap_or(libc::c_int::MAX)
+            });
+        // SAFETY: `fds` is a valid array of `fds.len()` pollfd structs.
+        let r = unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, timeout_ms) };
+        if r < 0 {
+            // EINTR: go round; anything else (ENOMEM) too, after a pause.
+            if io::Error::last_os_error().kind() != io::ErrorKind::Interrupted {
+                std::thread::sleep(Duration::from_millis(10));
+            }
+            continue;
+        }
+        if fds[0].revents != 0 {
+            return;
+        }
+        let mut keep = Vec::with_capacity(conns.len());
+        for (c, p) in conns.drain(..).zip(&fds[3..]) {
+            let mut c = c;
+            let alive = if p.revents == 0 {
+                true
+            } else if p.revents & libc::POLLOUT != 0 {
+                c.on_writable(cfg.read_timeout)
+            } else if p.revents & (libc::POLLIN | libc::POLLHUP | libc::POLLERR) != 0 {
+                c.on_readable(cfg.read_timeout)
+            } else {
+                false
+            };
+            if alive {
+                keep.push(c);
+            }
+        }
+        conns = keep;
+        if fds[1].revents != 0
+            && let Some(l) = &cfg.unix
+        {
+            accept_unix(l, cfg, &mut conns);
+        }
+        if fds[2].revents != 0
+            && let Some(l) = &cfg.tcp
+        {
+            accept_tcp(l, cfg, &mut conns);
+        }
+    }
+}
+
+fn admit(stream: Stream, listener: Listener, cfg: &Config, conns: &mut Vec<Conn>) {
+    if conns.len() >= cfg.max_connections {
+        REFUSED_BUSY.fetch_add(1, Ordering::Relaxed); // Relaxed: a statistic
+        let msg = format!(
+            "too many connections (at most {} at once); try again",
+            cfg.max_connections
+        );
+        send_and_drop(stream, &http::error_response(503, &msg));
+        return;
+    }
+    conns.push(Conn {
+        stream,
+        listener,
+        buf: Vec::new(),
+        phase: Phase::Reading { continued: false },
+        deadline: Instant::now() + cfg.read_timeout,
+    });
+}
+
+fn accept_unix(l: &UnixListener, cfg: &Config, conns: &mut Vec<Conn>) {
+    loop {
+        let s = match l.accept() {
+            Ok((s, _)) => s,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(_) => return, // WouldBlock, or EMFILE: wait for the next poll
+        };
+        if s.set_nonblocking(true).is_err() {
+            continue;
+        }
+        match peer(&s) {
+            Ok((uid, _)) if allowed(uid) => admit(Stream::Unix(s), Listener::Control, cfg, conns),
+            Ok((uid, pid)) => refuse(s, &format!("uid {uid} (pid {pid})")),
+            Err(e) => refuse(s, &format!("a peer whose credentials cannot be read ({e})")),
+        }
+    }
+}
+
+fn refuse(s: UnixStream, who: &str) {
+    REFUSED_PEERS.fetch_add(1, Ordering::Relaxed); // Relaxed: a statistic
+    // SAFETY: geteuid cannot fail.
+    let me = unsafe { libc::geteuid() };
+    // Relaxed: only decides whether this line is printed once.
+    if !REFUSAL_LOGGED.swap(true, Ordering::Relaxed) {
+        eprintln!(
+            "dyndbg-debugfs: refused a connection from {who}: only uid {me} or root may connect (said once)"
+        );
+    }
+    send_and_drop(
+        Stream::Unix(s),
+        &http::error_response(
+            403,
+            &format!("forbidden: {who} is neither uid {me} nor root"),
+        ),
+    );
+}
+
+fn accept_tcp(l: &TcpListener, cfg: &Config, conns: &mut Vec<Conn>) {
+    loop {
+        let s = match l.accept() {
+            Ok((s, _)) => s,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(_) => return,
+        };
+        if s.set_nonblocking(true).is_err() {
+            continue;
+        }
+        admit(Stream::Tcp(s), Listener::Metrics, cfg, conns);
+    }
+}

@@ -1,0 +1,502 @@
+//! The server end to end, in child processes (each test re-executes this
+//! binary with a scenario, see `common`): files, errors, limits, the
+//! socket's place and modes, the peer check, fork and exit.
+
+mod common;
+
+use std::io::Write as _;
+use std::os::unix::fs::{MetadataExt as _, PermissionsExt as _};
+use std::os::unix::net::UnixStream;
+use std::time::Duration;
+
+use common::{eventually, get, put, raw, spawn};
+
+#[global_allocator]
+static ALLOC: allocowner::OwnerAlloc = allocowner::OwnerAlloc::system();
+
+/// The child's side: runs only in a re-executed child.
+#[test]
+fn child_main() {
+    common::child_main();
+}
+
+/// A child serving through `DYNDBG_CONTROL=on` in a fresh runtime dir.
+fn serving() -> (common::Serving, std::path::PathBuf) {
+    let xdg = common::temp_dir("xdg");
+    let s = spawn(
+        "serve",
+        &[
+            ("DYNDBG_CONTROL", "on"),
+            ("XDG_RUNTIME_DIR", xdg.to_str().unwrap()),
+        ],
+    );
+    (s, xdg)
+}
+
+#[test]
+fn control_file_lists_and_switches_callsites() {
+    let (s, xdg) = serving();
+    let sock = s.path();
+    assert_eq!(sock, xdg.join(format!("dyndbg/{}.sock", s.pid())));
+    let (st, listing) = get(&sock, "dynamic_debug/control");
+    assert_eq!(st, 200, "{listing}");
+    assert!(listing.starts_with("# filename:lineno [module]function flags format\n"));
+    let line = listing
+        .lines()
+        .find(|l| l.contains("debugfs work round"))
+        .unwrap();
+    assert!(line.contains("]debugfs_work =_ "), "{line}");
+
+    let (st, answer) = put(&sock, "dynamic_debug/control", "func debugfs_work +pfl");
+    assert_eq!((st, answer.as_str()), (200, "1 callsites matched\n"));
+    let (_, listing) = get(&sock, "dynamic_debug/control");
+    assert!(
+        listing.lines().any(|l| l.contains("]debugfs_work =pfl ")),
+        "{listing}"
+    );
+
+    // A bad batch changes nothing and says why, on one line.
+    let (st, err) = put(
+        &sock,
+        "dynamic_debug/control",
+        "func debugfs_work -p; func x +q",
+    );
+    assert_eq!(st, 400, "{err}");
+    assert!(
+        err.contains("'q'") && err.ends_with('\n') && err.lines().count() == 1,
+        "{err}"
+    );
+    let (_, listing) = get(&sock, "dynamic_debug/control");
+    assert!(
+        listing.lines().any(|l| l.contains("]debugfs_work =pfl ")),
+        "{listing}"
+    );
+    let (ok, stderr) = s.finish();
+    assert!(ok, "{stderr}");
+    // Removed at exit.
+    assert!(!sock.exists(), "the socket outlived its process");
+    std::fs::remove_dir_all(xdg).unwrap();
+}
+
+#[test]
+fn socket_and_directory_modes_and_the_start_line() {
+    let (s, xdg) = serving();
+    let sock = s.path();
+    let dir = std::fs::symlink_metadata(xdg.join("dyndbg")).unwrap();
+    assert_eq!(dir.mode() & 0o7777, 0o700);
+    let meta = std::fs::symlink_metadata(&sock).unwrap();
+    assert_eq!(meta.mode() & 0o777, 0o600);
+    // SAFETY: geteuid cannot fail.
+    assert_eq!(meta.uid(), unsafe { libc::geteuid() });
+    let (ok, stderr) = s.finish();
+    assert!(ok);
+    assert!(
+        stderr.contains(&format!("dyndbg-debugfs: serving {}\n", sock.display())),
+        "{stderr}"
+    );
+    std::fs::remove_dir_all(xdg).unwrap();
+}
+
+#[test]
+fn every_file_answers_and_unknown_ones_are_listed() {
+    let (s, xdg) = serving();
+    let sock = s.path();
+    let (st, page_owner) = get(&sock, "page_owner");
+    assert_eq!(st, 200);
+    assert!(page_owner.contains("debugfs_work"), "{page_owner}");
+    let (st, sorted) = get(&sock, "page_owner_sort");
+    assert_eq!(st, 200);
+    assert!(sorted.contains("debugfs_work"), "{sorted}");
+    let (st, folded) = get(&sock, "heap.folded");
+    assert_eq!(st, 200);
+    assert!(
+        folded.lines().any(|l| l.contains("debugfs_work")),
+        "{folded}"
+    );
+    let (st, svg) = get(&sock, "heap.svg");
+    assert_eq!(st, 200);
+    assert!(
+        svg.starts_with("<?xml") || svg.starts_with("<svg"),
+        "{}",
+        &svg[..svg.len().min(80)]
+    );
+    let (st, stats) = get(&sock, "stats");
+    assert_eq!(st, 200);
+    for key in [
+        "dyndbg.callsites ",
+        "allocowner.enabled 1",
+        "debugfs.requests ",
+    ] {
+        assert!(stats.contains(key), "{key} in {stats}");
+    }
+    let (st, root) = get(&sock, "");
+    assert_eq!(st, 200);
+    assert_eq!(root.lines().collect::<Vec<_>>(), dyndbg_debugfs::FILES);
+
+    let (st, e) = get(&sock, "nope");
+    assert_eq!(st, 404);
+    assert!(
+        e.starts_with("no file `nope`; files: dynamic_debug/control markers page_owner"),
+        "{e}"
+    );
+    let (st, e) = put(&sock, "page_owner", "x");
+    assert_eq!(
+        (st, e.as_str()),
+        (405, "page_owner is read-only: use GET\n")
+    );
+    let (st, e) = raw(&sock, b"DELETE /stats HTTP/1.1\r\n\r\n");
+    assert_eq!(st, 405, "{e}");
+    let (st, e) = raw(
+        &sock,
+        b"PUT /markers HTTP/1.1\r\nContent-Length: 2\r\n\r\n\xff\xfe",
+    );
+    assert_eq!(st, 400, "{e}");
+    assert!(e.contains("must be UTF-8"), "{e}");
+    let (ok, stderr) = s.finish();
+    assert!(ok, "{stderr}");
+    std::fs::remove_dir_all(xdg).unwrap();
+}
+
+#[test]
+fn markers_file_connects_counts_rings_and_disconnects() {
+    let (s, xdg) = serving();
+    let sock = s.path();
+    let (st, list) = get(&sock, "markers");
+    assert_eq!(st, 200);
+    assert!(
+        list.contains("debugfs_tick(round: u32) probes=0 "),
+        "{list}"
+    );
+    assert_eq!(
+        put(&sock, "markers", "debugfs_tick counter"),
+        (200, "debugfs_tick: counter connected\n".into())
+    );
+    assert_eq!(
+        put(&sock, "markers", "debugfs_tick ring 3"),
+        (200, "debugfs_tick: ring connected\n".into())
+    );
+    // The child hits the marker every 10 ms: the count grows.
+    let list = eventually("counted hits", || {
+        let (_, list) = get(&sock, "markers");
+        let n: u64 = list
+            .lines()
+            .find_map(|l| l.strip_prefix("debugfs_tick counter "))?
+            .parse()
+            .ok()?;
+        (n >= 3).then_some(list)
+    });
+    assert!(list.contains("debugfs_tick ring 3 (3 hits)"), "{list}");
+    assert!(list.contains("\n  debugfs_tick "), "{list}");
+    let (st, e) = put(&sock, "markers", "debugfs_tick counter");
+    assert_eq!(st, 409, "{e}");
+    let (st, e) = put(&sock, "markers", "no_such_marker counter");
+    assert_eq!(
+        (st, e.as_str()),
+        (400, "no marker site matches `no_such_marker`\n")
+    );
+    let (st, e) = put(&sock, "markers", "debugfs_tick gauge");
+    assert_eq!(st, 400, "{e}");
+    assert_eq!(
+        put(&sock, "markers", "debugfs_tick off"),
+        (200, "debugfs_tick: 2 probes disconnected\n".into())
+    );
+    let (_, list) = get(&sock, "markers");
+    assert!(
+        list.contains("debugfs_tick(round: u32) probes=0 "),
+        "{list}"
+    );
+    let (ok, stderr) = s.finish();
+    assert!(ok, "{stderr}");
+    std::fs::remove_dir_all(xdg).unwrap();
+}
+
+#[test]
+fn damon_record_starts_refuses_busy_and_stops() {
+    let (s, xdg) = serving();
+    let sock = s.path();
+    let rec = xdg.join("heap.json.z");
+    assert_eq!(get(&sock, "damon/record"), (200, "0 none\n".into()));
+    let (st, e) = put(&sock, "damon/record", "12 /tmp/x");
+    assert_eq!(st, 400, "{e}");
+    assert!(e.contains("12"), "{e}");
+    let setting = format!("4096 {}", rec.display());
+    let (st, answer) = put(&sock, "damon/record", &setting);
+    assert_eq!((st, answer), (200, format!("recording {setting}\n")));
+    assert_eq!(get(&sock, "damon/record"), (200, format!("{setting}\n")));
+    // EBUSY while it runs, and nothing changes.
+    let (st, e) = put(&sock, "damon/record", "8192 /tmp/other.json.z");
+    assert_eq!(st, 409, "{e}");
+    let (st, answer) = put(&sock, "damon/record", "off");
+    assert_eq!(st, 200, "{answer}");
+    assert!(answer.starts_with("stopped: "), "{answer}");
+    assert!(rec.exists());
+    assert_eq!(get(&sock, "damon/record"), (200, "0 none\n".into()));
+    let (ok, stderr) = s.finish();
+    assert!(ok, "{stderr}");
+    std::fs::remove_dir_all(xdg).unwrap();
+}
+
+/// A child serving with `start_with`, a short read timeout and room for
+/// two connections.
+fn limited() -> (common::Serving, std::path::PathBuf) {
+    let dir = common::temp_dir("limits");
+    let s = spawn(
+        "serve",
+        &[
+            ("DEBUGFS_API_DIR", dir.to_str().unwrap()),
+            ("DEBUGFS_TIMEOUT_MS", "500"),
+            ("DEBUGFS_MAX_CONN", "2"),
+        ],
+    );
+    (s, dir)
+}
+
+#[test]
+fn huge_malformed_and_slow_requests_are_answered_and_the_server_goes_on() {
+    let (s, dir) = limited();
+    let sock = s.path();
+    // Huge: a body declared over 64 KiB, and one sent over it.
+    let (st, e) = raw(
+        &sock,
+        b"PUT /markers HTTP/1.1\r\nContent-Length: 70000\r\n\r\n",
+    );
+    assert_eq!(
+        (st, e.as_str()),
+        (413, "request larger than 65536 bytes (head and body)\n")
+    );
+    let mut big = b"GET /stats HTTP/1.1\r\nX: ".to_vec();
+    big.resize(100_000, b'a');
+    let (st, _) = raw(&sock, &big);
+    assert_eq!(st, 413);
+    // Malformed.
+    let (st, e) = raw(&sock, b"\x00\x01garbage\r\n\r\n");
+    assert_eq!(st, 400, "{e}");
+    let (st, e) = raw(&sock, b"GET /stats HTTP/1.1\r\nContent-Length: x\r\n\r\n");
+    assert_eq!(st, 400, "{e}");
+    // Slow: half a request, then nothing; another client is served
+    // meanwhile; the slow one gets 408 and is closed.
+    let mut slow = UnixStream::connect(&sock).unwrap();
+    slow.set_read_timeout(Some(common::DEADLINE)).unwrap();
+    slow.write_all(b"GET /stats HTTP/1.1\r\n").unwrap();
+    assert_eq!(get(&sock, "stats").0, 200);
+    let (st, e) = common::read_answer(&mut slow);
+    assert_eq!(
+        (st, e.as_str()),
+        (408, "request not received within the read timeout\n")
+    );
+    // Still serving.
+    assert_eq!(get(&sock, "stats").0, 200);
+    let (ok, stderr) = s.finish();
+    assert!(ok, "{stderr}");
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+#[test]
+fn connections_beyond_the_bound_get_503_and_later_ones_are_served() {
+    let (s, dir) = limited();
+    let sock = s.path();
+    let a = UnixStream::connect(&sock).unwrap();
+    let b = UnixStream::connect(&sock).unwrap();
+    // The server admits in its own time: wait until a third is refused.
+    let refused = eventually("a refused third connection", || {
+        let mut c = UnixStream::connect(&sock).ok()?;
+        c.set_read_timeout(Some(Duration::from_secs(2))).unwrap();
+        let (st, body) = common::read_answer(&mut c);
+        (st == 503).then_some(body)
+    });
+    assert_eq!(
+        refused,
+        "too many connections (at most 2 at once); try again\n"
+    );
+    drop((a, b));
+    eventually("served again", || {
+        (get(&sock, "stats").0 == 200).then_some(())
+    });
+    let (_, stats) = get(&sock, "stats");
+    assert!(!stats.contains("debugfs.refused_busy 0\n"), "{stats}");
+    let (ok, stderr) = s.finish();
+    assert!(ok, "{stderr}");
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+#[test]
+fn curl_reads_and_writes_over_the_socket() {
+    let (s, xdg) = serving();
+    let sock = s.path();
+    let curl = |args: &[&str]| {
+        let out = std::process::Command::new("curl")
+            .args(["-sS", "--max-time", "60", "--unix-socket"])
+            .arg(&sock)
+            .args(args)
+            .output()
+            .expect("curl (Debian package curl) must be installed");
+        (
+            out.status.success(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+        )
+    };
+    let (ok, listing) = curl(&["http://x/dynamic_debug/control"]);
+    assert!(ok && listing.contains("debugfs work round"), "{listing}");
+    let (ok, answer) = curl(&[
+        "-X",
+        "PUT",
+        "--data",
+        "func debugfs_work +p",
+        "http://x/dynamic_debug/control",
+    ]);
+    assert!(ok, "{answer}");
+    assert_eq!(answer, "1 callsites matched\n");
+    // A body over 1 KiB: curl asks for 100-continue.
+    let long = format!("{}func debugfs_work -p", "# comment\n".repeat(200));
+    let (ok, answer) = curl(&[
+        "-X",
+        "PUT",
+        "--data-binary",
+        &long,
+        "http://x/dynamic_debug/control",
+    ]);
+    assert!(ok, "{answer}");
+    assert_eq!(answer, "1 callsites matched\n");
+    let (ok, stderr) = s.finish();
+    assert!(ok, "{stderr}");
+    std::fs::remove_dir_all(xdg).unwrap();
+}
+
+#[test]
+fn another_uid_is_refused_and_the_refusal_logged_once() {
+    let (s, xdg) = serving();
+    let sock = s.path();
+    let sock_str = sock.to_str().unwrap().to_owned();
+    // A uid no account has: the client keeps DAC override, so only the
+    // SO_PEERCRED check stands between it and the files.
+    for _ in 0..2 {
+        let c = spawn(
+            "client",
+            &[("DEBUGFS_SOCKET", &sock_str), ("DEBUGFS_UID", "54321")],
+        );
+        assert_eq!(
+            c.ready,
+            "READY 403 forbidden: uid 54321 (pid ".to_owned()
+                + &c.pid().to_string()
+                + ") is neither uid 0 nor root"
+        );
+        let (ok, err) = c.finish();
+        assert!(ok, "{err}");
+    }
+    // Root (our uid) still is served.
+    assert_eq!(get(&sock, "stats").0, 200);
+    let (ok, stderr) = s.finish();
+    assert!(ok, "{stderr}");
+    let lines: Vec<&str> = stderr.lines().filter(|l| l.contains("refused")).collect();
+    assert_eq!(lines.len(), 1, "{stderr}");
+    assert!(
+        lines[0].starts_with("dyndbg-debugfs: refused a connection from uid 54321 (pid "),
+        "{}",
+        lines[0]
+    );
+    std::fs::remove_dir_all(xdg).unwrap();
+}
+
+#[test]
+fn unsafe_directories_are_refused_by_name() {
+    let xdg = common::temp_dir("unsafe");
+    let dir = xdg.join("dyndbg");
+    let start = |what: &str| {
+        let s = spawn(
+            "serve",
+            &[
+                ("DYNDBG_CONTROL", "on"),
+                ("XDG_RUNTIME_DIR", xdg.to_str().unwrap()),
+            ],
+        );
+        assert_eq!(s.ready, "READY none", "{what}");
+        let (ok, stderr) = s.finish();
+        assert!(ok, "{stderr}");
+        stderr
+    };
+    std::fs::create_dir(&dir).unwrap();
+    std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let err = start("mode 0755");
+    assert!(
+        err.contains(&format!(
+            "dyndbg-debugfs: not serving: refusing the socket directory {}: mode 0755, open to group or others (0700 needed)",
+            dir.display()
+        )),
+        "{err}"
+    );
+    std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o700)).unwrap();
+    std::os::unix::fs::chown(&dir, Some(65534), None).unwrap();
+    let err = start("owned by nobody");
+    assert!(
+        err.contains("owned by uid 65534, not by this process's uid 0"),
+        "{err}"
+    );
+    std::fs::remove_dir(&dir).unwrap();
+    let elsewhere = common::temp_dir("elsewhere");
+    std::os::unix::fs::symlink(&elsewhere, &dir).unwrap();
+    let err = start("a symlink");
+    assert!(
+        err.contains(&format!("{}: a symbolic link", dir.display())),
+        "{err}"
+    );
+    assert_eq!(std::fs::read_dir(&elsewhere).unwrap().count(), 0);
+    std::fs::remove_dir_all(xdg).unwrap();
+    std::fs::remove_dir_all(elsewhere).unwrap();
+}
+
+#[test]
+fn a_forked_child_neither_serves_nor_removes_the_parents_socket() {
+    let xdg = common::temp_dir("fork");
+    let s = spawn(
+        "fork",
+        &[
+            ("DYNDBG_CONTROL", "on"),
+            ("XDG_RUNTIME_DIR", xdg.to_str().unwrap()),
+        ],
+    );
+    let sock = s.path();
+    // The forked child exited (through exit(3), atexit handlers run)
+    // before READY; the parent's socket is still there and served.
+    assert!(
+        sock.exists(),
+        "the child's exit removed its parent's socket"
+    );
+    assert_eq!(get(&sock, "stats").0, 200);
+    let (ok, stderr) = s.finish();
+    assert!(ok, "{stderr}");
+    assert!(!sock.exists());
+    std::fs::remove_dir_all(xdg).unwrap();
+}
+
+#[test]
+fn setuid_programs_ignore_the_variables() {
+    // A copy of this binary, setgid nogroup: the kernel sets AT_SECURE.
+    let dir = common::temp_dir("setgid");
+    std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let bin = dir.join("server-setgid");
+    std::fs::copy(std::env::current_exe().unwrap(), &bin).unwrap();
+    std::os::unix::fs::chown(&bin, None, Some(65534))
+        .expect("chown to gid 65534 (nogroup) needs root: the AT_SECURE test cannot run");
+    std::fs::set_permissions(&bin, std::fs::Permissions::from_mode(0o2755)).unwrap();
+    let xdg = common::temp_dir("setgid-xdg");
+    let s = common::try_spawn(
+        "serve",
+        &[
+            ("DYNDBG_CONTROL", "on"),
+            ("DYNDBG_METRICS", "127.0.0.1:0"),
+            ("XDG_RUNTIME_DIR", xdg.to_str().unwrap()),
+        ],
+        std::process::Command::new(&bin),
+    )
+    .unwrap();
+    assert_eq!(s.ready, "READY none");
+    let (ok, stderr) = s.finish();
+    assert!(ok, "{stderr}");
+    for var in ["DYNDBG_CONTROL", "DYNDBG_METRICS"] {
+        let line = format!("dyndbg-debugfs: {var} ignored: setuid/setgid program (AT_SECURE)\n");
+        assert_eq!(stderr.matches(&line).count(), 1, "{stderr}");
+    }
+    assert!(!xdg.join("dyndbg").exists());
+    std::fs::remove_dir_all(dir).unwrap();
+    std::fs::remove_dir_all(xdg).unwrap();
+}
