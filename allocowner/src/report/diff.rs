@@ -106,9 +106,10 @@ pub fn diff(before: &Snapshot, after: &Snapshot) -> Diff {
     })
 }
 
-/// [`diff`] of two symbolized snapshots. Owners match by their printed
-/// stack, as groups do ([`Report::groups`]).
-pub(super) fn diff_reports(b: &Report<'_>, a: &Report<'_>) -> Diff {
+/// [`diff`] of two reports (e.g. of two dumps read back with
+/// [`read_dump`](super::read_dump)). Owners match by their printed stack,
+/// as groups do ([`Report::groups`]).
+pub fn diff_reports(b: &Report<'_>, a: &Report<'_>) -> Diff {
     crate::guard::inside(|| {
         let mut by_key: HashMap<(Owner, Vec<String>), DiffEntry> = HashMap::new();
         for g in b.groups(SortBy::Bytes) {

@@ -129,11 +129,13 @@ mod grouped;
 mod modules;
 mod pprof;
 mod profile;
+mod saved;
 mod symbolize;
 
-pub use diff::{Diff, DiffEntry, diff};
+pub use diff::{Diff, DiffEntry, diff, diff_reports};
 pub use grouped::{Group, SortBy};
 pub use modules::{MapsError, Module, ModuleMap};
+pub use saved::{DumpError, SavedDump, read_dump};
 pub use symbolize::{Frame, Symbolizer, is_allocator_frame, trim};
 
 /// Who owns an allocation: a stack from the depot or a special owner.

@@ -47,6 +47,24 @@ impl Module {
         )
     }
 
+    /// A module known from a saved dump: no ELF headers read, so a file
+    /// address is the runtime address less `load_address`.
+    pub(super) fn saved(
+        path: PathBuf,
+        build_id: Option<String>,
+        load_address: usize,
+        mappings: Vec<(usize, usize, u64)>,
+    ) -> Module {
+        Module {
+            path,
+            build_id,
+            load_address,
+            mappings,
+            elf_error: None,
+            segments: None,
+        }
+    }
+
     /// Whether this is a real file (not `[vdso]`, `[heap]`...).
     pub fn is_file(&self) -> bool {
         self.path.is_absolute()
@@ -168,6 +186,11 @@ impl ModuleMap {
         self.modules
             .iter()
             .find_map(|m| m.file_address(addr).map(|a| (m, a)))
+    }
+
+    /// A map of the given modules (read back from a saved dump).
+    pub(super) fn from_modules(modules: Vec<Module>) -> ModuleMap {
+        ModuleMap { modules }
     }
 
     /// All modules with executable mappings, in the order of the maps file.
