@@ -1,7 +1,7 @@
 //! The handlers of allocowner's files in the process's debugfs (served by
 //! a server crate that only routes; allocowner names none): `page_owner`
 //! (the dump), `page_owner_sort` (the grouped report), `heap.folded`,
-//! `heap.svg` (the flame graph), `damon/record` (with the `access`
+//! `heap.svg` (the flame graph), `heap.pprof`, `damon/record` (with the `access`
 //! feature) and allocowner's part of `stats`, plus the figures a metrics
 //! exporter reads ([`heap_totals`], [`top_owners`], [`last_recording_heat`]).
 //!
@@ -35,6 +35,17 @@ pub fn heap_folded() -> String {
 /// Reading `heap.svg`: the flame graph of live bytes.
 pub fn heap_svg() -> String {
     guard::inside(|| Report::new(&crate::snapshot()).flamegraph_svg())
+}
+
+/// Reading `heap.pprof` (and `/debug/pprof/heap`): the live heap as a
+/// gzip'd pprof profile ([`Report::write_pprof`]), for `go tool pprof`,
+/// Pyroscope, Parca.
+pub fn heap_pprof() -> std::io::Result<Vec<u8>> {
+    guard::inside(|| {
+        let mut out = Vec::new();
+        Report::new(&crate::snapshot()).write_pprof(&mut out)?;
+        Ok(out)
+    })
 }
 
 /// Live heap of the program (allocowner's own allocations left out):

@@ -2,10 +2,7 @@
 
 use std::io;
 
-/// The heap profile as gzip'd profile.proto, from allocowner.
+/// The heap profile as gzip'd profile.proto, from allocowner's handler.
 pub(crate) fn heap() -> io::Result<Vec<u8>> {
-    Err(io::Error::new(
-        io::ErrorKind::Unsupported,
-        "heap.pprof: this allocowner has no pprof writer (Report::write_pprof)",
-    ))
+    allocowner::debugfs::heap_pprof()
 }

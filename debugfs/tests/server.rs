@@ -120,6 +120,11 @@ fn every_file_answers_and_unknown_ones_are_listed() {
         "{}",
         &svg[..svg.len().min(80)]
     );
+    for file in ["heap.pprof", "debug/pprof/heap"] {
+        let (st, pprof) = common::get_bytes(&sock, file);
+        assert_eq!(st, 200, "{file}: {}", String::from_utf8_lossy(&pprof));
+        assert_eq!(pprof[..2], [0x1f, 0x8b], "{file} is gzip");
+    }
     let (st, stats) = get(&sock, "stats");
     assert_eq!(st, 200);
     for key in [

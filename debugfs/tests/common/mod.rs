@@ -180,6 +180,20 @@ pub(crate) fn parse_answer(out: &[u8]) -> (u16, String) {
     (status, body.to_owned())
 }
 
+/// A GET whose body is bytes: (status, body).
+pub(crate) fn get_bytes(sock: &Path, file: &str) -> (u16, Vec<u8>) {
+    let mut s = UnixStream::connect(sock).unwrap();
+    s.set_read_timeout(Some(DEADLINE)).unwrap();
+    s.write_all(format!("GET /{file} HTTP/1.1\r\nHost: x\r\n\r\n").as_bytes())
+        .unwrap();
+    let mut out = Vec::new();
+    let _ = s.read_to_end(&mut out);
+    let Some(at) = out.windows(4).position(|w| w == b"\r\n\r\n") else {
+        return (0, out);
+    };
+    (parse_answer(&out[..at + 4]).0, out[at + 4..].to_vec())
+}
+
 pub(crate) fn get(sock: &Path, file: &str) -> (u16, String) {
     raw(
         sock,
