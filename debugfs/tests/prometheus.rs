@@ -1,0 +1,186 @@
+//! `/metrics` scraped by the real Prometheus (Debian's `prometheus`
+//! package, installed when missing): the series arrive with their values.
+
+mod common;
+
+use std::io::{Read as _, Write as _};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+use std::sync::OnceLock;
+use std::time::Duration;
+
+#[global_allocator]
+static ALLOC: allocowner::OwnerAlloc = allocowner::OwnerAlloc::system();
+
+/// The child's side: runs only in a re-executed child.
+#[test]
+fn child_main() {
+    common::child_main();
+}
+
+/// `prometheus`, installed from Debian's packages when missing; fails
+/// (never skips) when it cannot be.
+fn prometheus() -> PathBuf {
+    static BIN: OnceLock<PathBuf> = OnceLock::new();
+    BIN.get_or_init(|| {
+        let which = || {
+            Command::new("sh")
+                .args(["-c", "command -v prometheus"])
+                .output()
+                .ok()
+                .filter(|o| o.status.success())
+                .map(|o| PathBuf::from(String::from_utf8_lossy(&o.stdout).trim()))
+        };
+        if let Some(p) = which() {
+            return p;
+        }
+        let install = || {
+            Command::new("apt-get")
+                .args([
+                    "install",
+                    "-y",
+                    "--no-install-recommends",
+                    "-o",
+                    "DPkg::Lock::Timeout=600",
+                    "prometheus",
+                ])
+                .env("DEBIAN_FRONTEND", "noninteractive")
+                .status()
+                .is_ok_and(|s| s.success())
+        };
+        if !install() {
+            let _ = Command::new("apt-get").arg("update").status();
+            assert!(
+                install(),
+                "cannot install Debian's prometheus package (apt-get install prometheus failed)"
+            );
+        }
+        which().expect("prometheus installed but not on PATH")
+    })
+    .clone()
+}
+
+/// A plain HTTP GET over TCP: (status, body).
+fn http_get(addr: SocketAddr, target: &str) -> (u16, String) {
+    let Ok(mut s) = TcpStream::connect(addr) else {
+        return (0, String::new());
+    };
+    s.set_read_timeout(Some(common::DEADLINE)).unwrap();
+    let _ = s.write_all(
+        format!("GET {target} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n").as_bytes(),
+    );
+    let mut out = Vec::new();
+    let _ = s.read_to_end(&mut out);
+    common::parse_answer(&out)
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// The first sample's value in a Prometheus instant-query answer.
+fn first_value(json: &str) -> Option<f64> {
+    let at = json.find("\"value\":[")?;
+    let rest = &json[at..];
+    let v = rest.split('"').nth(3)?;
+    v.parse().ok()
+}
+
+/// Kills Prometheus when the test ends, pass or fail.
+struct Killed(std::process::Child);
+
+impl Drop for Killed {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+#[test]
+fn prometheus_scrapes_the_metrics() {
+    let bin = prometheus();
+    let dir = common::temp_dir("prom");
+    let s = common::spawn(
+        "serve",
+        &[
+            ("DEBUGFS_API_DIR", dir.to_str().unwrap()),
+            ("DEBUGFS_METRICS", "1"),
+        ],
+    );
+    let mut words = s.ready.split_whitespace().skip(1);
+    let sock = PathBuf::from(words.next().unwrap());
+    let metrics: SocketAddr = words.next().unwrap().parse().unwrap();
+
+    // The text itself, and the TCP port serves nothing else.
+    assert_eq!(common::put(&sock, "markers", "debugfs_tick counter").0, 200);
+    let (st, text) = http_get(metrics, "/metrics");
+    assert_eq!(st, 200, "{text}");
+    for series in [
+        "dyndbg_callsites 1\n",
+        "dyndbg_callsites_enabled 0\n",
+        "allocowner_enabled 1\n",
+        "markers_probe_hits_total{marker=\"debugfs_tick\"} ",
+        "allocowner_heap_live_bytes ",
+        "allocowner_owner_live_bytes{owner=\"",
+        "# EOF",
+    ] {
+        assert!(text.contains(series), "{series} in\n{text}");
+    }
+    assert!(
+        text.lines().any(
+            |l| l.starts_with("allocowner_owner_live_bytes{owner=\"") && l.contains("debugfs_")
+        ),
+        "{text}"
+    );
+    let (st, e) = http_get(metrics, "/dynamic_debug/control");
+    assert_eq!(st, 404, "{e}");
+    let (st, _) = http_get(metrics, "/debug/pprof/heap");
+    assert_eq!(st, 200);
+
+    // The real Prometheus, scraping every second.
+    let port = free_port();
+    let config = dir.join("prometheus.yml");
+    std::fs::write(
+        &config,
+        format!(
+            "global:\n  scrape_interval: 1s\n  scrape_timeout: 1s\nscrape_configs:\n  - job_name: debugfs\n    static_configs:\n      - targets: ['{metrics}']\n"
+        ),
+    )
+    .unwrap();
+    let prom = Killed(
+        Command::new(&bin)
+            .arg(format!("--config.file={}", config.display()))
+            .arg(format!(
+                "--storage.tsdb.path={}",
+                dir.join("data").display()
+            ))
+            .arg(format!("--web.listen-address=127.0.0.1:{port}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let api: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+    let query = |q: &str| {
+        let (st, body) = http_get(api, &format!("/api/v1/query?query={q}"));
+        (st == 200).then_some(body).and_then(|b| first_value(&b))
+    };
+    let bytes = common::eventually("allocowner_heap_live_bytes in Prometheus", || {
+        query("allocowner_heap_live_bytes")
+    });
+    assert!(bytes > 64.0 * 4096.0, "{bytes}");
+    assert_eq!(query("dyndbg_callsites"), Some(1.0));
+    let hits = common::eventually("markers_probe_hits_total in Prometheus", || {
+        query("markers_probe_hits_total%7Bmarker%3D%22debugfs_tick%22%7D")
+    });
+    assert!(hits >= 1.0, "{hits}");
+    drop(prom);
+    let (ok, err) = s.finish();
+    assert!(ok, "{err}");
+    std::fs::remove_dir_all(dir).unwrap();
+}
