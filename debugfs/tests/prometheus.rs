@@ -8,7 +8,6 @@ use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::sync::OnceLock;
-use std::time::Duration;
 
 #[global_allocator]
 static ALLOC: allocowner::OwnerAlloc = allocowner::OwnerAlloc::system();
