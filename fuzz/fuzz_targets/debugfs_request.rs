@@ -11,8 +11,8 @@
 
 #![no_main]
 
-use dyndbg_debugfs::MAX_REQUEST;
 use dyndbg_debugfs::__fuzz::parse_request;
+use dyndbg_debugfs::MAX_REQUEST;
 use libfuzzer_sys::fuzz_target;
 
 fn check(data: &[u8]) -> Result<Option<usize>, (u16, String)> {
@@ -22,7 +22,10 @@ fn check(data: &[u8]) -> Result<Option<usize>, (u16, String)> {
         Ok(None) => assert!(data.len() < MAX_REQUEST, "partial at {} bytes", data.len()),
         Err((status, message)) => {
             assert!((400..600).contains(status), "{status} {message}");
-            assert!(!message.is_empty() && !message.contains('\n'), "{message:?}");
+            assert!(
+                !message.is_empty() && !message.contains('\n'),
+                "{message:?}"
+            );
         }
     }
     r
@@ -35,7 +38,10 @@ fuzz_target!(|data: &[u8]| {
     for cut in [data.len() / 3, data.len() / 2, data.len().saturating_sub(1)] {
         let prefix = check(&data[..cut]);
         if matches!(whole, Ok(Some(_))) {
-            assert!(!matches!(prefix, Err((413, _))), "a prefix of a whole request was too large");
+            assert!(
+                !matches!(prefix, Err((413, _))),
+                "a prefix of a whole request was too large"
+            );
         }
     }
 });

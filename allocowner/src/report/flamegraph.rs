@@ -68,7 +68,11 @@ fn colour(name: &str) -> (u8, u8, u8) {
         return (150 + v1 / 8, 160 + v2 / 8, 190 + v3 / 8);
     }
     // saturating: 205 + 255 / 5 is 256
-    (205u8.saturating_add(v1 / 5), (u16::from(v2) * 230 / 255) as u8, v3 / 5)
+    (
+        205u8.saturating_add(v1 / 5),
+        (u16::from(v2) * 230 / 255) as u8,
+        v3 / 5,
+    )
 }
 
 struct Svg {
