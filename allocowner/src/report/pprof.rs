@@ -212,8 +212,9 @@ impl Builder {
         let id = self.function_msgs.len() as u64 + 1;
         let mut m = Message::default();
         m.uint(field::FUNCTION_ID, id);
+        let short = self.strings.id(&short_name(name));
+        m.uint(field::FUNCTION_NAME, short);
         let name_id = self.strings.id(name);
-        m.uint(field::FUNCTION_NAME, name_id);
         m.uint(field::FUNCTION_SYSTEM_NAME, name_id);
         let file_id = self.strings.id(file);
         m.uint(field::FUNCTION_FILENAME, file_id);
@@ -316,6 +317,33 @@ pub(super) fn gzip(data: &[u8]) -> Vec<u8> {
     out.extend(miniz_oxide::deflate::compress_to_vec(data, 6));
     out.extend(crc32(data).to_le_bytes());
     out.extend((data.len() as u32).to_le_bytes());
+    out
+}
+
+/// `name` without the generic arguments the debug info gives inlined
+/// functions (`collect<core::iter::Map<..>, Vec<u8>>` is `collect`), which
+/// pprof would mangle with its C++ rules; a qualified path in angle
+/// brackets (`<T as Trait>::f`) is kept, without its own arguments. The
+/// full name stays the function's `system_name`.
+pub(super) fn short_name(name: &str) -> String {
+    let mut out = String::with_capacity(name.len());
+    // Depth inside removed argument lists.
+    let mut skip = 0usize;
+    let mut prev = ' ';
+    for c in name.chars() {
+        if skip > 0 {
+            match c {
+                '<' => skip += 1,
+                '>' if prev != '-' => skip -= 1,
+                _ => {}
+            }
+        } else if c == '<' && (prev.is_alphanumeric() || matches!(prev, '_' | '}' | ']')) {
+            skip = 1;
+        } else {
+            out.push(c);
+        }
+        prev = c;
+    }
     out
 }
 

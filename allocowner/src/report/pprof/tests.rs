@@ -93,6 +93,25 @@ fn gunzip(gz: &[u8]) -> Vec<u8> {
 }
 
 #[test]
+fn short_names_drop_generic_arguments() {
+    for (full, short) in [
+        (
+            "collect<core::iter::Map<I, F>, alloc::vec::Vec<u8>>",
+            "collect",
+        ),
+        ("call_mut<fn(u32) -> app::Session, (u32)>", "call_mut"),
+        ("{closure#0}<u32, app::S>", "{closure#0}"),
+        (
+            "<alloc::vec::Vec<T> as core::Foo>::from_iter",
+            "<alloc::vec::Vec as core::Foo>::from_iter",
+        ),
+        ("app::main", "app::main"),
+    ] {
+        assert_eq!(short_name(full), short, "{full}");
+    }
+}
+
+#[test]
 fn crc32_is_gzips() {
     // The check value of CRC-32/ISO-HDLC.
     assert_eq!(crc32(b"123456789"), 0xcbf4_3926);
@@ -180,6 +199,7 @@ fn two_stack_profile() -> Vec<u8> {
         stacks: HashMap::from([(h1, stack(h1, 3, 300)), (h2, stack(h2, 1, 200))]),
         early_bytes: 4096,
         own_mapped_bytes: 0,
+        sample_bytes: None,
     };
     let mut report = Report::with_symbolizer(&snapshot, &mut Symbolizer::raw());
     // h1: `push` inlined into `load` at one address, called from `main`;
