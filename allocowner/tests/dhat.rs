@@ -11,6 +11,7 @@ use std::process::Command;
 use std::sync::OnceLock;
 use std::time::Duration;
 
+use allocowner::access::{Aggregation, Format, RecordedRegion, Recording, attribute};
 use allocowner::report::Report;
 
 #[global_allocator]
@@ -20,6 +21,20 @@ static ALLOC: allocowner::OwnerAlloc = allocowner::OwnerAlloc::system();
 fn dhat_alpha_allocates(out: &mut Vec<Box<[u8]>>) {
     for _ in 0..100 {
         out.push(black_box(vec![1u8; 1000]).into_boxed_slice());
+    }
+}
+
+#[inline(never)]
+fn dhat_cold_allocates(out: &mut Vec<Box<[u8]>>) {
+    for _ in 0..20 {
+        out.push(black_box(vec![3u8; 5000]).into_boxed_slice());
+    }
+}
+
+#[inline(never)]
+fn dhat_hot_allocates(out: &mut Vec<Box<[u8]>>) {
+    for _ in 0..10 {
+        out.push(black_box(vec![4u8; 7000]).into_boxed_slice());
     }
 }
 
@@ -150,7 +165,6 @@ fn dh_view_renders_the_file_with_our_owners() {
     let json = String::from_utf8(json).unwrap();
 
     let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("dhat");
-    let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
     std::fs::write(dir.join("heap.dhat.json"), &json).unwrap();
     let page = viewer_page(&dir, &json);
@@ -199,4 +213,76 @@ fn dh_view_renders_the_file_with_our_owners() {
     );
     println!("dh_view screenshot: {}", png.display());
     drop((a, b));
+}
+
+/// The `Total:` … `Allocated at` text of the program point whose first
+/// frame is `name` in the rendered page.
+fn node_of<'a>(dom: &'a str, name: &str) -> &'a str {
+    let at = dom
+        .find(name)
+        .unwrap_or_else(|| panic!("{name} not in the rendered page:\n{dom}"));
+    &dom[dom[..at].rfind("Total:").unwrap_or(0)..at]
+}
+
+#[test]
+fn dh_view_shows_the_access_samplers_hot_bytes_as_reads() {
+    allocowner::enable_with("depth=32,thread").unwrap();
+    let mut cold = Vec::with_capacity(20);
+    let mut hot = Vec::with_capacity(10);
+    dhat_cold_allocates(&mut cold);
+    dhat_hot_allocates(&mut hot);
+    let snapshot = allocowner::snapshot();
+    // A recording of one aggregation: the hot blocks found accessed in
+    // every sampling interval, the cold ones never.
+    let region = |b: &Box<[u8]>, nr_accesses| RecordedRegion {
+        start: b.as_ptr() as u64,
+        end: b.as_ptr() as u64 + b.len() as u64,
+        nr_accesses,
+        age: None,
+    };
+    let mut regions: Vec<RecordedRegion> = hot.iter().map(|b| region(b, 20)).collect();
+    regions.extend(cold.iter().map(|b| region(b, 0)));
+    let recording = Recording {
+        format: Format::V2,
+        intervals: None,
+        aggregations: vec![Aggregation {
+            end_ns: 1,
+            start_ns: None,
+            target_id: u64::from(std::process::id()),
+            regions,
+        }],
+    };
+    let heat = attribute(&recording, &snapshot, 1);
+    let report = Report::new(&snapshot);
+    let mut json = Vec::new();
+    report.write_dhat_with_access(&heat, &mut json).unwrap();
+    let json = String::from_utf8(json).unwrap();
+    assert!(json.contains("\"bkacc\":true"), "{json}");
+    assert!(
+        json.contains("\"rb\":70000,\"wb\":0,\"hb\":70000,\"cb\":0,"),
+        "{json}"
+    );
+    assert!(
+        json.contains("\"rb\":0,\"wb\":0,\"hb\":0,\"cb\":100000,"),
+        "{json}"
+    );
+
+    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("dhat-access");
+    std::fs::create_dir_all(&dir).unwrap();
+    let page = viewer_page(&dir, &json);
+    let out = chromium(&page, &["--dump-dom"], &dir.join("profile"));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let dom = String::from_utf8_lossy(&out.stdout);
+    let dom = &dom[dom.find("<body").unwrap_or(0)..];
+    assert!(!dom.contains("class=\"error\""), "{dom}");
+    let hot_node = node_of(dom, "dhat::dhat_hot_allocates");
+    assert!(hot_node.contains("Reads:"), "{hot_node}");
+    assert!(hot_node.contains("Reads:     70,000 bytes"), "{hot_node}");
+    let cold_node = node_of(dom, "dhat::dhat_cold_allocates");
+    assert!(cold_node.contains("Reads:     0 bytes"), "{cold_node}");
+    drop((cold, hot));
 }
