@@ -101,4 +101,5 @@
 //!    held) and `alloc` ([`OwnerAlloc`](crate::OwnerAlloc)).
 //! 6. Outside the allocator: `report` (symbols resolved at report time),
 //!    `access` (feature `access`: the DAMON-style sampler and recorder),
-//!    `fuzzing` (hidden wrappers for the fuzz targets) and `docs`.
+//!    `debugfs` (the handlers of allocowner's files in the process's
+//!    debugfs, which the `dyndbg-debugfs` server routes to), `fuzzing` (hidden wrappers for the fuzz targets) and `docs`.
