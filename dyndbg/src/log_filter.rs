@@ -1,6 +1,7 @@
 //! [`LogFilter`]: the query language on `log` records, in front of any
 //! `log::Log` (the `log` feature).
 
+use std::cell::RefCell;
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::{PoisonError, RwLock};
@@ -21,7 +22,9 @@ use crate::foreign::{self, Site};
 /// Each decision is cached per callsite (the record's static file and line,
 /// and its target) until the next [`control`](fn@crate::control) or
 /// [`reset`](crate::reset), which bump a generation: a record costs one
-/// hash lookup under a read lock. A record without a static file
+/// atomic load (the generation) and one look at a per-thread table
+/// indexed by the callsite (a miss reads the filter's shared cache under
+/// a read lock). A record without a static file
 /// (`Record::file_static` is `None`, as in records built at runtime) is
 /// decided without the cache.
 ///
@@ -119,6 +122,32 @@ impl<L: log::Log> LogFilter<L> {
             line: record.line().unwrap_or(0),
             target: record.target().as_ptr() as usize,
         };
+        // This thread's decisions first: no lock, no atomic write.
+        let local = LOCAL.try_with(|local| {
+            let Ok(mut local) = local.try_borrow_mut() else {
+                return None; // re-entered from the inner logger
+            };
+            let slot = &mut local[key.slot()];
+            if slot.generation == generation && slot.key == key {
+                return Some(slot.on);
+            }
+            let on = self.shared(key, generation, record);
+            *slot = Slot {
+                key,
+                generation,
+                on,
+            };
+            Some(on)
+        });
+        match local {
+            Ok(Some(on)) => on,
+            _ => self.shared(key, generation, record),
+        }
+    }
+
+    /// The decision from the filter's shared cache, taken and cached there
+    /// when missing.
+    fn shared(&self, key: Key, generation: u64, record: &log::Record<'_>) -> bool {
         {
             let cache = self.cache.read().unwrap_or_else(PoisonError::into_inner);
             if cache.generation == generation
@@ -139,6 +168,48 @@ impl<L: log::Log> LogFilter<L> {
         }
         on
     }
+}
+
+/// Slots of the per-thread cache (a power of two).
+const SLOTS: usize = 256;
+
+/// One decision of the per-thread cache.
+#[derive(Debug, Clone, Copy)]
+struct Slot {
+    key: Key,
+    generation: u64,
+    on: bool,
+}
+
+impl Key {
+    /// The slot of the per-thread cache this callsite goes to.
+    fn slot(&self) -> usize {
+        let mixed =
+            (self.file ^ (self.line as usize).rotate_left(20) ^ self.target.rotate_left(40)) as u64;
+        (mixed.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 56) as usize % SLOTS
+    }
+}
+
+thread_local! {
+    /// Each thread's decisions, direct-mapped by callsite, each under the
+    /// generation it was taken in: the hit path of a record takes no lock.
+    /// (Decisions depend only on the queries, never on the filter
+    /// instance, so one table serves every `LogFilter`.) Generation
+    /// `u64::MAX` is never reached: an empty slot never hits.
+    static LOCAL: RefCell<[Slot; SLOTS]> = const {
+        RefCell::new(
+            [Slot {
+                key: Key {
+                    file: 0,
+                    file_len: 0,
+                    line: 0,
+                    target: 0,
+                },
+                generation: u64::MAX,
+                on: false,
+            }; SLOTS],
+        )
+    };
 }
 
 /// The decision for one record, from the queries so far.
