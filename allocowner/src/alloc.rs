@@ -9,8 +9,9 @@ use std::alloc::System;
 use crate::guard;
 use crate::guard::GuardState::{self, Inside, Locked, Outside};
 use crate::snapshot::StackHandle;
+use crate::table::filter;
 use crate::table::{EPOCH_NS, Record, Resized, TABLE};
-use crate::tracker::{self, ON, UNINIT};
+use crate::tracker::{self, ON, SAMPLED, UNINIT, sampling};
 use crate::{capture, sys};
 
 /// Reallocations of blocks up to this size (before and after) run under
@@ -113,8 +114,21 @@ impl<A: GlobalAlloc + 'static> OwnerAlloc<A> {
     // table (nothing there allocates; a signal handler that allocates
     // meanwhile passes through) and put it back after.
 
+    /// `SAMPLED`: sampled mode, after the thread's byte count crossed zero
+    /// ([`sampling::take`]): the allocation is recorded if
+    /// [`sampling::crossed`] says so, against its stack's sampled twin.
     #[inline(never)]
-    unsafe fn alloc_tracked(&self, layout: Layout, zeroed: bool) -> *mut u8 {
+    unsafe fn alloc_tracked<const SAMPLED_: bool>(&self, layout: Layout, zeroed: bool) -> *mut u8 {
+        if SAMPLED_ && !sampling::crossed(layout.size()) {
+            // SAFETY: forwarded with the caller's layout (GlobalAlloc contract).
+            return unsafe {
+                if zeroed {
+                    self.inner.alloc_zeroed(layout)
+                } else {
+                    self.inner.alloc(layout)
+                }
+            };
+        }
         // SAFETY: forwarded with the caller's layout (GlobalAlloc contract).
         let p = unsafe {
             if zeroed {
@@ -132,7 +146,10 @@ impl<A: GlobalAlloc + 'static> OwnerAlloc<A> {
             return p;
         }
         guard::set(Locked);
-        let handle = capture::owner(Self::alloc_tracked as *const () as usize);
+        let mut handle = capture::owner(Self::alloc_tracked::<SAMPLED_> as *const () as usize);
+        if SAMPLED_ {
+            handle = capture::sampled_twin(handle);
+        }
         Self::record(p, layout, handle);
         guard::set(Outside);
         p
@@ -170,7 +187,9 @@ impl<A: GlobalAlloc + 'static> OwnerAlloc<A> {
     /// case. The thread's guard is `Locked`.
     #[inline(never)]
     fn discard(addr: usize, size: usize) {
-        if !TABLE.discard(addr, size) {
+        // With the sampled mode's filter, a pointer without a record may
+        // be an unsampled one as well as an early one: not counted.
+        if !TABLE.discard(addr, size) && !filter::ready() {
             tracker::early_freed(size);
         }
     }
@@ -217,6 +236,13 @@ impl<A: GlobalAlloc + 'static> OwnerAlloc<A> {
             Resized::Untracked if p.is_null() => {}
             Resized::Untracked => {
                 // Allocated while off: from now on it is a new allocation.
+                // (With the filter, it may be an unsampled block, whose
+                // realloc `realloc` has sent here for a shared filter
+                // counter: not counted as early, not recorded.)
+                if filter::ready() {
+                    guard::set(g);
+                    return p;
+                }
                 tracker::early_freed(layout.size());
                 if tracker::state() == ON {
                     // SAFETY: the GlobalAlloc contract makes `new_size` valid
@@ -231,6 +257,46 @@ impl<A: GlobalAlloc + 'static> OwnerAlloc<A> {
                     }
                 }
             }
+        }
+        guard::set(g);
+        p
+    }
+
+    /// The realloc of a block the sampled mode's filter says has no record
+    /// (an unsampled block, or one allocated while off): in exact mode
+    /// (`SAMPLED_` false) the new block is recorded as a new allocation;
+    /// in sampled mode, if the growth crossed the thread's byte count and
+    /// [`sampling::crossed`] says so, as a sampled one.
+    #[inline(never)]
+    unsafe fn realloc_unrecorded<const SAMPLED_: bool>(
+        &self,
+        ptr: *mut u8,
+        layout: Layout,
+        new_size: usize,
+    ) -> *mut u8 {
+        let g = guard::state();
+        if g == Locked || (SAMPLED_ && !sampling::crossed(new_size - layout.size())) {
+            // SAFETY: forwarded unchanged (GlobalAlloc contract).
+            return unsafe { self.inner.realloc(ptr, layout, new_size) };
+        }
+        // SAFETY: forwarded unchanged (GlobalAlloc contract).
+        let p = unsafe { self.inner.realloc(ptr, layout, new_size) };
+        if p.is_null() {
+            return p;
+        }
+        // SAFETY: the GlobalAlloc contract makes `new_size` valid with the
+        // old alignment.
+        let new_layout = unsafe { Layout::from_size_align_unchecked(new_size, layout.align()) };
+        guard::set(Locked);
+        if g == Inside {
+            Self::record(p, new_layout, StackHandle::DUMMY);
+        } else {
+            let mut handle =
+                capture::owner(Self::realloc_unrecorded::<SAMPLED_> as *const () as usize);
+            if SAMPLED_ {
+                handle = capture::sampled_twin(handle);
+            }
+            Self::record(p, new_layout, handle);
         }
         guard::set(g);
         p
@@ -263,13 +329,17 @@ unsafe impl<A: GlobalAlloc + 'static> GlobalAlloc for OwnerAlloc<A> {
         let s = tracker::state();
         if s == ON {
             // SAFETY: the caller's contract, forwarded.
-            return no_tail(unsafe { self.alloc_tracked(layout, false) });
+            return no_tail(unsafe { self.alloc_tracked::<false>(layout, false) });
+        }
+        if s == SAMPLED && sampling::take(layout.size()) {
+            // SAFETY: the caller's contract, forwarded.
+            return no_tail(unsafe { self.alloc_tracked::<true>(layout, false) });
         }
         if s == UNINIT {
             self.start();
             if tracker::state() == ON {
                 // SAFETY: the caller's contract, forwarded.
-                return no_tail(unsafe { self.alloc_tracked(layout, false) });
+                return no_tail(unsafe { self.alloc_tracked::<false>(layout, false) });
             }
         }
         // SAFETY: the caller's contract, forwarded.
@@ -281,13 +351,17 @@ unsafe impl<A: GlobalAlloc + 'static> GlobalAlloc for OwnerAlloc<A> {
         let s = tracker::state();
         if s == ON {
             // SAFETY: the caller's contract, forwarded.
-            return no_tail(unsafe { self.alloc_tracked(layout, true) });
+            return no_tail(unsafe { self.alloc_tracked::<false>(layout, true) });
+        }
+        if s == SAMPLED && sampling::take(layout.size()) {
+            // SAFETY: the caller's contract, forwarded.
+            return no_tail(unsafe { self.alloc_tracked::<true>(layout, true) });
         }
         if s == UNINIT {
             self.start();
             if tracker::state() == ON {
                 // SAFETY: the caller's contract, forwarded.
-                return no_tail(unsafe { self.alloc_tracked(layout, true) });
+                return no_tail(unsafe { self.alloc_tracked::<false>(layout, true) });
             }
         }
         // SAFETY: the caller's contract, forwarded.
@@ -296,7 +370,9 @@ unsafe impl<A: GlobalAlloc + 'static> GlobalAlloc for OwnerAlloc<A> {
 
     #[inline(always)]
     unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        if tracker::has_records() {
+        // With the sampled mode's filter, a block it says has no record
+        // (unsampled) goes straight back.
+        if tracker::has_records() && (!filter::ready() || filter::maybe_recorded(ptr as usize)) {
             // SAFETY: the caller's contract, forwarded.
             unsafe { self.dealloc_tracked(ptr, layout) }
         } else {
@@ -308,6 +384,28 @@ unsafe impl<A: GlobalAlloc + 'static> GlobalAlloc for OwnerAlloc<A> {
     #[inline(always)]
     unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
         if tracker::has_records() {
+            if filter::ready() && !filter::maybe_recorded(ptr as usize) {
+                // No record (unsampled, or allocated while off): the new
+                // block is a new allocation, counted as one by the mode.
+                let s = tracker::state();
+                if s == ON {
+                    // SAFETY: the caller's contract, forwarded.
+                    return no_tail(unsafe {
+                        self.realloc_unrecorded::<false>(ptr, layout, new_size)
+                    });
+                }
+                if s == SAMPLED
+                    && new_size > layout.size()
+                    && sampling::take(new_size - layout.size())
+                {
+                    // SAFETY: the caller's contract, forwarded.
+                    return no_tail(unsafe {
+                        self.realloc_unrecorded::<true>(ptr, layout, new_size)
+                    });
+                }
+                // SAFETY: the caller's contract, forwarded.
+                return unsafe { self.inner.realloc(ptr, layout, new_size) };
+            }
             // SAFETY: the caller's contract, forwarded.
             no_tail(unsafe { self.realloc_tracked(ptr, layout, new_size) })
         } else {

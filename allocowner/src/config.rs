@@ -1,6 +1,6 @@
 //! The `ALLOCOWNER` option syntax, parsed without allocating (it runs inside
 //! the first allocation): `on[,depth=N][,report=PATH][,report_children]
-//! [,thread][,sample=N][,depot_cap=BYTES][,capture=fp|unwind]`.
+//! [,thread][,sample=N][,sample_bytes[=N]][,depot_cap=BYTES][,capture=fp|unwind]`.
 
 use core::fmt;
 
@@ -11,6 +11,11 @@ pub(crate) const DEFAULT_DEPTH: usize = 16;
 pub(crate) const DEFAULT_DEPOT_CAP: usize = 64 << 20;
 /// Default sampling period of the unwinder fallback.
 pub(crate) const DEFAULT_SAMPLE: u64 = 64;
+/// Mean bytes between sampled allocations when `sample_bytes` is given
+/// without a value: tcmalloc's, jemalloc's and Go's 512 KiB.
+pub(crate) const DEFAULT_SAMPLE_BYTES: u64 = 512 << 10;
+/// Largest accepted `sample_bytes=N`: 1 TiB.
+pub(crate) const MAX_SAMPLE_BYTES: u64 = 1 << 40;
 
 /// How to capture stacks, as asked.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -33,6 +38,8 @@ pub(crate) struct Config {
     pub(crate) report_children: bool,
     pub(crate) thread: bool,
     pub(crate) sample: u64,
+    /// Sampled mode's mean bytes between sampled allocations; 0: exact.
+    pub(crate) sample_bytes: u64,
     pub(crate) depot_cap: usize,
     pub(crate) capture: Capture,
 }
@@ -45,6 +52,7 @@ impl Config {
         report_children: false,
         thread: false,
         sample: DEFAULT_SAMPLE,
+        sample_bytes: 0,
         depot_cap: DEFAULT_DEPOT_CAP,
         capture: Capture::Auto,
     };
@@ -84,6 +92,11 @@ impl Config {
                 (b"sample", Some(v)) => match parse_u64(v) {
                     Some(n) if n >= 1 => c.sample = n,
                     _ => return Err(ConfigError::new(ConfigErrorKind::BadSample, opt)),
+                },
+                (b"sample_bytes", None) => c.sample_bytes = DEFAULT_SAMPLE_BYTES,
+                (b"sample_bytes", Some(v)) => match parse_bytes(v) {
+                    Some(n) if n <= MAX_SAMPLE_BYTES => c.sample_bytes = n,
+                    _ => return Err(ConfigError::new(ConfigErrorKind::BadSampleBytes, opt)),
                 },
                 (b"depot_cap", Some(v)) => match parse_bytes(v) {
                     Some(n) if n >= MIN_DEPOT_CAP as u64 && n <= MAX_DEPOT_CAP as u64 => {
@@ -206,6 +219,11 @@ pub enum ConfigErrorKind {
     ReportUnwritable,
     /// `sample=N` not a positive integer.
     BadSample,
+    /// `sample_bytes=N` not a byte count up to 1 TiB.
+    BadSampleBytes,
+    /// `sample_bytes=N` asks for another period while allocations sampled
+    /// at the one in force are recorded: [`crate::stop`] first.
+    SampleBytesChanged,
     /// `depot_cap=BYTES` not a size of at least one 16 KiB pool.
     BadDepotCap,
     /// `capture=` other than `fp`, `unwind` or `auto`.
@@ -267,7 +285,7 @@ impl fmt::Display for ConfigError {
             ),
             ConfigErrorKind::UnknownOption => write!(
                 f,
-                "allocowner: unknown option '{tok}' (known: depth=N, report=PATH, report_children, thread, sample=N, depot_cap=BYTES, capture=fp|unwind|auto); tracking stays off"
+                "allocowner: unknown option '{tok}' (known: depth=N, report=PATH, report_children, thread, sample=N, sample_bytes[=N], depot_cap=BYTES, capture=fp|unwind|auto); tracking stays off"
             ),
             ConfigErrorKind::BadDepth => write!(
                 f,
@@ -292,6 +310,14 @@ impl fmt::Display for ConfigError {
             ConfigErrorKind::BadSample => write!(
                 f,
                 "allocowner: bad option '{tok}': sample must be a positive integer; tracking stays off"
+            ),
+            ConfigErrorKind::BadSampleBytes => write!(
+                f,
+                "allocowner: bad option '{tok}': sample_bytes must be a byte count (K/M/G suffix allowed) up to 1T, 0 for exact, or no value for 512K; tracking stays off"
+            ),
+            ConfigErrorKind::SampleBytesChanged => write!(
+                f,
+                "allocowner: option '{tok}' changes the sampling period while sampled allocations are recorded at another (stop() first); tracking unchanged"
             ),
             ConfigErrorKind::BadDepotCap => write!(
                 f,
@@ -422,6 +448,26 @@ mod tests {
             Config::parse_env(b"on,thread=1").unwrap_err().kind(),
             ConfigErrorKind::UnknownOption
         );
+    }
+
+    #[test]
+    fn sample_bytes_spellings() {
+        assert_eq!(Config::parse_env(b"on").unwrap().unwrap().sample_bytes, 0);
+        let c = Config::parse_env(b"on,sample_bytes").unwrap().unwrap();
+        assert_eq!(c.sample_bytes, 524_288, "no value: the 512 KiB default");
+        let c = Config::parse_env(b"on,sample_bytes=64K").unwrap().unwrap();
+        assert_eq!(c.sample_bytes, 65_536);
+        let c = Config::parse_env(b"on,sample_bytes=0").unwrap().unwrap();
+        assert_eq!(c.sample_bytes, 0, "0: exact");
+        for bad in [
+            &b"on,sample_bytes="[..],
+            b"on,sample_bytes=2T",
+            b"on,sample_bytes=x",
+        ] {
+            let e = Config::parse_env(bad).unwrap_err();
+            assert_eq!(e.kind(), ConfigErrorKind::BadSampleBytes);
+            assert!(e.to_string().contains("sample_bytes must be"), "{e}");
+        }
     }
 
     #[test]

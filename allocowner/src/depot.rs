@@ -70,6 +70,11 @@ pub(crate) struct DepotStats {
 
 pub(crate) static DEPOT: Depot = Depot::new();
 
+/// The last frame of a sampled stack's twin (see `capture::sampled_twin`):
+/// an address no user-space frame has. Snapshots drop it and mark the
+/// twin's handle instead ([`StackHandle::is_sampled`]).
+pub(crate) const SAMPLED_TAG: usize = usize::MAX;
+
 pub(crate) fn hash(frames: &[usize]) -> u64 {
     hash_finish(
         frames.iter().fold(HASH_SEED, |h, &f| hash_step(h, f)),
@@ -221,7 +226,8 @@ impl Depot {
     pub(crate) fn save_hashed(&self, frames: &[usize], hash: u64) -> StackHandle {
         // Acquire: pairs with the Release in `init`.
         let buckets = self.buckets.load(Ordering::Acquire);
-        if buckets.is_null() || frames.len() > MAX_DEPTH {
+        // One more frame than the deepest stack: a sampled twin's tag.
+        if buckets.is_null() || frames.len() > MAX_DEPTH + 1 {
             return self.fail();
         }
         // Relaxed: fixed before `buckets` was published.

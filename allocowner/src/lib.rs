@@ -83,7 +83,7 @@
 //! allocation:
 //!
 //! ```text
-//! ALLOCOWNER=on[,depth=N][,report=PATH][,report_children][,thread][,sample=N][,depot_cap=BYTES][,capture=fp|unwind|auto]
+//! ALLOCOWNER=on[,depth=N][,report=PATH][,report_children][,thread][,sample=N][,sample_bytes[=N]][,depot_cap=BYTES][,capture=fp|unwind|auto]
 //! ```
 //!
 //! - `depth=N`: frames kept per stack, 1 to 64 (default 16, the kernel's).
@@ -104,6 +104,20 @@
 //! - `thread`: enable the thread client: records also keep the OS thread id
 //!   and a timestamp (16 more bytes per live allocation).
 //! - `sample=N`: in unwinder mode, capture one allocation in N (default 64).
+//! - `sample_bytes=N`: sampled mode, for always-on use: one allocation per
+//!   N bytes allocated on average is recorded (a Poisson process over the
+//!   bytes, as tcmalloc, jemalloc and Go sample), the others cost a
+//!   per-thread counter decrement on `alloc` and one load on `free`.
+//!   `sample_bytes` without a value means N = 524288 (512 KiB, their
+//!   default); K/M/G suffixes work; `sample_bytes=0` is exact mode (every
+//!   allocation, the default). [`enable_with`] switches between the two at
+//!   runtime, nothing lost: records of either mode stay until freed. A
+//!   snapshot scales sampled records by the inverse of their probability
+//!   ([`Snapshot::sampling`], [`Snapshot::estimates`]). The period stays
+//!   fixed until [`stop`] while sampled records exist
+//!   ([`ConfigErrorKind::SampleBytesChanged`]). In sampled mode a free
+//!   cannot tell an early block from an unsampled one, so the early
+//!   estimate no longer shrinks.
 //! - `depot_cap=BYTES`: most memory for stack records (K/M/G suffixes;
 //!   default 64M, at least 16K). A stack that does not fit gets
 //!   [`StackHandle::FAILURE`] and the program goes on.
@@ -121,7 +135,7 @@
 //! assert_eq!(
 //!     err.to_string(),
 //!     "allocowner: unknown option 'colour=red' (known: depth=N, report=PATH, \
-//!      report_children, thread, sample=N, depot_cap=BYTES, capture=fp|unwind|auto); tracking stays off"
+//!      report_children, thread, sample=N, sample_bytes[=N], depot_cap=BYTES, capture=fp|unwind|auto); tracking stays off"
 //! );
 //! assert!(!allocowner::is_enabled()); // nothing half-applied
 //! ```
@@ -252,7 +266,7 @@ mod tracker;
 
 pub use alloc::OwnerAlloc;
 pub use config::{ConfigError, ConfigErrorKind};
-pub use snapshot::{Allocation, CaptureMode, Snapshot, Stack, StackHandle};
+pub use snapshot::{Allocation, CaptureMode, Estimate, Snapshot, Stack, StackHandle};
 
 /// Turns tracking on with the default options (depth 16, no report, no
 /// thread client, frame pointers if present). Does nothing if already on

@@ -78,6 +78,7 @@ fn snapshot(mode: CaptureMode, owners: &[(StackHandle, &[usize])]) -> Snapshot {
         stacks,
         early_bytes: 4096,
         own_mapped_bytes: 1 << 20,
+        sample_bytes: None,
     }
 }
 
@@ -580,6 +581,7 @@ fn garbage_addresses_and_empty_snapshots_give_valid_reports() {
         )]),
         early_bytes: 0,
         own_mapped_bytes: 0,
+        sample_bytes: None,
     };
     let r = Report::new(&snap);
     let text = r.grouped(SortBy::Bytes, 5);
@@ -607,6 +609,7 @@ fn garbage_addresses_and_empty_snapshots_give_valid_reports() {
         stacks: HashMap::new(),
         early_bytes: 0,
         own_mapped_bytes: 0,
+        sample_bytes: None,
     };
     let r = Report::new(&empty);
     assert!(

@@ -106,6 +106,7 @@ fn allocator_frames_are_trimmed_from_a_real_stack() {
         )]),
         early_bytes: 0,
         own_mapped_bytes: 0,
+        sample_bytes: None,
     };
     let report = Report::new(&snap);
     let text = report.grouped(SortBy::Bytes, 1);

@@ -298,6 +298,7 @@ mod tests {
             stacks: [stack(1, 0x10), stack(2, 0x20)].into_iter().collect(),
             early_bytes: 0,
             own_mapped_bytes: 0,
+            sample_bytes: None,
         };
         let a = attribute(&rec, &snap, 2);
         assert_eq!(a.max_accesses, 20);

@@ -202,6 +202,24 @@ fn capture_fp(depth: usize) -> StackHandle {
     handle
 }
 
+/// The sampled twin of stack `handle`: its frames followed by
+/// [`crate::depot::SAMPLED_TAG`], stored apart in the depot, so that the
+/// records of sampled allocations say by their handle that they were
+/// sampled (and are scaled in reports) without a bit in the record.
+/// Special handles stay as they are. Called on sampled allocations only.
+#[inline(never)]
+pub(crate) fn sampled_twin(handle: StackHandle) -> StackHandle {
+    if !handle.is_stack() {
+        return handle;
+    }
+    let frames = DEPOT.frames(handle);
+    let n = frames.len().min(crate::limits::MAX_DEPTH);
+    let mut buf = [0usize; crate::limits::MAX_DEPTH + 1];
+    buf[..n].copy_from_slice(&frames[..n]);
+    buf[n] = crate::depot::SAMPLED_TAG;
+    save_cached(&buf[..=n], crate::depot::hash(&buf[..=n]))
+}
+
 const CACHE: usize = 64;
 
 /// A per-thread direct-mapped cache from a stack's 64-bit hash to its

@@ -266,6 +266,7 @@ mod tests {
             stacks: HashMap::from([(h1, stack(h1, 1, 100)), (h2, stack(h2, 2, 200))]),
             early_bytes: 50,
             own_mapped_bytes: 0,
+            sample_bytes: None,
         };
         let mut report = Report::with_symbolizer(&snapshot, &mut Symbolizer::raw());
         report.stacks.insert(h1, vec![named(0x1000, "f")]);

@@ -91,6 +91,7 @@ impl Diff {
 ///     stacks: HashMap::new(),
 ///     early_bytes: 0,
 ///     own_mapped_bytes: 0,
+///     sample_bytes: None,
 /// };
 /// let d = diff(&snap(&[100]), &snap(&[100, 200, 300]));
 /// assert_eq!(d.bytes_growth(), 500);

@@ -104,6 +104,7 @@
 //!     stacks: HashMap::from([(h, stack)]),
 //!     early_bytes: 4096,
 //!     own_mapped_bytes: 1 << 20,
+//!     sample_bytes: None,
 //! };
 //! let report = Report::new(&snapshot);
 //! let grouped = report.grouped(SortBy::Bytes, 10);

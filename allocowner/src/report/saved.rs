@@ -313,6 +313,7 @@ pub fn read_dump(text: &str) -> Result<SavedDump, DumpError> {
                 stacks,
                 early_bytes: footer.early_bytes,
                 own_mapped_bytes: footer.own_mapped_bytes,
+                sample_bytes: None,
             },
             frames,
             modules: saved_modules(&footer.modules, &raw_modules),
@@ -434,6 +435,7 @@ mod tests {
             ]),
             early_bytes: 4096,
             own_mapped_bytes: 1 << 20,
+            sample_bytes: None,
         };
         let mut report = Report::with_symbolizer(&snapshot, &mut Symbolizer::raw());
         report.stacks.insert(

@@ -36,6 +36,7 @@ fn totals_use_depot_counters_for_stored_stacks_and_records_otherwise() {
         )]),
         early_bytes: 7,
         own_mapped_bytes: 4096,
+        sample_bytes: None,
     };
     let r = Report::with_symbolizer(&snapshot, &mut Symbolizer::raw());
     let mut t = r.totals();
@@ -139,6 +140,7 @@ fn same_line_snapshot(counts: [u64; 3]) -> (Snapshot, Vec<(StackHandle, Vec<Fram
         ]),
         early_bytes: 0,
         own_mapped_bytes: 0,
+        sample_bytes: None,
     };
     (snapshot, frames)
 }
@@ -193,6 +195,7 @@ fn raw_frames_differing_in_address_stay_apart() {
         stacks: HashMap::from([stack(h1, 1, 8), stack(h2, 1, 8)]),
         early_bytes: 0,
         own_mapped_bytes: 0,
+        sample_bytes: None,
     };
     let frames = [
         (h1, vec![Frame::unresolved(0x10)]),

@@ -38,6 +38,7 @@ use core::sync::atomic::Ordering::Relaxed;
 use core::sync::atomic::{AtomicPtr, AtomicU32, AtomicU64};
 
 mod clients;
+pub(crate) mod filter;
 mod pages;
 mod pending;
 mod record;
@@ -166,9 +167,13 @@ impl Table {
     }
 
     /// Adds a change to the live totals of `handle` (packed as in a row)
-    /// in `shard`. Only with its lock held.
+    /// in `shard`, for the record of `addr` (counted in or out of the
+    /// sampled mode's [`filter`] while it is on). Only with its lock held.
     #[inline(always)]
-    fn account(&self, shard: &Shard, handle: u32, count: i32, bytes: i64) {
+    fn account(&self, shard: &Shard, addr: u64, handle: u32, count: i32, bytes: i64) {
+        if count != 0 && filter::on() {
+            filter::change(addr, count);
+        }
         shard.pending.add(&self.depot, handle, count, bytes);
     }
 
@@ -196,11 +201,12 @@ impl Table {
                     None => shard.paged.store(shard.paged.load(Relaxed) + 1, Relaxed),
                     Some(old) => {
                         let o = pages::decode(old);
-                        self.account(shard, o.h24, -1, -signed(o.size));
+                        self.account(shard, addr, o.h24, -1, -signed(o.size));
                     }
                 }
                 self.account(
                     shard,
+                    addr,
                     record::pack_handle(r.handle) as u32,
                     1,
                     signed(r.size),
@@ -286,6 +292,9 @@ impl Table {
         slot.store(0, Relaxed);
         shard.paged.store(shard.paged.load(Relaxed) - 1, Relaxed);
         p.add(-1, -signed(s.size));
+        if filter::on() {
+            filter::change(addr, -1);
+        }
         true
     }
 
@@ -298,17 +307,17 @@ impl Table {
             return None;
         }
         let v = self.pages.remove(addr)?;
-        self.account_removed_slot(shard, v);
+        self.account_removed_slot(shard, addr, v);
         Some(v)
     }
 
     /// Takes page-slot record `v`, just emptied, off the shard's count and
     /// its stack's totals. The shard lock is held.
     #[inline(always)]
-    fn account_removed_slot(&self, shard: &Shard, v: u32) {
+    fn account_removed_slot(&self, shard: &Shard, addr: u64, v: u32) {
         shard.paged.store(shard.paged.load(Relaxed) - 1, Relaxed);
         let s = pages::decode(v);
-        self.account(shard, s.h24, -1, -signed(s.size));
+        self.account(shard, addr, s.h24, -1, -signed(s.size));
     }
 
     /// Reallocates the block at `addr` by calling `realloc`, with the lock
@@ -359,13 +368,13 @@ impl Table {
             {
                 slot.store(grown, Relaxed);
                 let old = pages::decode(v);
-                self.account(shard, old.h24, 0, signed(new_size) - signed(old.size));
+                self.account(shard, addr, old.h24, 0, signed(new_size) - signed(old.size));
                 return (p, Resized::Kept);
             }
             // Moved, or too big for a slot now: the caller puts the record
             // back at `p` (the block is the caller's until it returns).
             slot.store(0, Relaxed);
-            self.account_removed_slot(shard, v);
+            self.account_removed_slot(shard, addr, v);
             return (p, Resized::Moved(Record::from_slot(addr, v)));
         }
         self.resize_rows_in::<T>(shard, guard, addr, new_size, realloc)
@@ -430,6 +439,13 @@ impl Table {
             s.len.store(0, Relaxed);
         }
         self.pages.clear_locked();
+        filter::clear_locked();
+    }
+
+    /// Turns the sampled mode's [`filter`] on (if it is not), with every
+    /// record there is counted in. Only with every lock held.
+    pub(crate) fn start_filter_locked(&self) {
+        filter::start_locked(|count| self.for_each_locked(|r| count(r.addr as u64)));
     }
 
     /// Populates the pages [`Table::clear_locked`] gave back (at the next

@@ -280,7 +280,7 @@ impl Table {
                 rows.write(i, &words);
                 shard.len.store(len as u32 + 1, Relaxed);
                 let (handle, size) = owner_of(words[0], words[1]);
-                self.account(shard, handle, 1, size);
+                self.account(shard, addr, handle, 1, size);
                 return true;
             }
         }
@@ -341,7 +341,7 @@ impl Table {
         }
         shard.len.store(len as u32 + 1, Relaxed);
         let (handle, size) = owner_of(words[0], words[1]);
-        self.account(shard, handle, 1, size);
+        self.account(shard, addr, handle, 1, size);
         true
     }
 
@@ -354,13 +354,14 @@ impl Table {
         words: &[u64; 4],
     ) {
         let old = rows.read(i);
+        let addr = key(old[0]);
         let (h, size) = owner_of(old[0], old[1]);
-        self.account(shard, h, -1, -size);
+        self.account(shard, addr, h, -1, -size);
         let mut w = *words;
         w[0] = with_dist(w[0], dist_of(old[0], i, rows.cap()));
         rows.write(i, &w);
         let (h, size) = owner_of(w[0], w[1]);
-        self.account(shard, h, 1, size);
+        self.account(shard, addr, h, 1, size);
     }
 
     /// [`Table::remove`] from the shard's rows, of the table's layout. The
@@ -382,7 +383,7 @@ impl Table {
         rows.remove_at(i);
         shard.len.store(shard.len.load(Relaxed) - 1, Relaxed);
         let (handle, size) = owner_of(old[0], old[1]);
-        self.account(shard, handle, -1, -size);
+        self.account(shard, addr, handle, -1, -size);
         Some(Record::decode(&old))
     }
 
@@ -422,12 +423,12 @@ impl Table {
                 Relaxed,
             );
             row[1].store((old[1] & !lo) | (new & lo), Relaxed);
-            self.account(shard, handle, 0, new.cast_signed() - size);
+            self.account(shard, addr, handle, 0, new.cast_signed() - size);
             return (p, Resized::Kept);
         }
         rows.remove_at(i);
         shard.len.store(shard.len.load(Relaxed) - 1, Relaxed);
-        self.account(shard, handle, -1, -size);
+        self.account(shard, addr, handle, -1, -size);
         (p, Resized::Moved(Record::decode(&old)))
     }
 

@@ -7,12 +7,13 @@
 use core::sync::atomic::{AtomicBool, AtomicPtr, Ordering};
 
 mod hooks;
+pub(crate) mod sampling;
 mod snapshot;
 mod state;
 
 pub(crate) use snapshot::{live_totals, snapshot};
 pub(crate) use state::{
-    ON, UNINIT, count_unrecorded, early_freed, has_records, is_enabled, state, unrecorded,
+    ON, SAMPLED, UNINIT, count_unrecorded, early_freed, has_records, is_enabled, state, unrecorded,
 };
 
 use state::{EARLY_AT_ENABLE, EARLY_FREED, OFF, PAUSED, STARTING, STATE};
@@ -118,6 +119,14 @@ pub(crate) fn enable_config(config: &Config) -> Result<(), ConfigError> {
         check_report_path(path)?;
     }
     let _lock = ENABLE_LOCK.lock();
+    let period = sampling::period();
+    if config.sample_bytes != 0 && period != 0 && period != config.sample_bytes {
+        // The records sampled at `period` would be scaled by another.
+        return Err(ConfigError::new(
+            ConfigErrorKind::SampleBytesChanged,
+            b"sample_bytes",
+        ));
+    }
     if let Err(client) = TABLE.setup(config) {
         return Err(ConfigError::new(
             ConfigErrorKind::TooLate,
@@ -152,15 +161,31 @@ pub(crate) fn enable_config(config: &Config) -> Result<(), ConfigError> {
             EARLY_AT_ENABLE.store(f(), Ordering::Relaxed);
         }
     }
+    if config.sample_bytes != 0 {
+        // Frees learn from the filter whether their block was sampled:
+        // every record there is now is counted in first.
+        let _locked = Guard::enter(GuardState::Locked);
+        TABLE.lock_all();
+        TABLE.start_filter_locked();
+        TABLE.unlock_all();
+        sampling::set_period(config.sample_bytes);
+    }
     // Release: the table layout and depot index are visible before ON.
-    STATE.store(ON, Ordering::Release);
+    STATE.store(
+        if config.sample_bytes == 0 {
+            ON
+        } else {
+            SAMPLED
+        },
+        Ordering::Release,
+    );
     Ok(())
 }
 
 /// Turns tracking on at runtime with default options plus `options`.
 pub(crate) fn enable_with(options: &str) -> Result<(), ConfigError> {
     let config = Config::DEFAULT.parse_options(options.as_bytes())?;
-    if options.trim().is_empty() && state() == ON {
+    if options.trim().is_empty() && is_enabled() {
         return Ok(()); // `enable()` while on keeps the options in force
     }
     let _g = Guard::enter(GuardState::Inside);
@@ -177,7 +202,7 @@ pub(crate) fn enable_with(options: &str) -> Result<(), ConfigError> {
 pub(crate) fn stop() {
     let _lock = ENABLE_LOCK.lock();
     let s = STATE.load(Ordering::Acquire);
-    if s != ON && s != PAUSED {
+    if s != ON && s != PAUSED && s != SAMPLED {
         return;
     }
     // Release: later allocations pass through; one already past its state
@@ -188,10 +213,13 @@ pub(crate) fn stop() {
     TABLE.clear_locked();
     DEPOT.zero_counters();
     TABLE.unlock_all();
+    sampling::set_period(0);
     EARLY_PENDING.store(true, Ordering::Relaxed);
 }
 
 /// Stops recording new allocations; frees keep removing records.
 pub(crate) fn disable() {
-    let _ = STATE.compare_exchange(ON, PAUSED, Ordering::AcqRel, Ordering::Relaxed);
+    for from in [ON, SAMPLED] {
+        let _ = STATE.compare_exchange(from, PAUSED, Ordering::AcqRel, Ordering::Relaxed);
+    }
 }

@@ -2,10 +2,11 @@
 //! exact totals, each taken with every shard lock held.
 
 use core::sync::atomic::Ordering;
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
+use super::sampling;
 use super::state::early_bytes;
-use crate::depot::DEPOT;
+use crate::depot::{DEPOT, SAMPLED_TAG};
 use crate::guard::{Guard, GuardState};
 use crate::snapshot::{Allocation, Snapshot, Stack, StackHandle};
 use crate::table::TABLE;
@@ -14,6 +15,7 @@ use crate::{capture, sys};
 /// The exact live totals of `handle`: the depot's counters once every
 /// shard's pending changes are added, with every shard lock held.
 pub(crate) fn live_totals(handle: StackHandle) -> (u64, u64) {
+    let handle = handle.without_sampled_mark();
     let _locked = Guard::enter(GuardState::Locked);
     TABLE.lock_all();
     TABLE.publish_locked();
@@ -77,23 +79,42 @@ pub(crate) fn snapshot() -> Snapshot {
         drop(locked);
         break (allocations, live);
     };
+    let mut allocations = allocations;
     let mut stacks = HashMap::with_capacity(live.len());
+    // Sampled twins: their tag frame goes, their handle gets the mark.
+    let mut sampled = HashSet::new();
     for (handle, live_count, live_bytes) in live {
+        let mut frames = DEPOT.frames(handle);
+        let mut handle = handle;
+        if let Some((&SAMPLED_TAG, rest)) = frames.split_last() {
+            frames = rest;
+            sampled.insert(handle);
+            handle = handle.with_sampled_mark();
+        }
         stacks.insert(
             handle,
             Stack {
                 handle,
-                frames: DEPOT.frames(handle).to_vec(),
+                frames: frames.to_vec(),
                 live_count,
                 live_bytes,
             },
         );
     }
+    if !sampled.is_empty() {
+        for a in &mut allocations {
+            if sampled.contains(&a.stack) {
+                a.stack = a.stack.with_sampled_mark();
+            }
+        }
+    }
+    let period = sampling::period();
     Snapshot {
         mode,
         allocations,
         stacks,
         early_bytes: early_bytes(),
         own_mapped_bytes: sys::MAPPED_BYTES.load(Ordering::Relaxed),
+        sample_bytes: (period != 0).then_some(period),
     }
 }

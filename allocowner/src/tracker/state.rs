@@ -14,6 +14,9 @@ pub(crate) const ON: u8 = 3;
 /// Disabled after being on: new allocations are not recorded, frees still
 /// remove their records.
 pub(super) const PAUSED: u8 = 4;
+/// On, sampled: one allocation per `sample_bytes` on average is recorded
+/// (see [`super::sampling`]).
+pub(crate) const SAMPLED: u8 = 5;
 
 pub(super) static STATE: AtomicU8 = AtomicU8::new(UNINIT);
 /// The inner allocator's live bytes when tracking was enabled: the early
@@ -33,12 +36,14 @@ pub(crate) fn state() -> u8 {
 /// Whether frees must look for records (on, or paused after being on).
 #[inline(always)]
 pub(crate) fn has_records() -> bool {
-    let s = state();
-    s == ON || s == PAUSED
+    // ON, PAUSED, SAMPLED: one compare.
+    const _: () = assert!(ON < PAUSED && PAUSED < SAMPLED && OFF < ON && STARTING < ON);
+    state() >= ON
 }
 
 pub(crate) fn is_enabled() -> bool {
-    state() == ON
+    let s = state();
+    s == ON || s == SAMPLED
 }
 
 pub(crate) fn count_unrecorded() {
