@@ -4,7 +4,7 @@
 //! writing, is bounded by the read timeout, and its size by
 //! [`MAX_REQUEST`].
 
-use std::io::{self, Read, Write};
+use std::io::{self, Read};
 use std::net::{TcpListener, TcpStream};
 use std::os::fd::{AsRawFd, RawFd};
 use std::os::unix::net::{UnixListener, UnixStream};
@@ -51,10 +51,24 @@ impl Stream {
             Stream::Tcp(s) => s.read(buf),
         }
     }
+    /// `send(2)` with `MSG_NOSIGNAL`: a client gone away is an `EPIPE`
+    /// error, never a `SIGPIPE` (which would kill a program that did not
+    /// ignore it, such as one whose `main` is not Rust's).
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        match self {
-            Stream::Unix(s) => s.write(buf),
-            Stream::Tcp(s) => s.write(buf),
+        // SAFETY: `buf` is valid for `buf.len()` bytes; the descriptor is
+        // this stream's own, open while `self` lives.
+        let n = unsafe {
+            libc::send(
+                self.fd(),
+                buf.as_ptr().cast(),
+                buf.len(),
+                libc::MSG_NOSIGNAL,
+            )
+        };
+        if n < 0 {
+            Err(io::Error::last_os_error())
+        } else {
+            Ok(n as usize)
         }
     }
     fn shutdown_write(&self) {

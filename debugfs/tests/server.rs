@@ -463,6 +463,11 @@ fn a_forked_child_neither_serves_nor_removes_the_parents_socket() {
     // The forked child exited (through exit(3), atexit handlers run)
     // before READY; the parent's socket is still there and served.
     assert!(
+        s.before.iter().any(|l| l.ends_with("CHILD no server")),
+        "{:?}",
+        s.before
+    );
+    assert!(
         sock.exists(),
         "the child's exit removed its parent's socket"
     );

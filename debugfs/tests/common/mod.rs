@@ -39,6 +39,8 @@ pub(crate) struct Serving {
     pub(crate) child: Child,
     pub(crate) stdin: Option<ChildStdin>,
     pub(crate) ready: String,
+    /// The lines printed before `READY`.
+    pub(crate) before: Vec<String>,
     pub(crate) stdout: mpsc::Receiver<String>,
 }
 
@@ -127,6 +129,7 @@ pub(crate) fn try_spawn(
             }
         }
     });
+    let mut before = Vec::new();
     loop {
         match rx.recv_timeout(DEADLINE) {
             // libtest prints `test child_main ... ` before it.
@@ -136,10 +139,11 @@ pub(crate) fn try_spawn(
                     child,
                     stdin,
                     ready: line[at..].to_owned(),
+                    before,
                     stdout: rx,
                 });
             }
-            Ok(_) => {}
+            Ok(line) => before.push(line),
             Err(_) => {
                 let _ = child.kill();
                 let out = child.wait_with_output().unwrap();
