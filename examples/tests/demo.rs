@@ -82,7 +82,7 @@ fn demo_shows_queries_at_work() {
         markers.contains("net_rx(len: usize, host: &str) examples/examples/demo/net.rs:"),
         "{markers}"
     );
-    let round5 = between(&text, "== round 5", "== which heap");
+    let round5 = between(&text, "== round 5", "== from outside");
     assert_eq!(
         round5
             .matches("Client::recv: net_rx: len=64 host=\"db.internal:5432\"\n")
@@ -103,7 +103,7 @@ fn demo_shows_queries_at_work() {
     // all made on one line (`vec![String::from("demo"); 1000]`): the
     // vector, `String::from` and 999 clones print the same stack, so they
     // are one group, as page_owner_sort merges them.
-    let owners = between(&text, "== who owns", "\u{0}");
+    let owners = between(&text, "== who owns", "== the same heap");
     assert!(owners.contains("# capture: frame pointers"), "{owners}");
     assert!(
         owners.contains("1001 times, 28000 bytes:\n demo::main ("),
@@ -127,4 +127,80 @@ fn demo_applies_dyndbg_at_startup() {
         round1.contains("Client::connect:13: connecting to db.internal:5432"),
         "{round1}"
     );
+}
+
+#[test]
+fn demo_is_switched_from_outside_through_its_socket() {
+    let text = run(None);
+    let outside = between(&text, "== from outside", "== which heap");
+    for expected in [
+        "$ PUT /dynamic_debug/control \"func connect +p\" -> HTTP/1.1 200 OK\n1 callsites matched\n",
+        "$ PUT /markers \"net_rx counter\" -> HTTP/1.1 200 OK\n",
+        // The round served while the callsite was on from outside.
+        "\nconnecting to db.internal:5432\n",
+        "net_rx counter 4\n",
+        "$ PUT /dynamic_debug/control \"func connect +x\" -> HTTP/1.1 400 Bad Request\n",
+        "unknown flag 'x'",
+    ] {
+        assert!(outside.contains(expected), "no {expected:?} in\n{outside}");
+    }
+}
+
+#[test]
+fn demo_writes_a_pprof_and_a_dhat_file() {
+    let text = run(None);
+    let viewers = between(&text, "== the same heap", "\u{0}");
+    let paths: Vec<&str> = viewers
+        .lines()
+        .filter_map(|l| l.split(" (").next())
+        .filter(|p| p.starts_with('/'))
+        .collect();
+    assert_eq!(paths.len(), 2, "{viewers}");
+    let pprof = std::fs::read(paths[0]).unwrap();
+    assert_eq!(&pprof[..2], b"\x1f\x8b", "gzip'd profile.proto");
+    let dhat = std::fs::read_to_string(paths[1]).unwrap();
+    assert!(dhat.contains("\"dhatFileVersion\": 2") || dhat.contains("\"dhatFileVersion\":2"));
+    assert!(dhat.contains("demo::main"), "our owners are named");
+    for p in paths {
+        std::fs::remove_file(p).unwrap();
+    }
+}
+
+#[test]
+fn demo_keeps_serving_with_serve() {
+    use std::io::{BufRead, BufReader, Read, Write};
+    let mut child = Command::new(env!("CARGO_BIN_EXE_demo"))
+        .args(["--serve", "60"])
+        .env_remove("DYNDBG")
+        .env_remove("ALLOCOWNER")
+        .env_remove("ALLOCOWNER_ACCESS")
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("demo runs");
+    let mut socket = None;
+    let mut serving = false;
+    for line in BufReader::new(child.stderr.take().unwrap()).lines() {
+        let line = line.unwrap();
+        if let Some(path) =
+            line.strip_prefix("== from outside: the process's own debugfs (dyndbg-debugfs) serves ")
+        {
+            socket = Some(path.to_owned());
+        }
+        if line.starts_with("== serving for 60 s") {
+            serving = true;
+            break;
+        }
+    }
+    assert!(serving, "the demo says it keeps serving");
+    let socket = socket.expect("the demo names its socket");
+    let mut stream = std::os::unix::net::UnixStream::connect(&socket).unwrap();
+    stream
+        .write_all(b"GET /dynamic_debug/control HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n")
+        .unwrap();
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer).unwrap();
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert!(answer.starts_with("HTTP/1.1 200 OK"), "{answer}");
+    assert!(answer.contains("[demo::net]Client::connect =_"), "{answer}");
 }

@@ -62,6 +62,31 @@ pub(crate) fn top_owners(n: usize) {
     );
 }
 
+/// The live heap as a pprof profile (`go tool pprof`, Pyroscope, Parca,
+/// speedscope) and as DHAT JSON (dh_view, the Firefox Profiler).
+pub(crate) fn profiles() -> std::io::Result<()> {
+    let snapshot = allocowner::snapshot();
+    let report = Report::new(&snapshot);
+    let dir = std::env::temp_dir();
+    let pid = std::process::id();
+    let pprof = dir.join(format!("dyndbg-demo-{pid}.pb.gz"));
+    report.write_pprof(std::fs::File::create(&pprof)?)?;
+    let dhat = dir.join(format!("dyndbg-demo-{pid}.dhat.json"));
+    report.write_dhat(std::fs::File::create(&dhat)?)?;
+    for (path, open) in [
+        (&pprof, "go tool pprof -top"),
+        (&dhat, "dh_view.html (Valgrind's), Load:"),
+    ] {
+        eprintln!(
+            "{} ({} bytes): {open} {}",
+            path.display(),
+            std::fs::metadata(path)?.len(),
+            path.display()
+        );
+    }
+    Ok(())
+}
+
 /// Source paths in reports are absolute, as the debug info has them; the
 /// demo prints this workspace's own relative to its root, as a user reads
 /// them in the repository.

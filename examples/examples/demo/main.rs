@@ -4,10 +4,12 @@
 //! ```text
 //! cargo run --release --bin demo
 //! DYNDBG='func connect +pfl' cargo run --release --bin demo
+//! cargo run --release --bin demo -- --serve 120   # then, elsewhere: dyndbgctl ps
 //! ```
 
 mod heap;
 mod net;
+mod outside;
 mod storage;
 
 /// Owner stacks for every live allocation, once tracking is on.
@@ -104,6 +106,11 @@ fn main() {
     markers::disconnect(printer).expect("connected above");
     markers::disconnect(counter).expect("connected above");
 
+    match outside::start() {
+        Ok(socket) => from_outside(&socket),
+        Err(err) => eprintln!("the process's debugfs is not available here: {err}"),
+    }
+
     section("which heap regions are hot (allocowner::access, DAMON's sampler)");
     if let Err(err) = heap::hot_and_cold() {
         eprintln!("access monitoring is not available here: {err}");
@@ -112,4 +119,59 @@ fn main() {
     section("who owns the heap now (allocowner, grouped like page_owner_sort, top 3)");
     let _keep = vec![String::from("demo"); 1000];
     heap::top_owners(3);
+
+    section("the same heap for the viewers people use");
+    if let Err(err) = heap::profiles() {
+        eprintln!("cannot write the heap profiles: {err}");
+    }
+
+    if let Some(seconds) = serve_for() {
+        keep_serving(seconds);
+    }
+}
+
+/// The operator's side: the same requests `curl --unix-socket` or
+/// `dyndbgctl` send, over the process's own socket.
+fn from_outside(socket: &std::path::Path) {
+    section(&format!(
+        "from outside: the process's own debugfs (dyndbg-debugfs) serves {}",
+        socket.display()
+    ));
+    let ask =
+        |method: &str, file: &str, body: &str| match outside::request(socket, method, file, body) {
+            Ok((status, answer)) => {
+                eprintln!("$ {method} /{file} {body:?} -> {status}");
+                answer
+            }
+            Err(err) => {
+                eprintln!("$ {method} /{file}: {err}");
+                String::new()
+            }
+        };
+    eprint!("{}", ask("PUT", "dynamic_debug/control", "func connect +p"));
+    eprint!("{}", ask("PUT", "markers", "net_rx counter"));
+    serve(6);
+    eprint!("{}", ask("GET", "markers", ""));
+    eprint!("{}", ask("PUT", "markers", "net_rx off"));
+    eprint!("{}", ask("PUT", "dynamic_debug/control", "func connect -p"));
+    let bad = ask("PUT", "dynamic_debug/control", "func connect +x");
+    eprint!("{bad}");
+}
+
+/// `--serve SECONDS`: the demo keeps running after its tour, one round a
+/// second, so that `dyndbgctl` can be tried on it from another terminal.
+fn serve_for() -> Option<u64> {
+    let mut args = std::env::args().skip(1);
+    (args.next()? == "--serve").then(|| args.next().and_then(|s| s.parse().ok()).unwrap_or(60))
+}
+
+fn keep_serving(seconds: u64) {
+    section(&format!(
+        "serving for {seconds} s (pid {}): try `dyndbgctl ps`, `dyndbgctl write demo dynamic_debug/control 'func connect +p'`, `dyndbgctl heap demo --format grouped -o heap.txt`",
+        std::process::id()
+    ));
+    for round in 0..seconds {
+        serve(7 + round as usize);
+        std::thread::sleep(std::time::Duration::from_secs(1));
+    }
 }
