@@ -28,6 +28,13 @@ use crate::foreign::{self, Site};
 /// (`Record::file_static` is `None`, as in records built at runtime) is
 /// decided without the cache.
 ///
+/// `cargo bench -p benches --features log-filter --bench log_filter`
+/// (2026-12-04, instructions under Callgrind, in one run): a disabled
+/// record through `LogFilter` 99 instructions, through `env_logger`'s
+/// filter at `info` 90 (1.10x; 0.70x the time); an enabled record through
+/// `LogFilter` in front of `env_logger` 1.03x `env_logger` alone. Both
+/// figures include building the record.
+///
 /// `log`'s own max level still applies before any logger sees a record:
 /// set it to `Trace` so that every record reaches the filter. The inner
 /// logger's own filter applies after this one; give it one that lets

@@ -128,9 +128,9 @@ impl Table {
     /// Every callsite seen off again.
     pub(super) fn reset(&mut self) {
         for site in &self.sites {
-            site.update(&[], &[], &mut 0);
             // Relaxed: as the flags.
             site.flags.store(0, Ordering::Relaxed);
+            site.by_message.store(false, Ordering::Relaxed);
         }
     }
 }

@@ -43,7 +43,9 @@ use crate::foreign::tracing_sites::{self, PR_DEBUG_EVENT, TracingSite};
 /// switched on keeps its span context. To keep a level-based filter for
 /// everything else, combine it with `FilterExt::or`:
 /// `EnvFilter::new("info").or(QueryFilter::new())` lets through `info` and
-/// above plus what the queries switched on.
+/// above plus what the queries switched on. (`or` asks both filters'
+/// `event_enabled` and passes if either does: a callsite that a `format`
+/// query decides per message then passes every message.)
 ///
 /// Each callsite's decision is cached by `tracing` ([`Interest::always`]
 /// or [`Interest::never`], as `EnvFilter` does); every change by a query
