@@ -136,6 +136,20 @@ fn prometheus_scrapes_the_metrics() {
         ),
         "{text}"
     );
+    // Hot and cold bytes appear once a recording was stopped.
+    assert!(!text.contains("allocowner_recording_hot_bytes"), "{text}");
+    let rec = dir.join("rec.json.z");
+    let (st, e) = common::put(&sock, "damon/record", &format!("4096 {}", rec.display()));
+    assert_eq!(st, 200, "{e}");
+    let (st, e) = common::put(&sock, "damon/record", "off");
+    assert_eq!(st, 200, "{e}");
+    let (_, text) = http_get(metrics, "/metrics");
+    for series in [
+        "allocowner_recording_hot_bytes ",
+        "allocowner_recording_cold_bytes ",
+    ] {
+        assert!(text.contains(series), "{series} in\n{text}");
+    }
     let (st, e) = http_get(metrics, "/dynamic_debug/control");
     assert_eq!(st, 404, "{e}");
     let (st, _) = http_get(metrics, "/debug/pprof/heap");

@@ -510,3 +510,31 @@ fn setuid_programs_ignore_the_variables() {
     std::fs::remove_dir_all(dir).unwrap();
     std::fs::remove_dir_all(xdg).unwrap();
 }
+
+#[test]
+fn bad_variable_values_are_named_and_nothing_starts() {
+    let xdg = common::temp_dir("badvars");
+    let s = spawn(
+        "serve",
+        &[
+            ("DYNDBG_CONTROL", "maybe"),
+            ("DYNDBG_METRICS", "localhost"),
+            ("XDG_RUNTIME_DIR", xdg.to_str().unwrap()),
+        ],
+    );
+    assert_eq!(s.ready, "READY none");
+    let (ok, stderr) = s.finish();
+    assert!(ok, "{stderr}");
+    assert!(
+        stderr.contains("dyndbg-debugfs: DYNDBG_CONTROL=maybe ignored: expected on or off\n"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains(
+            "dyndbg-debugfs: DYNDBG_METRICS=localhost ignored: expected an address such as 127.0.0.1:9464\n"
+        ),
+        "{stderr}"
+    );
+    assert!(!xdg.join("dyndbg").exists());
+    std::fs::remove_dir_all(xdg).unwrap();
+}
