@@ -25,6 +25,8 @@ const FIELDS: &[&str] = &["message", "function", "class"];
 struct EventSite {
     meta: OnceLock<Metadata<'static>>,
     fields: OnceLock<[Field; 3]>,
+    /// The pr_debug! callsite's function, computed once.
+    function: &'static str,
     /// The interest `tracing` cached: 0 never, 1 sometimes, 2 always.
     interest: AtomicU8,
 }
@@ -82,6 +84,7 @@ fn site_of(cs: &'static Callsite) -> Option<&'static EventSite> {
     let site: &'static EventSite = Box::leak(Box::new(EventSite {
         meta: OnceLock::new(),
         fields: OnceLock::new(),
+        function: cs.function(),
         interest: AtomicU8::new(1),
     }));
     let meta = site.meta.get_or_init(|| {
@@ -129,7 +132,7 @@ pub(crate) fn emit(cs: &'static Callsite, args: fmt::Arguments<'_>) -> bool {
     else {
         return false;
     };
-    let function_name = cs.function();
+    let function_name = site.function;
     let class_name = cs.class();
     let values: [(&Field, Option<&dyn Value>); 3] = [
         (message, Some(&args)),
