@@ -113,6 +113,18 @@ fn a_query_before_registration_applies_when_the_callsite_registers() {
         "{line}"
     );
     assert!(listing.contains("# tracing: "), "{listing}");
+    let seen: Vec<_> = dyndbg::tracing::callsites()
+        .filter(|cs| cs.module() == Some("tracing_filter::replay"))
+        .collect();
+    assert_eq!(seen.len(), 1);
+    assert_eq!(seen[0].flags(), dyndbg::Flags::PRINT);
+    assert_eq!(seen[0].target(), "tracing_filter::replay");
+    assert_eq!(seen[0].level(), tracing::Level::INFO);
+    assert!(
+        seen[0]
+            .file()
+            .is_some_and(|f| f.ends_with("tracing_filter.rs"))
+    );
     // Seen now: the next query counts it.
     assert_eq!(
         dyndbg::control("module tracing_filter::replay -p").unwrap(),

@@ -42,7 +42,8 @@
 //! order, until [`reset`](crate::reset)) and replays them on each callsite
 //! as it registers: `control("file net.rs +p")` before the first request
 //! switches on the events of `net.rs` when they first run. The
-//! [`listing`](crate::listing) shows the callsites seen so far:
+//! [`listing`](crate::listing) shows the callsites seen so far, and
+//! [`callsites`] gives them one by one:
 //!
 //! ```text
 //! # tracing: 2 callsites seen (a tracing callsite is listed from its first run)
@@ -87,8 +88,10 @@
 //! [`QueryFilter`] leaves these events alone: pr_debug!'s own flags
 //! already decided.
 
+mod callsites;
 mod event;
 mod filter;
 
+pub use callsites::{TracingCallsite, callsites};
 pub(crate) use event::emit;
 pub use filter::QueryFilter;
