@@ -234,7 +234,7 @@ fn dh_view_shows_the_access_samplers_hot_bytes_as_reads() {
     let snapshot = allocowner::snapshot();
     // A recording of one aggregation: the hot blocks found accessed in
     // every sampling interval, the cold ones never.
-    let region = |b: &Box<[u8]>, nr_accesses| RecordedRegion {
+    let region = |b: &[u8], nr_accesses| RecordedRegion {
         start: b.as_ptr() as u64,
         end: b.as_ptr() as u64 + b.len() as u64,
         nr_accesses,

@@ -250,6 +250,36 @@ mod tests {
     }
 
     #[test]
+    fn a_sampled_snapshot_gives_the_estimates() {
+        let h = StackHandle::from_raw((1 << 31) | 1);
+        let snapshot = Snapshot {
+            mode: CaptureMode::FramePointers,
+            allocations: vec![alloc(0x10, 100, h), alloc(0x20, 10, h)],
+            stacks: HashMap::from([(
+                h,
+                Stack {
+                    handle: h,
+                    frames: vec![],
+                    live_count: 2,
+                    live_bytes: 110,
+                },
+            )]),
+            early_bytes: 0,
+            own_mapped_bytes: 0,
+            sample_bytes: Some(64),
+        };
+        let e = snapshot.estimates()[&h];
+        assert!(e.bytes > 110 && e.count > 2, "{e:?}");
+        let mut report = Report::with_symbolizer(&snapshot, &mut Symbolizer::raw());
+        report.stacks.insert(h, vec![named(0x1000, "f")]);
+        let json = report.dhat_json(None);
+        assert!(
+            json.contains(&format!("{{\"tb\":{},\"tbk\":{},", e.bytes, e.count)),
+            "{json}"
+        );
+    }
+
+    #[test]
     fn equal_frame_sequences_are_one_program_point() {
         // Two groups for the report (`[inlined]` marks h2's frame in the
         // text reports) with the same DHAT frames: one program point.

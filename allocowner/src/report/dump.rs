@@ -160,6 +160,12 @@ impl Report<'_> {
                     snap.early_bytes
                 );
             }
+            if let Some(n) = snap.sampling() {
+                let _ = writeln!(
+                    footer,
+                    "# sample_bytes: {n} (records of handles >= 2^31 were sampled, one per {n} bytes on average; pprof and DHAT scale them)"
+                );
+            }
             write_own_footer(
                 &mut footer,
                 snap,

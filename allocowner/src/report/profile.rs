@@ -6,8 +6,10 @@
 //! probability) are wired in one place.
 
 use std::borrow::Cow;
+use std::collections::HashMap;
 
 use super::{Group, ModuleMap, Report, SortBy};
+use crate::{Estimate, StackHandle};
 
 /// The figures of one owner group in a profile.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -26,8 +28,16 @@ pub(super) struct Figures {
 impl Report<'_> {
     /// The program's groups (allocowner's own left out, empty groups left
     /// out), biggest first, each with the figures the profile writers
-    /// report.
+    /// report: the records' count and bytes, and in a sampled snapshot
+    /// ([`Snapshot::sampling`](crate::Snapshot::sampling)) the estimates
+    /// of the whole heap.
     pub(super) fn profile_groups(&self) -> Vec<(Group, Figures)> {
+        let sampled = self.snapshot.sampling().is_some();
+        let estimates = if sampled {
+            self.snapshot.estimates()
+        } else {
+            HashMap::new()
+        };
         self.groups(SortBy::Bytes)
             .into_iter()
             .filter(|g| g.is_program() && (g.bytes > 0 || g.count.unwrap_or(0) > 0))
@@ -35,27 +45,17 @@ impl Report<'_> {
                 let figures = Figures {
                     count: g.count.unwrap_or(0),
                     bytes: g.bytes,
-                    estimate: self.estimate_of(&g),
+                    estimate: sampled.then(|| estimate_of(&g, &estimates)),
                 };
                 (g, figures)
             })
             .collect()
     }
 
-    /// The scaled estimate of `group`'s figures when the snapshot was taken
-    /// in byte-sampled mode; `None` for an exact snapshot. Snapshots carry
-    /// no sampling rate yet (every allocation is recorded, and
-    /// [`CaptureMode::Sampling`](crate::CaptureMode::Sampling) samples
-    /// stacks, not records), so there is no estimate to give.
-    fn estimate_of(&self, group: &Group) -> Option<(u64, u64)> {
-        let _ = group;
-        None
-    }
-
     /// The mean number of bytes between two sampled allocations (pprof's
     /// `period` of `space`/`bytes`): 1 when every allocation is recorded.
     pub(super) fn sample_period(&self) -> u64 {
-        1
+        self.snapshot.sampling().unwrap_or(1)
     }
 
     /// The module map to name in a profile: the report's own when it has
@@ -69,4 +69,19 @@ impl Report<'_> {
         }
         None
     }
+}
+
+/// The estimated `(count, bytes)` of `group`: the sum of its stacks'
+/// [`Snapshot::estimates`](crate::Snapshot::estimates) (a group may merge
+/// a stack's exact and sampled handles); an owner without a stack (early,
+/// failure) is its records, every one of which was kept.
+fn estimate_of(group: &Group, estimates: &HashMap<StackHandle, Estimate>) -> (u64, u64) {
+    if group.handles.iter().any(|h| !estimates.contains_key(h)) {
+        return (group.count.unwrap_or(0), group.bytes);
+    }
+    group
+        .handles
+        .iter()
+        .map(|h| estimates[h])
+        .fold((0, 0), |(c, b), e| (c + e.count, b + e.bytes))
 }

@@ -180,6 +180,7 @@ struct Footer {
     mode: Option<CaptureMode>,
     early_bytes: u64,
     own_mapped_bytes: u64,
+    sample_bytes: Option<u64>,
     modules: Vec<(PathBuf, Option<String>, usize)>,
 }
 
@@ -195,6 +196,13 @@ fn parse_footer_line(footer: &mut Footer, line: &str, n: usize) -> Result<(), Du
         } else {
             return Err(err(n, format!("unknown capture mode {c:?}")));
         });
+    } else if let Some(r) = line.strip_prefix("# sample_bytes: ") {
+        footer.sample_bytes = Some(
+            r.split(' ')
+                .next()
+                .and_then(|b| b.parse().ok())
+                .ok_or_else(|| err(n, "bad sample_bytes"))?,
+        );
     } else if let Some(r) = line.strip_prefix("# plus about ") {
         footer.early_bytes = r
             .split(' ')
@@ -313,7 +321,7 @@ pub fn read_dump(text: &str) -> Result<SavedDump, DumpError> {
                 stacks,
                 early_bytes: footer.early_bytes,
                 own_mapped_bytes: footer.own_mapped_bytes,
-                sample_bytes: None,
+                sample_bytes: footer.sample_bytes,
             },
             frames,
             modules: saved_modules(&footer.modules, &raw_modules),
@@ -475,6 +483,39 @@ mod tests {
         let module = back.module_map().unwrap().modules()[0].clone();
         assert_eq!(module.build_id.as_deref(), Some("abcd"));
         assert_eq!(module.file_address(0x7f00_0000_1234), Some(0x1234));
+    }
+
+    #[test]
+    fn a_sampled_dump_keeps_its_period_and_estimates() {
+        // Bit 31 of a snapshot's handle marks the stack of sampled records.
+        let h = StackHandle::from_raw((1 << 31) | 5);
+        assert!(h.is_sampled());
+        let snapshot = Snapshot {
+            mode: CaptureMode::FramePointers,
+            allocations: vec![alloc(0x1000, 100, h), alloc(0x2000, 30, h)],
+            stacks: HashMap::from([(
+                h,
+                Stack {
+                    handle: h,
+                    frames: vec![],
+                    live_count: 2,
+                    live_bytes: 130,
+                },
+            )]),
+            early_bytes: 0,
+            own_mapped_bytes: 0,
+            sample_bytes: Some(64),
+        };
+        let mut report = Report::with_symbolizer(&snapshot, &mut Symbolizer::raw());
+        report
+            .stacks
+            .insert(h, vec![named("app::load", "src/load.rs", 10, false)]);
+        let dump = report.dump();
+        assert!(dump.contains("\n# sample_bytes: 64 "), "{dump}");
+        let saved = read_dump(&dump).unwrap();
+        assert_eq!(saved.snapshot.sampling(), Some(64));
+        assert_eq!(saved.snapshot.estimates(), snapshot.estimates());
+        assert_eq!(Report::from_saved(&saved).dump(), dump);
     }
 
     #[test]
