@@ -7,7 +7,6 @@ use std::io::{Read as _, Write as _};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
-use std::sync::OnceLock;
 
 #[global_allocator]
 static ALLOC: allocowner::OwnerAlloc = allocowner::OwnerAlloc::system();
@@ -16,48 +15,6 @@ static ALLOC: allocowner::OwnerAlloc = allocowner::OwnerAlloc::system();
 #[test]
 fn child_main() {
     common::child_main();
-}
-
-/// `prometheus`, installed from Debian's packages when missing; fails
-/// (never skips) when it cannot be.
-fn prometheus() -> PathBuf {
-    static BIN: OnceLock<PathBuf> = OnceLock::new();
-    BIN.get_or_init(|| {
-        let which = || {
-            Command::new("sh")
-                .args(["-c", "command -v prometheus"])
-                .output()
-                .ok()
-                .filter(|o| o.status.success())
-                .map(|o| PathBuf::from(String::from_utf8_lossy(&o.stdout).trim()))
-        };
-        if let Some(p) = which() {
-            return p;
-        }
-        let install = || {
-            Command::new("apt-get")
-                .args([
-                    "install",
-                    "-y",
-                    "--no-install-recommends",
-                    "-o",
-                    "DPkg::Lock::Timeout=600",
-                    "prometheus",
-                ])
-                .env("DEBIAN_FRONTEND", "noninteractive")
-                .status()
-                .is_ok_and(|s| s.success())
-        };
-        if !install() {
-            let _ = Command::new("apt-get").arg("update").status();
-            assert!(
-                install(),
-                "cannot install Debian's prometheus package (apt-get install prometheus failed)"
-            );
-        }
-        which().expect("prometheus installed but not on PATH")
-    })
-    .clone()
 }
 
 /// A plain HTTP GET over TCP: (status, body).
@@ -102,7 +59,7 @@ impl Drop for Killed {
 
 #[test]
 fn prometheus_scrapes_the_metrics() {
-    let bin = prometheus();
+    let bin = common::tool("prometheus", "prometheus");
     let dir = common::temp_dir("prom");
     let s = common::spawn(
         "serve",

@@ -33,6 +33,49 @@ pub(crate) fn temp_dir(name: &str) -> PathBuf {
     dir
 }
 
+/// The path of `bin`, installing Debian's `package` when it is missing
+/// (`apt-get update` first if the install fails); fails, never skips, when
+/// it cannot be had. One install at a time in this test binary.
+pub(crate) fn tool(bin: &str, package: &str) -> PathBuf {
+    static INSTALL: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let which = || {
+        Command::new("sh")
+            .args(["-c", &format!("command -v {bin}")])
+            .output()
+            .ok()
+            .filter(|o| o.status.success())
+            .map(|o| PathBuf::from(String::from_utf8_lossy(&o.stdout).trim()))
+    };
+    let _one = INSTALL
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    if let Some(p) = which() {
+        return p;
+    }
+    let install = || {
+        Command::new("apt-get")
+            .args([
+                "install",
+                "-y",
+                "--no-install-recommends",
+                "-o",
+                "DPkg::Lock::Timeout=600",
+                package,
+            ])
+            .env("DEBIAN_FRONTEND", "noninteractive")
+            .status()
+            .is_ok_and(|s| s.success())
+    };
+    if !install() {
+        let _ = Command::new("apt-get").arg("update").status();
+        assert!(
+            install(),
+            "{bin} is missing and Debian's {package} package could not be installed"
+        );
+    }
+    which().unwrap_or_else(|| panic!("{package} installed but {bin} is not on PATH"))
+}
+
 /// A running child: its stdin (closing it ends the child), the lines it
 /// printed before `READY`, the socket it serves.
 pub(crate) struct Serving {
