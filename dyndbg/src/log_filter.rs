@@ -238,8 +238,14 @@ impl<L: log::Log> log::Log for LogFilter<L> {
         true
     }
 
+    /// Passes `record` to the inner logger if the queries switched its
+    /// callsite on, or if it is a pr_debug! line that dyndbg's own [`Log`]
+    /// sink sends (the `log` feature's default): pr_debug!'s flags already
+    /// decided.
+    ///
+    /// [`Log`]: crate::Log
     fn log(&self, record: &log::Record<'_>) {
-        if self.passes(record) {
+        if crate::output::in_log_sink() || self.passes(record) {
             self.inner.log(record);
         }
     }

@@ -177,8 +177,23 @@ impl Sink for Discard {
 pub struct Log;
 
 #[cfg(feature = "log")]
+thread_local! {
+    /// Set while [`Log`] hands a pr_debug! line to `log`: a `LogFilter`
+    /// lets it through (pr_debug!'s own flags already decided).
+    static IN_LOG_SINK: Cell<bool> = const { Cell::new(false) };
+}
+
+/// Whether this thread is inside [`Log`]'s `write`: the `log` record being
+/// logged is a pr_debug! line.
+#[cfg(feature = "log")]
+pub(crate) fn in_log_sink() -> bool {
+    IN_LOG_SINK.try_with(Cell::get).unwrap_or(false)
+}
+
+#[cfg(feature = "log")]
 impl Sink for Log {
     fn write(&self, record: &Record<'_>) {
+        let outer = IN_LOG_SINK.try_with(|inside| inside.replace(true));
         // The prefix is the flags' business; log's formatter adds its own.
         log::logger().log(
             &log::Record::builder()
@@ -190,6 +205,9 @@ impl Sink for Log {
                 .args(record.args)
                 .build(),
         );
+        if let Ok(outer) = outer {
+            let _ = IN_LOG_SINK.try_with(|inside| inside.set(outer));
+        }
     }
 
     fn flush(&self) {

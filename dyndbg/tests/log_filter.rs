@@ -153,3 +153,21 @@ fn records_without_a_static_file_are_decided_too() {
     dyndbg::control("file dynamic.rs -p").unwrap();
     assert!(!record(3));
 }
+
+fn pr_debug_site() {
+    dyndbg::pr_debug!("from pr_debug");
+}
+
+/// A pr_debug! line that dyndbg's `Log` sink (the `log` feature's
+/// default) sends to `log` passes the filter: pr_debug!'s own flags
+/// decided (`func` selects it although a `log` record has no function).
+#[test]
+fn pr_debug_lines_sent_to_log_pass_the_filter() {
+    let (_g, filter) = setup();
+    pr_debug_site();
+    assert!(messages(filter).is_empty());
+    dyndbg::control("func pr_debug_site +p").unwrap();
+    pr_debug_site();
+    assert_eq!(messages(filter), ["from pr_debug"]);
+    dyndbg::control("func pr_debug_site -p").unwrap();
+}

@@ -51,6 +51,13 @@
 //! src/db.rs:12 [app::db] =_ "" class:app::db [tracing]
 //! ```
 //!
+//! tracing-core does not serialise its rebuilds of cached interest: a
+//! dispatcher created on one thread at the very moment another thread
+//! applies a query can leave a callsite with the interest from before the
+//! query, until the next change. dyndbg runs its own rebuilds one at a
+//! time; a program that sets its subscriber once, at startup, never sees
+//! this.
+//!
 //! Every query is kept, for the callsites still to come, until
 //! [`reset`](crate::reset): a program that sends queries in a loop grows
 //! the list by one entry per query (a few dozen bytes each), and each
