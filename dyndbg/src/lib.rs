@@ -116,6 +116,9 @@
 //! in the kernel's order: `[tid] module:function:file:line: message`. Replace
 //! the sink with [`set_sink`] (for example [`Discard`], or your own
 //! [`Sink`]); other instrumentation can share the output through [`emit`].
+//! With the `tracing` feature, while a `tracing` dispatcher is in force
+//! and the sink is the default one, an enabled line becomes a `tracing`
+//! event instead, and is not written to stderr (module `dyndbg::tracing`).
 //!
 //! # Options
 //!

@@ -368,3 +368,32 @@ fn a_bad_batch_keeps_nothing() {
     assert!(dyndbg::control("module tracing_filter::* +p; func x +q").is_err());
     assert!(filtered(bad::run).is_empty());
 }
+
+/// Every row of the "tracing and log callsites" table of
+/// `docs::kernel_differences` names tests that exist.
+#[test]
+fn every_tracing_and_log_row_names_a_test() {
+    let _serial = serial();
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let doc = std::fs::read_to_string(root.join("src/docs/kernel_differences.rs")).unwrap();
+    let section = doc
+        .split("## `tracing` and `log` callsites")
+        .nth(1)
+        .expect("the section")
+        .split("\n//! Not carried over")
+        .next()
+        .unwrap();
+    let tests: String = ["tests/tracing_filter.rs", "tests/log_filter.rs"]
+        .iter()
+        .map(|f| std::fs::read_to_string(root.join(f)).unwrap())
+        .collect();
+    let mut names = 0;
+    for row in section.lines().filter(|l| l.starts_with("//! | `")) {
+        let first_cell = row.split('|').nth(1).unwrap();
+        for name in first_cell.split('`').skip(1).step_by(2) {
+            assert!(tests.contains(&format!("fn {name}(")), "no test {name}");
+            names += 1;
+        }
+    }
+    assert!(names >= 9, "{names} row tests found");
+}
