@@ -254,6 +254,8 @@ impl fmt::Display for Server {
 
 struct Running {
     pid: u32,
+    /// What it was started with (the metrics address as bound).
+    options: Options,
     server: Server,
     wake: UnixStream,
     thread: JoinHandle<()>,
@@ -312,10 +314,22 @@ fn hooks() {
 }
 
 /// Starts the control socket with the default [`Options`]. If a server
-/// already runs in this process, returns it.
+/// with a control socket already runs in this process (`DYNDBG_CONTROL=on`),
+/// returns it; one serving only metrics (`DYNDBG_METRICS` alone) is
+/// restarted with the control socket added, on the same metrics address.
 pub fn start() -> Result<Server, Error> {
     match start_with(Options::default()) {
-        Err(Error::AlreadyRunning(s)) => Ok(s),
+        Err(Error::AlreadyRunning(s)) if s.socket.is_some() => Ok(s),
+        Err(Error::AlreadyRunning(s)) => {
+            let mut options = lock(&RUNNING)
+                .as_ref()
+                .map(|r| r.options.clone())
+                .unwrap_or_default();
+            options.control = true;
+            options.metrics = s.metrics;
+            stop();
+            start_with(options)
+        }
         r => r,
     }
 }
@@ -330,7 +344,7 @@ pub fn start_with(options: Options) -> Result<Server, Error> {
         metrics,
         read_timeout,
         max_connections,
-    } = options;
+    } = options.clone();
     let mut running = lock(&RUNNING);
     let pid = std::process::id();
     if let Some(r) = running.as_ref() {
@@ -414,6 +428,7 @@ pub fn start_with(options: Options) -> Result<Server, Error> {
     let server = Server { socket, metrics };
     *running = Some(Running {
         pid,
+        options: Options { metrics, ..options },
         server: server.clone(),
         wake: wake_tx,
         thread,

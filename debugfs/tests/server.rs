@@ -540,3 +540,28 @@ fn bad_variable_values_are_named_and_nothing_starts() {
     assert!(!xdg.join("dyndbg").exists());
     std::fs::remove_dir_all(xdg).unwrap();
 }
+
+#[test]
+fn start_adds_the_socket_to_a_metrics_only_server() {
+    let xdg = common::temp_dir("metrics-then-start");
+    let s = spawn(
+        "serve",
+        &[
+            ("DYNDBG_METRICS", "127.0.0.1:0"),
+            ("DEBUGFS_CALL_START", "1"),
+            ("XDG_RUNTIME_DIR", xdg.to_str().unwrap()),
+        ],
+    );
+    let mut words = s.ready.split_whitespace().skip(1);
+    let sock = std::path::PathBuf::from(words.next().unwrap());
+    let metrics: std::net::SocketAddr = words.next().expect("metrics kept").parse().unwrap();
+    assert_eq!(get(&sock, "stats").0, 200);
+    let mut tcp = std::net::TcpStream::connect(metrics).unwrap();
+    tcp.write_all(b"GET /metrics HTTP/1.1\r\n\r\n").unwrap();
+    let mut out = Vec::new();
+    std::io::Read::read_to_end(&mut tcp, &mut out).unwrap();
+    assert_eq!(common::parse_answer(&out).0, 200);
+    let (ok, stderr) = s.finish();
+    assert!(ok, "{stderr}");
+    std::fs::remove_dir_all(xdg).unwrap();
+}

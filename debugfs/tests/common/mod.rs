@@ -330,6 +330,9 @@ fn serve(fork: bool) {
                 None
             }
         }
+    } else if std::env::var("DEBUGFS_CALL_START").is_ok() {
+        // As a program does: start() whatever the variables started.
+        Some(dyndbg_debugfs::start().expect("start"))
     } else {
         dyndbg_debugfs::server()
     };
