@@ -69,9 +69,9 @@ pub fn heap_totals() -> (u64, u64) {
 /// One line of [`top_owners`].
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct OwnerLine {
-    /// A short name: the innermost frame of the owner stack that is not in
-    /// `alloc`, `core` or `std` (else the innermost), or the special
-    /// owner's name (`[early (estimated)]`, ...).
+    /// A short name: the function of the innermost frame of the owner
+    /// stack that is not in Rust's standard library (else the innermost),
+    /// or the special owner's name (`[early (estimated)]`, ...).
     pub label: String,
     /// Live allocations (0 for the early owner, whose count is unknown).
     pub count: u64,
@@ -92,19 +92,12 @@ pub fn top_owners(n: usize) -> Vec<OwnerLine> {
                 continue;
             }
             let label = if g.owner == Owner::Stack && !g.frames.is_empty() {
-                let labels: Vec<String> = g.frames.iter().map(|f| report.frame_label(f)).collect();
-                let std_frame = |l: &&String| {
-                    [
-                        "alloc::", "core::", "std::", "<alloc::", "<core::", "<std::",
-                    ]
+                let frame = g
+                    .frames
                     .iter()
-                    .any(|p| l.starts_with(p))
-                };
-                labels
-                    .iter()
-                    .find(|l| !std_frame(l))
-                    .unwrap_or(&labels[0])
-                    .clone()
+                    .find(|f| !is_std_frame(f))
+                    .unwrap_or(&g.frames[0]);
+                report.frame_label(frame)
             } else {
                 g.owner.name().to_owned()
             };
@@ -124,6 +117,32 @@ pub fn top_owners(n: usize) -> Vec<OwnerLine> {
         lines.truncate(n);
         lines
     })
+}
+
+/// A frame of the Rust standard library (its sources are under
+/// `/rustc/<hash>/library/`, or its name under `alloc::`, `core::`,
+/// `std::`): not what a reader means by "who allocated".
+fn is_std_frame(f: &crate::report::Frame) -> bool {
+    let std_name = f.function.as_deref().is_some_and(|n| {
+        [
+            "alloc::", "core::", "std::", "<alloc::", "<core::", "<std::",
+        ]
+        .iter()
+        .any(|p| n.starts_with(p))
+    });
+    let std_file = f
+        .file
+        .as_deref()
+        .is_some_and(|p| p.contains("/rustc/") || p.starts_with("library/"));
+    std_name || std_file
+}
+
+/// Runs `f` with its allocations owned by allocowner's own owner
+/// ([`StackHandle::DUMMY`](crate::StackHandle::DUMMY)), never among the
+/// program's owners: for an observer such as the debugfs server, whose
+/// buffers and answers would otherwise show in the reports it serves.
+pub fn observer<R>(f: impl FnOnce() -> R) -> R {
+    guard::inside(f)
 }
 
 /// allocowner's lines of the `stats` file, `allocowner.<name> <value>`.

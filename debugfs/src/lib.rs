@@ -98,6 +98,12 @@
 //! API takes (a query holds dyndbg's writer lock as long as
 //! `dyndbg::control` does; a heap report stalls allocating threads while
 //! it copies the records, as `allocowner::snapshot` does).
+//!
+//! The server's own allocations (its state, buffers, answers, the metrics
+//! registry) are recorded by allocowner as its own (the dummy owner), so
+//! they never show among the program's owners in the reports it serves.
+//! `/metrics` takes a snapshot and symbolizes the owners at each scrape:
+//! scrape every few seconds, not many times a second.
 #![deny(unsafe_op_in_unsafe_fn)]
 
 mod files;
@@ -338,6 +344,12 @@ pub fn start() -> Result<Server, Error> {
 /// address), then starts the server thread `dyndbg-debugfs`. Refused
 /// with [`Error::AlreadyRunning`] if one runs in this process.
 pub fn start_with(options: Options) -> Result<Server, Error> {
+    // What the server keeps (its state, the socket's path) is allocowner's
+    // own (DUMMY), as everything its thread allocates.
+    allocowner::debugfs::observer(|| start_inner(options))
+}
+
+fn start_inner(options: Options) -> Result<Server, Error> {
     let Options {
         control,
         socket_dir: dir,
@@ -414,7 +426,9 @@ pub fn start_with(options: Options) -> Result<Server, Error> {
     };
     let thread = std::thread::Builder::new()
         .name("dyndbg-debugfs".into())
-        .spawn(move || server::run(&cfg));
+        // The server's own buffers and answers are allocowner's own
+        // (DUMMY): never among the program's owners it reports.
+        .spawn(move || allocowner::debugfs::observer(|| server::run(&cfg)));
     let thread = match thread {
         Ok(t) => t,
         Err(e) => {

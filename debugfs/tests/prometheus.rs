@@ -107,6 +107,14 @@ fn prometheus_scrapes_the_metrics() {
     ] {
         assert!(text.contains(series), "{series} in\n{text}");
     }
+    // The server's own work (its buffers, the registry it encodes) is
+    // allocowner's own, never among the program's owners.
+    for l in text.lines().filter(|l| l.starts_with("allocowner_owner_")) {
+        assert!(
+            !l.contains("dyndbg_debugfs") && !l.contains("prometheus_client"),
+            "{l}"
+        );
+    }
     let (st, e) = http_get(metrics, "/dynamic_debug/control");
     assert_eq!(st, 404, "{e}");
     let (st, _) = http_get(metrics, "/debug/pprof/heap");
