@@ -70,8 +70,9 @@ pub fn heap_totals() -> (u64, u64) {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct OwnerLine {
     /// A short name: the function of the innermost frame of the owner
-    /// stack that is not in Rust's standard library (else the innermost),
-    /// or the special owner's name (`[early (estimated)]`, ...).
+    /// stack that is not in Rust's standard library, preferring one named
+    /// with its path (else the innermost frame), or the special owner's
+    /// name (`[early (estimated)]`, ...).
     pub label: String,
     /// Live allocations (0 for the early owner, whose count is unknown).
     pub count: u64,
@@ -92,10 +93,12 @@ pub fn top_owners(n: usize) -> Vec<OwnerLine> {
                 continue;
             }
             let label = if g.owner == Owner::Stack && !g.frames.is_empty() {
-                let frame = g
-                    .frames
-                    .iter()
-                    .find(|f| !is_std_frame(f))
+                // Inlined frames carry DWARF's short names (`{closure#0}`,
+                // `default`): prefer one with a path.
+                let own = || g.frames.iter().filter(|f| !is_std_frame(f));
+                let frame = own()
+                    .find(|f| f.function.as_deref().is_some_and(|n| n.contains("::")))
+                    .or_else(|| own().next())
                     .unwrap_or(&g.frames[0]);
                 report.frame_label(frame)
             } else {
