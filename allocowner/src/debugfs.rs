@@ -317,6 +317,30 @@ mod tests {
         assert_eq!(s.lines().count(), 11, "{s}");
     }
 
+    #[test]
+    fn std_frames_are_known_by_path_or_by_name() {
+        use crate::report::Frame;
+        let frame = |function: &str, file: &str| Frame {
+            function: Some(function.into()),
+            file: Some(file.into()),
+            ..Frame::unresolved(1)
+        };
+        let std = [
+            frame(
+                "do_alloc<alloc::alloc::Global>",
+                "/rustc/59807616e1fa/library/alloc/src/raw_vec.rs",
+            ),
+            frame("alloc::vec::Vec<T>::push", "src/app.rs"),
+            frame("<std::io::Stdin>::lock", "x.rs"),
+        ];
+        assert!(std.iter().all(super::is_std_frame));
+        assert!(!super::is_std_frame(&frame(
+            "demo::main",
+            "examples/demo/main.rs"
+        )));
+        assert!(!super::is_std_frame(&Frame::unresolved(7)));
+    }
+
     #[cfg(all(target_os = "linux", feature = "access"))]
     #[test]
     fn record_bad_values_are_refused_and_off_needs_a_recording() {
