@@ -194,6 +194,35 @@ fn go_tool_pprof_reads_the_profile_with_the_grouped_reports_totals() {
     // names by dropping parenthesised parts), with its label.
     assert!(traces.contains("owner:  [early, estimated]"), "{traces}");
     assert!(traces.contains("B   [early, estimated]"), "{traces}");
+    // Mappings: only those holding locations, this test binary first
+    // (pprof's main binary), named with its path and build id.
+    let raw = pprof(&["-raw"], &file);
+    let first = raw
+        .split_once("\nMappings\n")
+        .and_then(|(_, m)| m.lines().next())
+        .unwrap_or_else(|| panic!("{raw}"));
+    let exe = std::env::current_exe().unwrap();
+    let map = allocowner::report::ModuleMap::current().unwrap();
+    let me = map.modules().iter().find(|m| m.path == exe).unwrap();
+    let id = me
+        .build_id
+        .as_deref()
+        .expect("the test binary has a build id");
+    assert!(
+        first.starts_with("1: ") && first.contains(&format!(" {} {id} ", exe.display())),
+        "{first}"
+    );
+    // Every mapping written holds a location (as in Go's own profiles,
+    // which list executable mappings only).
+    let (locations, mappings) = raw
+        .split_once("\nLocations\n")
+        .and_then(|(_, r)| r.split_once("\nMappings\n"))
+        .unwrap_or_else(|| panic!("{raw}"));
+    let used: std::collections::BTreeSet<&str> = locations
+        .split_whitespace()
+        .filter_map(|w| w.strip_prefix("M="))
+        .collect();
+    assert_eq!(mappings.lines().count(), used.len(), "{raw}");
     let traces = pprof(&["-traces", "-sample_index=inuse_objects"], &file);
     assert_eq!(traces_total(&traces), count, "{traces}");
     drop((a, b));

@@ -166,6 +166,14 @@ struct MappingRow {
     inline: bool,
 }
 
+/// One location: its mapping (an index in `Builder::mappings`), address
+/// and lines as (function id, line).
+struct LocationRow {
+    mapping: Option<usize>,
+    addr: u64,
+    lines: Vec<(u64, u64)>,
+}
+
 /// The ids of functions, locations and mappings, given out as the
 /// profile is built.
 struct Builder {
@@ -175,16 +183,35 @@ struct Builder {
     function_msgs: Vec<Message>,
     /// (address, lines as (function id, line)) -> location id.
     locations: HashMap<(u64, Vec<(u64, u64)>), u64>,
-    location_msgs: Vec<Message>,
+    /// By id - 1; encoded last, once the mappings in use are known.
+    location_rows: Vec<LocationRow>,
     mappings: Vec<MappingRow>,
 }
 
 impl Builder {
-    /// Appends the mappings, locations and functions to `profile`.
+    /// Appends the mappings, locations and functions to `profile`. Only
+    /// the mappings that hold a location are written (the executable ones,
+    /// as Go's own profiles have), in the order of the module map, so the
+    /// program's own file comes first: pprof takes the first mapping for
+    /// the main binary.
     fn write_tables(&mut self, profile: &mut Message) {
-        for (i, r) in self.mappings.iter().enumerate() {
+        let mut ids = vec![0u64; self.mappings.len()];
+        for i in self.location_rows.iter().filter_map(|l| l.mapping) {
+            ids[i] = 1;
+        }
+        let mut next = 0;
+        for id in &mut ids {
+            if *id != 0 {
+                next += 1;
+                *id = next;
+            }
+        }
+        for (r, &id) in self.mappings.iter().zip(&ids) {
+            if id == 0 {
+                continue;
+            }
             let mut m = Message::default();
-            m.uint(field::MAPPING_ID, i as u64 + 1);
+            m.uint(field::MAPPING_ID, id);
             m.uint(field::MAPPING_MEMORY_START, r.start);
             m.uint(field::MAPPING_MEMORY_LIMIT, r.limit);
             m.uint(field::MAPPING_FILE_OFFSET, r.offset);
@@ -196,8 +223,20 @@ impl Builder {
             m.uint(field::MAPPING_HAS_INLINE_FRAMES, u64::from(r.inline));
             profile.message(field::PROFILE_MAPPING, &m);
         }
-        for m in &self.location_msgs {
-            profile.message(field::PROFILE_LOCATION, m);
+        for (n, l) in self.location_rows.iter().enumerate() {
+            let mut m = Message::default();
+            m.uint(field::LOCATION_ID, n as u64 + 1);
+            if let Some(i) = l.mapping {
+                m.uint(field::LOCATION_MAPPING_ID, ids[i]);
+            }
+            m.uint(field::LOCATION_ADDRESS, l.addr);
+            for &(function, line) in &l.lines {
+                let mut l = Message::default();
+                l.uint(field::LINE_FUNCTION_ID, function);
+                l.uint(field::LINE_LINE, line);
+                m.message(field::LOCATION_LINE, &l);
+            }
+            profile.message(field::PROFILE_LOCATION, &m);
         }
         for m in &self.function_msgs {
             profile.message(field::PROFILE_FUNCTION, m);
@@ -239,29 +278,23 @@ impl Builder {
             return id;
         }
         let (addr, lines) = key;
-        let id = self.location_msgs.len() as u64 + 1;
-        let mut m = Message::default();
-        m.uint(field::LOCATION_ID, id);
+        let id = self.location_rows.len() as u64 + 1;
         let mapping = self
             .mappings
             .iter()
             .position(|r| addr != 0 && (r.start..r.limit).contains(&addr));
         if let Some(i) = mapping {
-            m.uint(field::LOCATION_MAPPING_ID, i as u64 + 1);
             let row = &mut self.mappings[i];
             row.functions |= !lines.is_empty();
             row.filenames |= frames.iter().any(|f| f.file.is_some());
             row.inline |= lines.len() > 1;
         }
-        m.uint(field::LOCATION_ADDRESS, addr);
-        for &(function, line) in &lines {
-            let mut l = Message::default();
-            l.uint(field::LINE_FUNCTION_ID, function);
-            l.uint(field::LINE_LINE, line);
-            m.message(field::LOCATION_LINE, &l);
-        }
-        self.location_msgs.push(m);
-        self.locations.insert((addr, lines), id);
+        self.locations.insert((addr, lines.clone()), id);
+        self.location_rows.push(LocationRow {
+            mapping,
+            addr,
+            lines,
+        });
         id
     }
 
@@ -412,7 +445,7 @@ impl Report<'_> {
             functions: HashMap::new(),
             function_msgs: Vec::new(),
             locations: HashMap::new(),
-            location_msgs: Vec::new(),
+            location_rows: Vec::new(),
             mappings: Vec::new(),
         };
         if let Some(map) = self.profile_modules() {
