@@ -1,7 +1,10 @@
 //! `dyndbg::tracing::QueryFilter` against `tracing_subscriber::EnvFilter`,
 //! in one run, each a per-layer filter on the same fmt layer writing to
 //! `io::sink`: a disabled `tracing::debug!` (interest `never` under both)
-//! and an enabled one (interest `always`, formatted and discarded).
+//! and an enabled one (interest `always`, formatted and discarded); and an
+//! enabled `pr_debug!` that becomes a `tracing` event (the `tracing`
+//! feature, default sink) into the same fmt layer, against
+//! `tracing::debug!` itself.
 //!
 //! `cargo bench -p benches --bench tracing_filter`
 
@@ -25,6 +28,11 @@ mod on {
     #[inline(always)] // measure the callsite inside its caller, not a call
     pub(crate) fn event(x: u64) {
         tracing::debug!("request {x} took {}us", x * 3);
+    }
+
+    #[inline(always)] // measure the callsite inside its caller, not a call
+    pub(crate) fn pr_debug(x: u64) {
+        dyndbg::pr_debug!("request {x} took {}us", x * 3);
     }
 }
 
@@ -71,6 +79,13 @@ fn main() {
         &mut [
             case("EnvFilter (module=debug)", &env, on::event),
             case("dyndbg QueryFilter (+p)", &query, on::event),
+        ],
+    );
+    compare(
+        "enabled line into the fmt layer (QueryFilter) -> io::sink",
+        &mut [
+            case("tracing::debug!", &query, on::event),
+            case("pr_debug! +p as a tracing event", &query, on::pr_debug),
         ],
     );
 }

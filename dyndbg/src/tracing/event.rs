@@ -6,7 +6,7 @@
 use std::cell::Cell;
 use std::fmt;
 use std::sync::atomic::{AtomicU8, Ordering};
-use std::sync::{Mutex, OnceLock, PoisonError};
+use std::sync::{OnceLock, PoisonError, RwLock};
 
 use tracing_core::callsite::Identifier;
 use tracing_core::field::{Field, FieldSet, Value};
@@ -51,8 +51,9 @@ impl tracing_core::Callsite for EventSite {
     }
 }
 
-/// pr_debug! callsite index -> its tracing callsite.
-static SITES: Mutex<Vec<Option<&'static EventSite>>> = Mutex::new(Vec::new());
+/// pr_debug! callsite index -> its tracing callsite. Read on every print
+/// routed to tracing, written once per callsite.
+static SITES: RwLock<Vec<Option<&'static EventSite>>> = RwLock::new(Vec::new());
 
 thread_local! {
     /// Set while this thread registers a callsite: a pr_debug! inside a
@@ -62,21 +63,23 @@ thread_local! {
 
 /// Whether a dispatcher other than the no-op one is in force on this
 /// thread.
-pub(crate) fn dispatcher_set() -> bool {
+fn dispatcher_set() -> bool {
     dispatcher::get_default(|d| !d.is::<NoSubscriber>())
 }
 
-/// The tracing callsite of `cs`, made and registered at the first call.
-/// `None` inside a registration on this thread (re-entry).
-fn site_of(cs: &'static Callsite) -> Option<&'static EventSite> {
-    let index = registry::index_of(cs);
-    if let Some(Some(site)) = SITES
-        .lock()
+/// The tracing callsite of the pr_debug! callsite at `index`, if made.
+fn lookup(index: usize) -> Option<&'static EventSite> {
+    SITES
+        .read()
         .unwrap_or_else(PoisonError::into_inner)
         .get(index)
-    {
-        return Some(site);
-    }
+        .copied()
+        .flatten()
+}
+
+/// The tracing callsite of `cs`, made and registered now. `None` inside a
+/// registration on this thread (re-entry).
+fn make(cs: &'static Callsite, index: usize) -> Option<&'static EventSite> {
     if REGISTERING.with(Cell::get) {
         return None;
     }
@@ -106,7 +109,7 @@ fn site_of(cs: &'static Callsite) -> Option<&'static EventSite> {
     // Registered outside the table's lock: tracing calls every subscriber.
     tracing_core::callsite::register(site);
     REGISTERING.with(|r| r.set(false));
-    let mut sites = SITES.lock().unwrap_or_else(PoisonError::into_inner);
+    let mut sites = SITES.write().unwrap_or_else(PoisonError::into_inner);
     if sites.len() <= index {
         sites.resize(index + 1, None);
     }
@@ -118,16 +121,17 @@ fn site_of(cs: &'static Callsite) -> Option<&'static EventSite> {
 /// Sends an enabled pr_debug! line to the `tracing` dispatcher in force;
 /// `false` (nothing sent) when there is none, so the line goes to the sink.
 pub(crate) fn emit(cs: &'static Callsite, args: fmt::Arguments<'_>) -> bool {
-    if !dispatcher_set() {
-        return false;
-    }
-    let Some(site) = site_of(cs) else {
-        return false;
+    let index = registry::index_of(cs);
+    let site = match lookup(index) {
+        Some(site) => site,
+        // Made only while a dispatcher is in force: a program without
+        // tracing never registers one.
+        None if dispatcher_set() => match make(cs, index) {
+            Some(site) => site,
+            None => return false,
+        },
+        None => return false,
     };
-    // Relaxed: as in set_interest.
-    if site.interest.load(Ordering::Relaxed) == 0 {
-        return true; // tracing's filters said never: dropped, as an event
-    }
     let (Some(meta), Some([message, function, class])) = (site.meta.get(), site.fields.get())
     else {
         return false;
@@ -141,9 +145,20 @@ pub(crate) fn emit(cs: &'static Callsite, args: fmt::Arguments<'_>) -> bool {
     ];
     let values = meta.fields().value_set(&values);
     dispatcher::get_default(|d| {
-        if d.enabled(meta) {
-            d.event(&Event::new(meta, &values));
+        if d.is::<NoSubscriber>() {
+            return false;
         }
-    });
-    true
+        // As tracing's macros: `never` drops the event, `always` skips the
+        // per-event question. Relaxed: as in set_interest.
+        match site.interest.load(Ordering::Relaxed) {
+            0 => {}
+            2 => d.event(&Event::new(meta, &values)),
+            _ => {
+                if d.enabled(meta) {
+                    d.event(&Event::new(meta, &values));
+                }
+            }
+        }
+        true
+    })
 }
