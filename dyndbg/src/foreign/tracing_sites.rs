@@ -17,6 +17,18 @@ use crate::query::Query;
 /// `tracing` feature): the filter leaves them to pr_debug!'s own flags.
 pub(crate) const PR_DEBUG_EVENT: &str = "dyndbg::pr_debug";
 
+/// Whether any callsite seen is decided per message: while none is, a
+/// filter's `event_enabled` has nothing to add to `enabled` and the
+/// interest, and answers without a lookup.
+static ANY_BY_MESSAGE: AtomicBool = AtomicBool::new(false);
+
+/// Whether some callsite seen is decided per message.
+pub(crate) fn any_by_message() -> bool {
+    // Relaxed: as a callsite's flags, a stale read only lets one event
+    // through late or early (as the kernel's flag word does).
+    ANY_BY_MESSAGE.load(Ordering::Relaxed)
+}
+
 /// One tracing event callsite seen, leaked: callsites are statics, so there
 /// are as many of these as event macros that ran.
 #[derive(Debug)]
@@ -122,6 +134,9 @@ impl Table {
         for site in &self.sites {
             site.update(queries, batch, &mut matched);
         }
+        let any = self.sites.iter().any(|site| site.by_message());
+        // Relaxed: see any_by_message.
+        ANY_BY_MESSAGE.store(any, Ordering::Relaxed);
         matched
     }
 
@@ -132,6 +147,8 @@ impl Table {
             site.flags.store(0, Ordering::Relaxed);
             site.by_message.store(false, Ordering::Relaxed);
         }
+        // Relaxed: see any_by_message.
+        ANY_BY_MESSAGE.store(false, Ordering::Relaxed);
     }
 }
 
@@ -188,6 +205,10 @@ pub(crate) fn register(meta: &'static Metadata<'static>) -> &'static TracingSite
         flags: AtomicU8::new(state.flags(&seen).bits()),
         by_message: AtomicBool::new(state.depends_on_message(&seen)),
     }));
+    if site.by_message() {
+        // Relaxed: see any_by_message.
+        ANY_BY_MESSAGE.store(true, Ordering::Relaxed);
+    }
     state.tracing.sites.push(site);
     INDEX
         .write()

@@ -89,6 +89,11 @@ impl QueryFilter {
     }
 
     fn event_enabled(event: &Event<'_>) -> bool {
+        // The interest (or `enabled`) already decided every callsite that
+        // is not decided per message.
+        if !tracing_sites::any_by_message() {
+            return true;
+        }
         let meta = event.metadata();
         if Self::passes_through(meta) {
             return true;

@@ -73,7 +73,11 @@
 //! | `tracing::debug!` | `EnvFilter` | `QueryFilter` | ratio |
 //! |---|---|---|---|
 //! | disabled (interest `never`) | 26 | 26 | 1.00x |
-//! | enabled (interest `always`), formatted and discarded | 5,685 | 5,761 | 1.01x |
+//! | enabled (interest `always`), formatted and discarded | 5,693 | 5,718 | 1.00x |
+//!
+//! An enabled pr_debug! line as a `tracing` event into the same fmt layer
+//! costs 6,667 instructions, 1.17x a `tracing::debug!` of the same
+//! message (5,700): it carries one more field to format (`function`).
 //!
 //! A disabled callsite costs what it costs under `EnvFilter`: the interest
 //! `tracing` caches in the callsite, so no filter runs. (In a program
