@@ -125,6 +125,8 @@ fn a_query_before_registration_applies_when_the_callsite_registers() {
             .file()
             .is_some_and(|f| f.ends_with("tracing_filter.rs"))
     );
+    // The process's debugfs control file reads the same listing.
+    assert!(dyndbg::debugfs::read_control().contains(line), "{line}");
     // Seen now: the next query counts it.
     assert_eq!(
         dyndbg::control("module tracing_filter::replay -p").unwrap(),
