@@ -99,14 +99,15 @@ pub(crate) fn route(listener: Listener, req: &Request<'_>) -> Answer {
 }
 
 fn route_inner(listener: Listener, req: &Request<'_>) -> Answer {
-    let path = req.path.trim_start_matches('/');
-    let read = req.method == "GET";
+    let path = req.path.as_str();
+    // HEAD is answered as GET; the server sends the headers only.
+    let read = matches!(req.method, "GET" | "HEAD");
     let write = matches!(req.method, "PUT" | "POST");
     if !read && !write {
         return text(
             405,
             format!(
-                "method {} not allowed: GET reads a file, PUT or POST writes it",
+                "method {} not allowed: GET (or HEAD) reads a file, PUT or POST writes it",
                 req.method
             ),
         );
@@ -114,10 +115,17 @@ fn route_inner(listener: Listener, req: &Request<'_>) -> Answer {
     // Served on both listeners: what fleets scrape.
     match (path, read) {
         ("metrics", true) => {
+            // OpenMetrics to a scraper that asks for it (Prometheus does),
+            // else Prometheus's text format (curl, promtool).
+            let (content_type, body) = if req.openmetrics {
+                (metrics::CONTENT_TYPE, metrics::encode_now())
+            } else {
+                (metrics::TEXT_CONTENT_TYPE, metrics::encode_text_now())
+            };
             return Answer {
                 status: 200,
-                content_type: metrics::CONTENT_TYPE,
-                body: metrics::encode_now().into_bytes(),
+                content_type,
+                body: body.into_bytes(),
             };
         }
         ("debug/pprof/heap", true) => return pprof(),
@@ -133,7 +141,7 @@ fn route_inner(listener: Listener, req: &Request<'_>) -> Answer {
         );
     }
     let body = if write {
-        match std::str::from_utf8(req.body) {
+        match std::str::from_utf8(&req.body) {
             Ok(b) => b,
             Err(e) => return text(400, format!("the body of a write must be UTF-8 text: {e}")),
         }

@@ -90,8 +90,17 @@
 //! and body) is at most 64 KiB ([`MAX_REQUEST`]: 413); it must arrive
 //! within the read timeout (default 5 s: 408 and closed), and its response
 //! be read with progress within it; at most [`Options::max_connections`]
-//! connections are open at once (default 16; more get 503). One request
-//! per connection (`Connection: close`). A malformed, huge or slow
+//! connections are open at once (default 16; more get 503). HTTP/1.1
+//! keeps a connection for the next request (pipelined ones too) until
+//! `Connection: close`, an HTTP/1.0 request without `keep-alive`, or the
+//! read timeout idle; bodies come with `Content-Length` or chunked
+//! (`Transfer-Encoding: chunked`); `HEAD` answers `GET`'s headers. The
+//! path is resolved as a URL is: the query string dropped, `%XX`
+//! decoded, a trailing `/` and `.`/`..` segments resolved (never above
+//! `/`), so `/dynamic_debug%2Fcontrol/` names `dynamic_debug/control`.
+//! `/metrics` is OpenMetrics to a client that asks for it (`Accept:
+//! application/openmetrics-text`, as Prometheus does), else Prometheus's
+//! text format 0.0.4 (curl, `promtool check metrics`). A malformed, huge or slow
 //! request gets an error or a close and the server serves on; a handler
 //! that panics answers 500. The server holds no lock of its own that a
 //! program thread takes: each file's handler takes the locks its crate's

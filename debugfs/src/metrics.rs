@@ -124,3 +124,75 @@ pub(crate) fn encode_now() -> String {
     let _ = encode(&mut out, &registry);
     out
 }
+
+/// The content type of [`encode_text_now`]: Prometheus's text format.
+pub(crate) const TEXT_CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
+
+/// The metrics now in Prometheus's text format (0.0.4), for clients that
+/// do not ask for OpenMetrics: `curl`, `promtool check metrics`, older
+/// scrapers. The same figures as [`encode_now`].
+pub(crate) fn encode_text_now() -> String {
+    openmetrics_to_text(&encode_now())
+}
+
+/// Turns `prometheus-client`'s OpenMetrics text into Prometheus's text
+/// format: a counter family `x` is named `x_total` in its `# HELP` and
+/// `# TYPE` lines (as its samples are; the text format has no suffix
+/// rule), `unknown` is `untyped`, `# UNIT`, `_created` samples and
+/// `# EOF` are dropped.
+fn openmetrics_to_text(om: &str) -> String {
+    let counters: Vec<&str> = om
+        .lines()
+        .filter_map(|l| l.strip_prefix("# TYPE ")?.strip_suffix(" counter"))
+        .collect();
+    let mut out = String::with_capacity(om.len());
+    for line in om.lines() {
+        if line == "# EOF" || line.starts_with("# UNIT ") {
+            continue;
+        }
+        let meta = ["# HELP ", "# TYPE "]
+            .into_iter()
+            .find_map(|p| line.strip_prefix(p).map(|rest| (p, rest)));
+        if let Some((prefix, rest)) = meta {
+            let (name, tail) = rest.split_once(' ').unwrap_or((rest, ""));
+            let tail = if prefix == "# TYPE " && tail == "unknown" {
+                "untyped"
+            } else {
+                tail
+            };
+            out.push_str(prefix);
+            out.push_str(name);
+            if counters.contains(&name) {
+                out.push_str("_total");
+            }
+            out.push(' ');
+            out.push_str(tail);
+        } else if line.starts_with('#')
+            || counters.iter().any(|c| {
+                line.strip_prefix(c)
+                    .and_then(|r| r.strip_prefix("_created"))
+                    .is_some_and(|r| r.starts_with(['{', ' ']))
+            })
+        {
+            continue;
+        } else {
+            out.push_str(line);
+        }
+        out.push('\n');
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::openmetrics_to_text;
+
+    #[test]
+    fn openmetrics_counters_become_text_format_families() {
+        let om = "# HELP a_hits hits.\n# TYPE a_hits counter\na_hits_total{m=\"x\"} 3\na_hits_created 1.0\n# HELP g a gauge.\n# TYPE g gauge\ng 1\n# TYPE u unknown\nu 2\n# EOF\n";
+        assert_eq!(
+            openmetrics_to_text(om),
+            "# HELP a_hits_total hits.\n# TYPE a_hits_total counter\na_hits_total{m=\"x\"} 3\n# HELP g a gauge.\n# TYPE g gauge\ng 1\n# TYPE u untyped\nu 2\n"
+        );
+    }
+}

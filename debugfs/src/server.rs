@@ -1,8 +1,10 @@
 //! The server thread: one `poll(2)` loop over the wake-up socket, the
 //! listeners and every open connection, all non-blocking. A connection
-//! carries one request (`Connection: close`); its whole life, reading and
-//! writing, is bounded by the read timeout, and its size by
-//! [`MAX_REQUEST`].
+//! carries one request after another (HTTP/1.1 keep-alive, pipelined
+//! ones too) until the client asks `Connection: close`, sends HTTP/1.0
+//! without `keep-alive`, shuts its side or idles past the read timeout;
+//! each request must arrive, and its response be read with progress,
+//! within the read timeout, and a request is at most [`MAX_REQUEST`].
 
 use std::io::{self, Read};
 use std::net::{TcpListener, TcpStream};
@@ -12,7 +14,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use crate::files::{self, Listener};
-use crate::http::{self, MAX_REQUEST, Parse};
+use crate::http::{self, Framing, MAX_REQUEST, Parse};
 
 /// What the loop serves.
 pub(crate) struct Config {
@@ -80,10 +82,15 @@ impl Stream {
 }
 
 enum Phase {
-    /// Receiving the request.
+    /// Receiving a request.
     Reading { continued: bool },
-    /// Sending the response from `at`.
-    Writing { out: Vec<u8>, at: usize },
+    /// Sending the response from `at`; then closing (`close`) or reading
+    /// the next request on the same connection (keep-alive).
+    Writing {
+        out: Vec<u8>,
+        at: usize,
+        close: bool,
+    },
     /// Response sent and the write side shut: reading what the client
     /// still sends (up to a bound) so the close does not reset the
     /// connection before the client has read the response.
@@ -93,9 +100,16 @@ enum Phase {
 struct Conn {
     stream: Stream,
     listener: Listener,
+    /// Bytes received and not yet taken by a request (a pipelined next
+    /// request may follow the current one).
     buf: Vec<u8>,
     phase: Phase,
     deadline: Instant,
+    /// Requests answered on this connection: an idle keep-alive
+    /// connection that times out is closed without a 408.
+    served: u64,
+    /// The client shut its write side (EOF read).
+    eof: bool,
 }
 
 /// Bytes read and dropped after an early answer (a 413), at most.
@@ -141,8 +155,8 @@ fn allowed(uid: u32) -> bool {
 }
 
 impl Conn {
-    /// Reads what is there; moves to Writing when the request is whole or
-    /// refused.
+    /// Reads what is there, then answers every whole request received.
+    /// False when the connection is done.
     fn on_readable(&mut self, timeout: Duration) -> bool {
         if let Phase::Draining { left } = &mut self.phase {
             let mut scratch = [0u8; 8192];
@@ -159,14 +173,16 @@ impl Conn {
         }
         let mut chunk = [0u8; 8192];
         loop {
-            let room = MAX_REQUEST + 1 - self.buf.len();
+            let room = (MAX_REQUEST + 1).saturating_sub(self.buf.len());
             if room == 0 {
                 break;
             }
             match self.stream.read(&mut chunk[..room.min(8192)]) {
                 Ok(0) => {
-                    // EOF before a whole request: a broken client.
-                    return self.answer_partial_eof();
+                    // The client shut its side: what it sent may still
+                    // be a whole request (`nc -N`, a shell pipe).
+                    self.eof = true;
+                    break;
                 }
                 Ok(n) => self.buf.extend_from_slice(&chunk[..n]),
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
@@ -174,28 +190,87 @@ impl Conn {
                 Err(_) => return false,
             }
         }
-        let out = match http::parse(&self.buf) {
-            Ok(Parse::Partial { expect_continue }) => {
-                if expect_continue && matches!(self.phase, Phase::Reading { continued: false }) {
-                    let _ = self.stream.write(b"HTTP/1.1 100 Continue\r\n\r\n");
-                    self.phase = Phase::Reading { continued: true };
+        self.advance(timeout)
+    }
+
+    /// Writes what the socket takes; false when the connection is done.
+    fn on_writable(&mut self, timeout: Duration) -> bool {
+        self.advance(timeout)
+    }
+
+    /// Moves the connection on as far as it goes without waiting: parses
+    /// and answers each whole request in the buffer (one after the other
+    /// on a keep-alive connection), writes what the socket takes.
+    fn advance(&mut self, timeout: Duration) -> bool {
+        loop {
+            match &mut self.phase {
+                Phase::Draining { .. } => return !self.eof,
+                Phase::Reading { continued } => {
+                    let continued = *continued;
+                    let (out, close, consumed) = match http::parse(&self.buf) {
+                        Ok(Parse::Partial { expect_continue }) => {
+                            if self.eof {
+                                return self.answer_partial_eof();
+                            }
+                            if expect_continue && !continued {
+                                let _ = self.stream.write(b"HTTP/1.1 100 Continue\r\n\r\n");
+                                self.phase = Phase::Reading { continued: true };
+                            }
+                            return true;
+                        }
+                        Ok(Parse::Complete(req)) => {
+                            REQUESTS.fetch_add(1, Ordering::Relaxed); // Relaxed: a statistic
+                            let a = files::route(self.listener, &req);
+                            let framing = Framing {
+                                keep_alive: req.keep_alive && !self.eof,
+                                http10: req.version == 0,
+                                head: req.method == "HEAD",
+                            };
+                            let out = http::response(a.status, a.content_type, &a.body, framing);
+                            (out, !framing.keep_alive, req.consumed)
+                        }
+                        Err(e) => {
+                            BAD_REQUESTS.fetch_add(1, Ordering::Relaxed); // Relaxed: a statistic
+                            (http::error_response(e.status, &e.message), true, 0)
+                        }
+                    };
+                    if close {
+                        self.buf = Vec::new();
+                    } else {
+                        self.buf.drain(..consumed);
+                    }
+                    self.phase = Phase::Writing { out, at: 0, close };
+                    self.deadline = Instant::now() + timeout;
                 }
-                return true;
+                Phase::Writing { out, at, close } => {
+                    while *at < out.len() {
+                        match self.stream.write(&out[*at..]) {
+                            Ok(0) => return false,
+                            Ok(n) => {
+                                *at += n;
+                                // Progress: the client reads, so give it more time.
+                                self.deadline = Instant::now() + timeout;
+                            }
+                            Err(e) if e.kind() == io::ErrorKind::WouldBlock => return true,
+                            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                            Err(_) => return false,
+                        }
+                    }
+                    self.served += 1;
+                    if *close {
+                        self.stream.shutdown_write();
+                        self.phase = Phase::Draining { left: DRAIN };
+                        return !self.eof;
+                    }
+                    // Keep-alive: the next request has the read timeout.
+                    self.phase = Phase::Reading { continued: false };
+                    self.deadline = Instant::now() + timeout;
+                    if self.buf.is_empty() {
+                        return !self.eof;
+                    }
+                }
             }
-            Ok(Parse::Complete(req)) => {
-                REQUESTS.fetch_add(1, Ordering::Relaxed); // Relaxed: a statistic
-                let a = files::route(self.listener, &req);
-                http::response(a.status, a.content_type, &a.body)
-            }
-            Err(e) => {
-                BAD_REQUESTS.fetch_add(1, Ordering::Relaxed); // Relaxed: a statistic
-                http::error_response(e.status, &e.message)
-            }
-        };
-        self.buf = Vec::new();
-        self.phase = Phase::Writing { out, at: 0 };
-        self.deadline = Instant::now() + timeout;
-        self.on_writable(timeout)
+        }
     }
 
     fn answer_partial_eof(&mut self) -> bool {
@@ -209,29 +284,6 @@ impl Conn {
         );
         let _ = self.stream.write(&out);
         false
-    }
-
-    /// Writes what the socket takes; false when the connection is done.
-    fn on_writable(&mut self, timeout: Duration) -> bool {
-        let Phase::Writing { out, at } = &mut self.phase else {
-            return true;
-        };
-        while *at < out.len() {
-            match self.stream.write(&out[*at..]) {
-                Ok(0) => return false,
-                Ok(n) => {
-                    *at += n;
-                    // Progress: the client reads, so give it more time.
-                    self.deadline = Instant::now() + timeout;
-                }
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return true,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(_) => return false,
-            }
-        }
-        self.stream.shutdown_write();
-        self.phase = Phase::Draining { left: DRAIN };
-        true
     }
 
     fn events(&self) -> libc::c_short {
@@ -252,7 +304,9 @@ pub(crate) fn run(cfg: &Config) {
             if c.deadline > now {
                 return true;
             }
-            if matches!(c.phase, Phase::Reading { .. }) {
+            // An idle keep-alive connection closes quietly; a request
+            // still awaited gets a 408.
+            if matches!(c.phase, Phase::Reading { .. }) && !(c.served > 0 && c.buf.is_empty()) {
                 TIMED_OUT.fetch_add(1, Ordering::Relaxed); // Relaxed: a statistic
                 let _ = c.stream.write(&http::error_response(
                     408,
@@ -347,6 +401,8 @@ fn admit(stream: Stream, listener: Listener, cfg: &Config, conns: &mut Vec<Conn>
         buf: Vec::new(),
         phase: Phase::Reading { continued: false },
         deadline: Instant::now() + cfg.read_timeout,
+        served: 0,
+        eof: false,
     });
 }
 

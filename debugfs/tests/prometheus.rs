@@ -19,12 +19,18 @@ fn child_main() {
 
 /// A plain HTTP GET over TCP: (status, body).
 fn http_get(addr: SocketAddr, target: &str) -> (u16, String) {
+    http_get_with(addr, target, "")
+}
+
+/// A GET with `headers` (each line ending in CRLF): (status, body).
+fn http_get_with(addr: SocketAddr, target: &str, headers: &str) -> (u16, String) {
     let Ok(mut s) = TcpStream::connect(addr) else {
         return (0, String::new());
     };
     s.set_read_timeout(Some(common::DEADLINE)).unwrap();
     let _ = s.write_all(
-        format!("GET {target} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n").as_bytes(),
+        format!("GET {target} HTTP/1.1\r\nHost: 127.0.0.1\r\n{headers}Connection: close\r\n\r\n")
+            .as_bytes(),
     );
     let mut out = Vec::new();
     let _ = s.read_to_end(&mut out);
@@ -57,6 +63,47 @@ impl Drop for Killed {
     }
 }
 
+/// `/metrics` is OpenMetrics to a scraper that asks for it.
+fn openmetrics_when_asked(metrics: SocketAddr) {
+    // OpenMetrics to a scraper that asks for it, as Prometheus does.
+    let (st, om) = http_get_with(
+        metrics,
+        "/metrics",
+        "Accept: application/openmetrics-text;version=1.0.0,text/plain;version=0.0.4;q=0.5\r\n",
+    );
+    assert_eq!(st, 200, "{om}");
+    assert!(
+        om.ends_with("# EOF\n") && om.contains("# TYPE markers_probe_hits counter\n"),
+        "{om}"
+    );
+}
+
+/// `promtool check metrics` (Debian's `prometheus` package) finds no
+/// problem in `text`.
+fn promtool_accepts(text: &str) {
+    let promtool = common::tool("promtool", "prometheus");
+    let mut check = Command::new(&promtool)
+        .args(["check", "metrics"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    check
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(text.as_bytes())
+        .unwrap();
+    let out = check.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "promtool check metrics: {}{}\n{text}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
 #[test]
 fn prometheus_scrapes_the_metrics() {
     let bin = common::tool("prometheus", "prometheus");
@@ -83,10 +130,15 @@ fn prometheus_scrapes_the_metrics() {
         "markers_probe_hits_total{marker=\"debugfs_tick\"} ",
         "allocowner_heap_live_bytes ",
         "allocowner_owner_live_bytes{owner=\"",
-        "# EOF",
+        "# TYPE markers_probe_hits_total counter\n",
     ] {
         assert!(text.contains(series), "{series} in\n{text}");
     }
+    // Without `Accept: application/openmetrics-text`, Prometheus's text
+    // format, which promtool's linter accepts as it is.
+    assert!(!text.contains("# EOF"), "{text}");
+    promtool_accepts(&text);
+    openmetrics_when_asked(metrics);
     assert!(
         text.lines().any(
             |l| l.starts_with("allocowner_owner_live_bytes{owner=\"") && l.contains("debugfs_")

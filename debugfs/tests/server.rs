@@ -149,11 +149,14 @@ fn every_file_answers_and_unknown_ones_are_listed() {
         (st, e.as_str()),
         (405, "page_owner is read-only: use GET\n")
     );
-    let (st, e) = raw(&sock, b"DELETE /stats HTTP/1.1\r\n\r\n");
+    let (st, e) = raw(
+        &sock,
+        b"DELETE /stats HTTP/1.1\r\nConnection: close\r\n\r\n",
+    );
     assert_eq!(st, 405, "{e}");
     let (st, e) = raw(
         &sock,
-        b"PUT /markers HTTP/1.1\r\nContent-Length: 2\r\n\r\n\xff\xfe",
+        b"PUT /markers HTTP/1.1\r\nContent-Length: 2\r\nConnection: close\r\n\r\n\xff\xfe",
     );
     assert_eq!(st, 400, "{e}");
     assert!(e.contains("must be UTF-8"), "{e}");
@@ -368,6 +371,188 @@ fn curl_reads_and_writes_over_the_socket() {
     std::fs::remove_dir_all(xdg).unwrap();
 }
 
+/// Answers read one after the other from a kept-alive connection, each
+/// by its `Content-Length`: (status, headers, body).
+fn read_framed(s: &mut UnixStream, head_only: bool) -> (u16, String, String) {
+    use std::io::Read as _;
+    let mut head = Vec::new();
+    let mut byte = [0u8; 1];
+    while !head.ends_with(b"\r\n\r\n") {
+        assert_eq!(s.read(&mut byte).unwrap(), 1, "closed mid-head: {head:?}");
+        head.push(byte[0]);
+    }
+    let head = String::from_utf8(head).unwrap();
+    let status = head.split(' ').nth(1).unwrap().parse().unwrap();
+    let len: usize = head
+        .lines()
+        .find_map(|l| l.strip_prefix("Content-Length: "))
+        .unwrap()
+        .parse()
+        .unwrap();
+    let mut body = vec![0u8; if head_only { 0 } else { len }];
+    s.read_exact(&mut body).unwrap();
+    (status, head, String::from_utf8(body).unwrap())
+}
+
+#[test]
+fn keep_alive_pipelining_head_chunked_and_half_closed_clients() {
+    use std::io::Read as _;
+    let (s, xdg) = serving();
+    let sock = s.path();
+    // Two requests on one connection, the second sent after the first
+    // answer; then two pipelined in one write, the last closing.
+    let mut c = UnixStream::connect(&sock).unwrap();
+    c.set_read_timeout(Some(common::DEADLINE)).unwrap();
+    c.write_all(b"GET /stats HTTP/1.1\r\nHost: x\r\n\r\n")
+        .unwrap();
+    let (st, head, body) = read_framed(&mut c, false);
+    assert_eq!(st, 200);
+    assert!(!head.contains("Connection: close"), "{head}");
+    assert!(body.contains("debugfs.requests "), "{body}");
+    c.write_all(b"HEAD /stats HTTP/1.1\r\n\r\nPUT /dynamic_debug/control HTTP/1.1\r\nContent-Length: 21\r\n\r\nfunc debugfs_work +p\nGET /markers HTTP/1.1\r\nConnection: close\r\n\r\n")
+        .unwrap();
+    let (st, head, _) = read_framed(&mut c, true);
+    assert_eq!(st, 200, "{head}");
+    assert!(
+        !head.contains("Content-Length: 0\r\n"),
+        "HEAD says GET's length: {head}"
+    );
+    let (st, _, body) = read_framed(&mut c, false);
+    assert_eq!((st, body.as_str()), (200, "1 callsites matched\n"));
+    let (st, head, body) = read_framed(&mut c, false);
+    assert_eq!(st, 200);
+    assert!(head.contains("Connection: close\r\n"), "{head}");
+    assert!(body.contains("debugfs_tick"), "{body}");
+    let mut rest = Vec::new();
+    c.read_to_end(&mut rest).unwrap();
+    assert!(rest.is_empty(), "after Connection: close: {rest:?}");
+
+    // HTTP/1.0: closed after the answer unless it asks keep-alive.
+    let (st, body) = raw(&sock, b"GET /stats HTTP/1.0\r\n\r\n");
+    assert_eq!(st, 200, "{body}");
+    let mut c = UnixStream::connect(&sock).unwrap();
+    c.set_read_timeout(Some(common::DEADLINE)).unwrap();
+    c.write_all(b"GET /stats HTTP/1.0\r\nConnection: keep-alive\r\n\r\n")
+        .unwrap();
+    let (st, head, _) = read_framed(&mut c, false);
+    assert_eq!(st, 200);
+    assert!(head.contains("Connection: keep-alive\r\n"), "{head}");
+    c.write_all(b"GET /stats HTTP/1.0\r\n\r\n").unwrap();
+    assert_eq!(common::read_answer(&mut c).0, 200);
+
+    // A chunked body.
+    let (st, body) = raw(
+        &sock,
+        b"PUT /dynamic_debug/control HTTP/1.1\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n5\r\nfunc \r\nf\r\ndebugfs_work -p\r\n0\r\n\r\n",
+    );
+    assert_eq!((st, body.as_str()), (200, "1 callsites matched\n"));
+
+    // A client that sends its request and shuts its side (`nc -N`, a
+    // pipe) still gets the answer, not a 400.
+    let mut c = UnixStream::connect(&sock).unwrap();
+    c.set_read_timeout(Some(common::DEADLINE)).unwrap();
+    c.write_all(b"GET /stats HTTP/1.1\r\n\r\n").unwrap();
+    c.shutdown(std::net::Shutdown::Write).unwrap();
+    let (st, body) = common::read_answer(&mut c);
+    assert_eq!(st, 200, "{body}");
+
+    // Paths: a trailing slash, %2F, dot segments, a query string.
+    for target in [
+        "/dynamic_debug/control/",
+        "/dynamic_debug%2Fcontrol",
+        "/stats/../dynamic_debug/./control",
+        "/dynamic_debug/control?x=1&y=%2F",
+    ] {
+        let (st, body) = raw(
+            &sock,
+            format!("GET {target} HTTP/1.1\r\nConnection: close\r\n\r\n").as_bytes(),
+        );
+        assert_eq!(st, 200, "{target}: {body}");
+        assert!(body.contains("debugfs work round"), "{target}: {body}");
+    }
+    let (st, body) = raw(&sock, b"GET /st%zzats HTTP/1.1\r\n\r\n");
+    assert_eq!(st, 400, "{body}");
+    let (ok, stderr) = s.finish();
+    assert!(ok, "{stderr}");
+    std::fs::remove_dir_all(xdg).unwrap();
+}
+
+#[test]
+fn curl_chunked_head_keep_alive_http10_and_paths() {
+    let curl_bin = common::tool("curl", "curl");
+    let (s, xdg) = serving();
+    let sock = s.path();
+    let curl = |args: &[&str], stdin: Option<&str>| {
+        let mut child = std::process::Command::new(&curl_bin)
+            .args(["-sS", "--max-time", "60", "--unix-socket"])
+            .arg(&sock)
+            .args(args)
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("run curl");
+        let mut input = child.stdin.take().unwrap();
+        input.write_all(stdin.unwrap_or("").as_bytes()).unwrap();
+        drop(input);
+        let out = child.wait_with_output().unwrap();
+        (
+            out.status.success(),
+            String::from_utf8_lossy(&out.stdout).into_owned()
+                + &String::from_utf8_lossy(&out.stderr),
+        )
+    };
+    let u = "http://localhost/dynamic_debug/control";
+    let (ok, out) = curl(
+        &[
+            "-X",
+            "PUT",
+            "-H",
+            "Transfer-Encoding: chunked",
+            "--data",
+            "func debugfs_work +p",
+            u,
+        ],
+        None,
+    );
+    assert!(ok, "{out}");
+    assert_eq!(out, "1 callsites matched\n");
+    // A query with its trailing newline, from a pipe.
+    let (ok, out) = curl(&["--data-binary", "@-", u], Some("func debugfs_work -p\n"));
+    assert_eq!((ok, out.as_str()), (true, "1 callsites matched\n"));
+    let (ok, out) = curl(&["-T", "-", u], Some("func debugfs_work +p\n"));
+    assert_eq!((ok, out.as_str()), (true, "1 callsites matched\n"));
+    // HEAD.
+    let (ok, out) = curl(&["-I", "http://localhost/stats"], None);
+    assert!(ok && out.starts_with("HTTP/1.1 200 OK\r\n"), "{out}");
+    // Two URLs: curl reuses the connection.
+    let (ok, out) = curl(
+        &["-v", "http://localhost/stats", "http://localhost/markers"],
+        None,
+    );
+    assert!(ok, "{out}");
+    assert!(
+        out.contains("Re-using existing connection") || out.contains("Reusing existing"),
+        "{out}"
+    );
+    let (ok, out) = curl(&["--http1.0", "http://localhost/stats"], None);
+    assert!(ok && out.contains("debugfs.requests"), "{out}");
+    for target in [
+        "/dynamic_debug/control/",
+        "/dynamic_debug%2Fcontrol",
+        "/x/../dynamic_debug/control",
+    ] {
+        let (ok, out) = curl(
+            &["--path-as-is", &format!("http://localhost{target}")],
+            None,
+        );
+        assert!(ok && out.contains("debugfs work round"), "{target}: {out}");
+    }
+    let (ok, stderr) = s.finish();
+    assert!(ok, "{stderr}");
+    std::fs::remove_dir_all(xdg).unwrap();
+}
+
 #[test]
 fn another_uid_is_refused_and_the_refusal_logged_once() {
     let (s, xdg) = serving();
@@ -557,7 +742,8 @@ fn start_adds_the_socket_to_a_metrics_only_server() {
     let metrics: std::net::SocketAddr = words.next().expect("metrics kept").parse().unwrap();
     assert_eq!(get(&sock, "stats").0, 200);
     let mut tcp = std::net::TcpStream::connect(metrics).unwrap();
-    tcp.write_all(b"GET /metrics HTTP/1.1\r\n\r\n").unwrap();
+    tcp.write_all(b"GET /metrics HTTP/1.1\r\nConnection: close\r\n\r\n")
+        .unwrap();
     let mut out = Vec::new();
     std::io::Read::read_to_end(&mut tcp, &mut out).unwrap();
     assert_eq!(common::parse_answer(&out).0, 200);

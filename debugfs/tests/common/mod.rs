@@ -231,7 +231,7 @@ pub(crate) fn parse_answer(out: &[u8]) -> (u16, String) {
 pub(crate) fn get_bytes(sock: &Path, file: &str) -> (u16, Vec<u8>) {
     let mut s = UnixStream::connect(sock).unwrap();
     s.set_read_timeout(Some(DEADLINE)).unwrap();
-    s.write_all(format!("GET /{file} HTTP/1.1\r\nHost: x\r\n\r\n").as_bytes())
+    s.write_all(format!("GET /{file} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").as_bytes())
         .unwrap();
     let mut out = Vec::new();
     let _ = s.read_to_end(&mut out);
@@ -244,7 +244,7 @@ pub(crate) fn get_bytes(sock: &Path, file: &str) -> (u16, Vec<u8>) {
 pub(crate) fn get(sock: &Path, file: &str) -> (u16, String) {
     raw(
         sock,
-        format!("GET /{file} HTTP/1.1\r\nHost: x\r\n\r\n").as_bytes(),
+        format!("GET /{file} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").as_bytes(),
     )
 }
 
@@ -252,7 +252,7 @@ pub(crate) fn put(sock: &Path, file: &str, body: &str) -> (u16, String) {
     raw(
         sock,
         format!(
-            "PUT /{file} HTTP/1.1\r\nHost: x\r\nContent-Length: {}\r\n\r\n{body}",
+            "PUT /{file} HTTP/1.1\r\nHost: x\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
             body.len()
         )
         .as_bytes(),
