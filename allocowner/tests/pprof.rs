@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::OnceLock;
 
-use allocowner::report::{Report, SortBy};
+use allocowner::report::{Report, SortBy, Symbolizer, read_dump};
 
 #[global_allocator]
 static ALLOC: allocowner::OwnerAlloc = allocowner::OwnerAlloc::system();
@@ -226,4 +226,142 @@ fn go_tool_pprof_reads_the_profile_with_the_grouped_reports_totals() {
     let traces = pprof(&["-traces", "-sample_index=inuse_objects"], &file);
     assert_eq!(traces_total(&traces), count, "{traces}");
     drop((a, b));
+}
+
+/// The first mapping of `go tool pprof -raw`: `(start, offset)`.
+fn first_mapping(raw: &str) -> (usize, u64) {
+    let first = raw
+        .split_once("\nMappings\n")
+        .and_then(|(_, m)| m.lines().next())
+        .unwrap_or_else(|| panic!("{raw}"));
+    let mut f = first
+        .split_whitespace()
+        .nth(1)
+        .unwrap_or_else(|| panic!("{first}"))
+        .split('/')
+        .map(|x| u64::from_str_radix(x.trim_start_matches("0x"), 16).unwrap());
+    let start = f.next().unwrap() as usize;
+    let _limit = f.next();
+    (start, f.next().unwrap())
+}
+
+/// Checks that `go tool pprof` names the frames of `file` (a profile made
+/// without function names) from this test binary: the first mapping maps
+/// the same file offsets as /proc/self/maps, at the start of the
+/// executable segment (Go's pprof takes the start for it).
+fn check_symbolized_by_pprof(file: &Path) {
+    let raw = pprof(&["-raw"], file);
+    let (start, offset) = first_mapping(&raw);
+    let exe = std::env::current_exe().unwrap();
+    let live = allocowner::report::ModuleMap::current().unwrap();
+    let me = live.modules().iter().find(|m| m.path == exe).unwrap();
+    let addr = pprof_alpha_allocates as *const () as usize;
+    let &(live_start, _, live_offset) = me
+        .mappings
+        .iter()
+        .find(|&&(s, e, _)| (s..e).contains(&addr))
+        .unwrap();
+    assert_eq!(
+        start as u64 - offset,
+        live_start as u64 - live_offset,
+        "{raw}"
+    );
+    assert_eq!(
+        me.file_address(start),
+        Some(offset_vaddr(&exe, offset)),
+        "the mapping starts where its segment does"
+    );
+    // The frame in pprof_alpha_allocates is named so, or (debug builds:
+    // Go's symbolizer reads the file and line from DWARF, the name not
+    // always) at a line of its body.
+    let source = include_str!("pprof.rs");
+    let first = source
+        .lines()
+        .position(|l| l.starts_with("fn pprof_alpha_allocates"))
+        .unwrap()
+        + 1;
+    let body: Vec<String> = (first..first + 5)
+        .map(|l| format!("allocowner/tests/pprof.rs:{l} "))
+        .collect();
+    assert!(
+        raw.lines().any(|l| l.contains(" M=1 ")
+            && (l.contains(" M=1 pprof_alpha_allocates ")
+                || body.iter().any(|b| l.contains(b.as_str())))),
+        "no location at lines {first}.. of pprof.rs:\n{raw}"
+    );
+    let top = pprof(&["-top", "-sample_index=inuse_space"], file);
+    assert!(top.contains("__rust_begin_short_backtrace"), "{top}");
+}
+
+/// The virtual address of the loadable segment at file offset `offset`
+/// (readelf -lW's `LOAD` lines).
+fn offset_vaddr(exe: &Path, offset: u64) -> u64 {
+    let out = Command::new("readelf")
+        .arg("-lW")
+        .arg(exe)
+        .output()
+        .unwrap();
+    let text = String::from_utf8(out.stdout).unwrap();
+    text.lines()
+        .filter(|l| l.trim_start().starts_with("LOAD"))
+        .find_map(|l| {
+            let w: Vec<&str> = l.split_whitespace().collect();
+            let off = u64::from_str_radix(w[1].trim_start_matches("0x"), 16).ok()?;
+            let vaddr = u64::from_str_radix(w[2].trim_start_matches("0x"), 16).ok()?;
+            (off == offset).then_some(vaddr)
+        })
+        .unwrap_or_else(|| panic!("no LOAD segment at offset {offset:#x}:\n{text}"))
+}
+
+/// A report of this process made without debug info
+/// (`Symbolizer::raw`): `go tool pprof` names the frames from the binary.
+#[test]
+fn go_tool_pprof_symbolizes_a_raw_live_profile() {
+    allocowner::enable_with("depth=32").unwrap();
+    let mut a = Vec::with_capacity(100);
+    pprof_alpha_allocates(&mut a);
+    pprof_symbolizes_live(&a);
+    drop(a);
+}
+
+#[inline(never)]
+fn pprof_symbolizes_live(_keep: &[Box<[u8]>]) {
+    let snapshot = allocowner::snapshot();
+    let report = Report::with_symbolizer(&snapshot, &mut Symbolizer::raw());
+    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("pprof");
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join(format!("live-raw-{}.pb.gz", std::process::id()));
+    let mut buf = Vec::new();
+    report.write_pprof(&mut buf).unwrap();
+    std::fs::write(&file, buf).unwrap();
+    check_symbolized_by_pprof(&file);
+}
+
+/// A raw dump saved on a server (frames as addresses) and converted
+/// elsewhere without symbolizing: `go tool pprof` names the frames from the
+/// binary itself, so each mapping must say which file offset it maps (the
+/// dump prints no mappings: they are rebuilt from the file's segments).
+#[test]
+fn go_tool_pprof_symbolizes_the_profile_of_a_raw_saved_dump() {
+    allocowner::enable_with("depth=32").unwrap();
+    let mut a = Vec::with_capacity(100);
+    pprof_alpha_allocates(&mut a);
+    pprof_symbolizes_saved(&a);
+    drop(a);
+}
+
+#[inline(never)]
+fn pprof_symbolizes_saved(_keep: &[Box<[u8]>]) {
+    let snapshot = allocowner::snapshot();
+    let dump = Report::with_symbolizer(&snapshot, &mut Symbolizer::raw()).dump();
+    assert!(!dump.contains("pprof_alpha_allocates"), "the dump is raw");
+    let saved = read_dump(&dump).unwrap();
+    let report = Report::from_saved(&saved);
+    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("pprof");
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join(format!("saved-raw-{}.pb.gz", std::process::id()));
+    let mut buf = Vec::new();
+    report.write_pprof(&mut buf).unwrap();
+    std::fs::write(&file, buf).unwrap();
+    check_symbolized_by_pprof(&file);
 }

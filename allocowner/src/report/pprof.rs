@@ -314,6 +314,46 @@ impl Builder {
     }
 }
 
+/// A mapping `(start, end, file offset)` as `/proc/self/maps` gives it
+/// (page-aligned), moved to the start of the loadable segment it maps:
+/// `load + p_vaddr`, file offset `p_offset`, as pprof readers expect.
+/// `go tool pprof` (Go's cmd/pprof) ignores a mapping's offset: it takes
+/// the mapping's start for the address of the file's executable segment,
+/// so a page-aligned start misplaces every address by the segment's
+/// offset in its page (files linked by lld start their text mid-page).
+/// google/pprof reads the offset, which moves with the start, so it finds
+/// the same file offsets either way. A mapping no segment fits is kept.
+fn at_segment(
+    (start, end, offset): (usize, usize, u64),
+    load: usize,
+    segments: &[super::elf::Segment],
+) -> (usize, usize, u64) {
+    const PAGE: u64 = 4096;
+    let len = (end - start) as u64;
+    // The segment this mapping was made for: of those starting in the
+    // mapping's first page or after, within it, the one starting last
+    // (lld puts a read-only segment and the text in one page).
+    let seg = segments
+        .iter()
+        .filter(|s| s.filesz > 0 && s.offset & !(PAGE - 1) <= offset && s.offset < offset + len)
+        .max_by_key(|s| s.offset);
+    let Some(seg) = seg else {
+        return (start, end, offset);
+    };
+    let Some(seg_start) = usize::try_from(seg.vaddr)
+        .ok()
+        .and_then(|v| load.checked_add(v))
+    else {
+        return (start, end, offset);
+    };
+    // The same file offsets: start - offset is kept.
+    let shift = seg_start.wrapping_sub(start) as u64;
+    if seg_start < start || seg_start >= end || seg.offset != offset + shift {
+        return (start, end, offset);
+    }
+    (seg_start, end, seg.offset)
+}
+
 /// The CRC-32 (IEEE, reflected, as gzip's trailer has it) of `data`.
 pub(super) fn crc32(data: &[u8]) -> u32 {
     const TABLE: [u32; 256] = {
@@ -406,7 +446,10 @@ impl Report<'_> {
     ///   allocations, 1 when every allocation is recorded.
     /// - Locations are return addresses, in the mapping of the module
     ///   holding them; functions inlined at an address are lines of one
-    ///   location, innermost first. Functions carry names, files and
+    ///   location, innermost first. A mapping starts where its loadable
+    ///   segment does (load address + `p_vaddr`, file offset `p_offset`),
+    ///   which `go tool pprof` takes for the executable segment's address
+    ///   when it symbolizes. Functions carry names, files and
     ///   lines when the report was symbolized; a report made with
     ///   [`Symbolizer::raw`](super::Symbolizer::raw) leaves them out, and
     ///   `go tool pprof` symbolizes the addresses from the mapped files
@@ -452,7 +495,15 @@ impl Report<'_> {
             for m in map.modules() {
                 let mut ranges = m.mappings.clone();
                 ranges.sort_unstable();
-                for (start, end, offset) in ranges {
+                let segments = m
+                    .is_file()
+                    .then(|| super::elf::read(&m.path).ok())
+                    .flatten();
+                for range in ranges {
+                    let (start, end, offset) = match &segments {
+                        Some(info) => at_segment(range, m.load_address, &info.segments),
+                        None => range,
+                    };
                     b.mappings.push(MappingRow {
                         start: start as u64,
                         limit: end as u64,

@@ -13,7 +13,7 @@
 //! be symbolized where the files and their debug info are.
 
 use std::collections::HashMap;
-use std::fmt;
+use std::fmt::{self, Write as _};
 use std::path::PathBuf;
 
 use super::{Frame, Module, ModuleMap, Render, Report};
@@ -364,6 +364,11 @@ fn saved_modules(
         let (start, end, _) = m.mappings[0];
         m.mappings[0] = (start.min(*addr), end.max(addr + 1), 0);
     }
+    for m in &mut modules {
+        if let Some(maps) = segment_mappings(m) {
+            m.mappings = maps;
+        }
+    }
     for (path, build_id, load) in listed {
         if !modules.iter().any(|m| &m.path == path) {
             modules.push(Module::saved(
@@ -375,6 +380,51 @@ fn saved_modules(
         }
     }
     Some(ModuleMap::from_modules(modules))
+}
+
+/// The page size of the mappings rebuilt from a file's segments.
+const PAGE: usize = 4096;
+
+/// The mappings that `/proc/self/maps` showed for the raw frames of saved
+/// module `m` (whose one mapping spans its raw frames): its file's
+/// loadable segments holding a frame, placed at the load address, with
+/// their page-aligned start and file offset. A profile names these (pprof
+/// finds a frame's file offset, then its segment, from them: the file
+/// offset of a frame is not its file address when the segment's virtual
+/// address differs from its offset, as in files linked by lld). `None`
+/// when the file is not a regular file here, cannot be read as ELF or is
+/// not the dump's (build-id), or no segment holds the frames.
+fn segment_mappings(m: &Module) -> Option<Vec<(usize, usize, u64)>> {
+    let &(lo, hi, _) = m.mappings.first()?;
+    if !std::fs::metadata(&m.path).is_ok_and(|md| md.is_file()) {
+        return None;
+    }
+    let info = super::elf::read(&m.path).ok()?;
+    if let Some(want) = &m.build_id {
+        let have: Option<String> = info.build_id.as_ref().map(|b| {
+            b.iter().fold(String::new(), |mut s, x| {
+                let _ = write!(s, "{x:02x}");
+                s
+            })
+        });
+        if have.as_deref() != Some(want.as_str()) {
+            return None;
+        }
+    }
+    let load = m.load_address;
+    let maps: Vec<(usize, usize, u64)> = info
+        .segments
+        .iter()
+        .filter_map(|s| {
+            let begin = load.checked_add(usize::try_from(s.vaddr).ok()?)?;
+            let end = begin.checked_add(usize::try_from(s.filesz).ok()?)?;
+            let start = begin & !(PAGE - 1);
+            let limit = end.checked_next_multiple_of(PAGE)?;
+            // Only the segments that hold one of the module's raw frames.
+            (start < hi && lo < limit).then_some((start, limit, s.offset & !(PAGE as u64 - 1)))
+        })
+        .collect();
+    (!maps.is_empty()).then_some(maps)
 }
 
 impl<'a> Report<'a> {
