@@ -119,7 +119,16 @@ impl<A: GlobalAlloc + 'static> OwnerAlloc<A> {
     /// [`sampling::crossed`] says so, against its stack's sampled twin.
     #[inline(never)]
     unsafe fn alloc_tracked<const SAMPLED_: bool>(&self, layout: Layout, zeroed: bool) -> *mut u8 {
-        if SAMPLED_ && !sampling::crossed(layout.size()) {
+        // The first allocation: read `ALLOCOWNER`, maybe turn tracking on.
+        let passes = if SAMPLED_ {
+            !sampling::crossed(layout.size())
+        } else {
+            tracker::state() == UNINIT && {
+                self.start();
+                tracker::state() != ON
+            }
+        };
+        if passes {
             // SAFETY: forwarded with the caller's layout (GlobalAlloc contract).
             return unsafe {
                 if zeroed {
@@ -324,22 +333,23 @@ fn no_tail<T>(v: T) -> T {
 // unchanged and returns its result unchanged; the tracker only reads the
 // pointer values and never touches the memory they point to.
 unsafe impl<A: GlobalAlloc + 'static> GlobalAlloc for OwnerAlloc<A> {
+    // Off (and paused), `alloc` is a load, a compare and a jump to the
+    // inner allocator: everything that calls anything else is in the
+    // tracked path, so the shim saves no register on the way (the first
+    // allocation's start-up, which reads `ALLOCOWNER`, is there too).
+
     #[inline(always)]
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
         let s = tracker::state();
-        if s == ON {
-            // SAFETY: the caller's contract, forwarded.
-            return no_tail(unsafe { self.alloc_tracked::<false>(layout, false) });
-        }
-        if s == SAMPLED && sampling::take(layout.size()) {
-            // SAFETY: the caller's contract, forwarded.
-            return no_tail(unsafe { self.alloc_tracked::<true>(layout, false) });
-        }
-        if s == UNINIT {
-            self.start();
-            if tracker::state() == ON {
+        // UNINIT, ON, SAMPLED: one compare on the way through.
+        if s >= UNINIT {
+            if s != SAMPLED {
                 // SAFETY: the caller's contract, forwarded.
                 return no_tail(unsafe { self.alloc_tracked::<false>(layout, false) });
+            }
+            if sampling::take(layout.size()) {
+                // SAFETY: the caller's contract, forwarded.
+                return no_tail(unsafe { self.alloc_tracked::<true>(layout, false) });
             }
         }
         // SAFETY: the caller's contract, forwarded.
@@ -349,19 +359,15 @@ unsafe impl<A: GlobalAlloc + 'static> GlobalAlloc for OwnerAlloc<A> {
     #[inline(always)]
     unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
         let s = tracker::state();
-        if s == ON {
-            // SAFETY: the caller's contract, forwarded.
-            return no_tail(unsafe { self.alloc_tracked::<false>(layout, true) });
-        }
-        if s == SAMPLED && sampling::take(layout.size()) {
-            // SAFETY: the caller's contract, forwarded.
-            return no_tail(unsafe { self.alloc_tracked::<true>(layout, true) });
-        }
-        if s == UNINIT {
-            self.start();
-            if tracker::state() == ON {
+        // UNINIT, ON, SAMPLED: one compare on the way through.
+        if s >= UNINIT {
+            if s != SAMPLED {
                 // SAFETY: the caller's contract, forwarded.
                 return no_tail(unsafe { self.alloc_tracked::<false>(layout, true) });
+            }
+            if sampling::take(layout.size()) {
+                // SAFETY: the caller's contract, forwarded.
+                return no_tail(unsafe { self.alloc_tracked::<true>(layout, true) });
             }
         }
         // SAFETY: the caller's contract, forwarded.

@@ -125,9 +125,10 @@ impl Depot {
         if !self.buckets.load(Ordering::Acquire).is_null() {
             return true;
         }
-        // One 4-byte bucket per 2 KiB of cap: 32768 buckets (128 KiB, mapped
+        // One 4-byte bucket per 256 bytes of cap (a record of a 16-frame
+        // stack is 144): 262144 buckets (1 MiB, mapped
         // lazily by the OS) for the default 64 MiB.
-        let n = (cap_bytes / 2048).next_power_of_two().clamp(1024, 1 << 18);
+        let n = (cap_bytes / 256).next_power_of_two().clamp(1024, 1 << 21);
         let p = sys::map(n * 4);
         if p.is_null() {
             return false;

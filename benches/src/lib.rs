@@ -10,6 +10,7 @@
 //! that part.
 
 pub mod alloc_work;
+pub mod real_programs;
 
 use std::fmt::Write as _;
 use std::hint::black_box;

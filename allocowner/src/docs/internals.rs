@@ -41,7 +41,47 @@
 //! Each distinct stack is stored once, in 16 KiB pools mapped from the OS
 //! up to `depot_cap`, behind a 32-bit handle; lookups walk an append-only
 //! hash chain without a lock, inserts take the depot's lock. A stack that
-//! does not fit gets the failure handle.
+//! does not fit gets the failure handle. The hash index has a bucket per
+//! 256 bytes of cap (1 MiB for the default 64 MiB, touched as used), so
+//! that chains stay short when a program with deep recursive stacks
+//! (a parser, an interpreter) fills the depot with distinct stacks.
+//!
+//! # Sampled mode
+//!
+//! With `sample_bytes=N` (the `SAMPLED` state), each thread counts down
+//! the bytes it allocates from an interval drawn from an exponential
+//! distribution of mean N (splitmix64, seeded per thread): an allocation
+//! costs that decrement, in the inlined `alloc`, and only the one that
+//! crosses zero goes out of line, records itself and draws the next
+//! interval, as tcmalloc does. So sampling is a Poisson process over the
+//! bytes allocated, and an allocation of `s` bytes is sampled with
+//! probability `1 - exp(-s/N)`, whatever came before it; a snapshot
+//! scales each sampled record by the inverse
+//! ([`Snapshot::weight`](crate::Snapshot::weight)). A `realloc` of an
+//! unsampled block counts its growth.
+//!
+//! - **Which records were sampled.** A sampled allocation's owner is the
+//!   *sampled twin* of its stack: the same frames followed by a tag frame
+//!   (`usize::MAX`), stored apart in the depot. The record itself has no
+//!   bit for it; a snapshot drops the tag and marks the twin's handle
+//!   ([`StackHandle::is_sampled`](crate::StackHandle::is_sampled)). So
+//!   records of both modes live side by side, and switching modes at
+//!   runtime keeps every record as it is. The period is fixed while
+//!   sampled records exist (until `stop()`), so that one N scales them
+//!   all.
+//! - **How a free knows.** Most frees in sampled mode are of blocks
+//!   without a record. A counting filter in `.bss` (256K 16-bit counters,
+//!   one per 16 bytes of a 4 MiB window of addresses) counts the records
+//!   of each address class: a free whose counter is 0 has no record for
+//!   sure and costs that one load; the rest take the table's path. Every
+//!   record change counts itself in or out under its shard lock once the
+//!   filter is on; turning it on (the first sampled enable, with every
+//!   shard lock held) counts in the records already there, so exact
+//!   records made before are still found. It stays on, also in exact
+//!   mode after sampled, until `stop()`.
+//! - **Early bytes.** With the filter, a free without a record may be of
+//!   an unsampled block as well as of an early one: it no longer reduces
+//!   the early estimate.
 //!
 //! # Re-entrancy: the dummy owner
 //!

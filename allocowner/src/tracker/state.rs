@@ -3,17 +3,23 @@
 
 use core::sync::atomic::{AtomicU8, AtomicU64, Ordering};
 
-/// No allocation has been seen yet: `ALLOCOWNER` not read.
-pub(crate) const UNINIT: u8 = 0;
+// The order makes each allocation path's check one compare: `alloc`
+// passes through below UNINIT (off, starting, paused), `dealloc` and
+// `realloc` below PAUSED (off, starting).
+
+/// Off, never enabled: pure pass-through.
+pub(super) const OFF: u8 = 0;
 /// One thread is reading `ALLOCOWNER`.
 pub(super) const STARTING: u8 = 1;
-/// Off, never enabled: pure pass-through.
-pub(super) const OFF: u8 = 2;
-/// On: allocations are recorded.
-pub(crate) const ON: u8 = 3;
 /// Disabled after being on: new allocations are not recorded, frees still
 /// remove their records.
-pub(super) const PAUSED: u8 = 4;
+pub(crate) const PAUSED: u8 = 2;
+/// No allocation has been seen yet: `ALLOCOWNER` not read. (A free now
+/// looks for a record in the empty table, finds none: only frees of
+/// blocks allocated before the first allocation, which there are none.)
+pub(crate) const UNINIT: u8 = 3;
+/// On: allocations are recorded.
+pub(crate) const ON: u8 = 4;
 /// On, sampled: one allocation per `sample_bytes` on average is recorded
 /// (see [`super::sampling`]).
 pub(crate) const SAMPLED: u8 = 5;
@@ -36,9 +42,11 @@ pub(crate) fn state() -> u8 {
 /// Whether frees must look for records (on, or paused after being on).
 #[inline(always)]
 pub(crate) fn has_records() -> bool {
-    // ON, PAUSED, SAMPLED: one compare.
-    const _: () = assert!(ON < PAUSED && PAUSED < SAMPLED && OFF < ON && STARTING < ON);
-    state() >= ON
+    // PAUSED, ON, SAMPLED (and UNINIT, see there): one compare.
+    const _: () = assert!(
+        OFF < PAUSED && STARTING < PAUSED && PAUSED < UNINIT && UNINIT < ON && ON < SAMPLED
+    );
+    state() >= PAUSED
 }
 
 pub(crate) fn is_enabled() -> bool {
