@@ -251,10 +251,17 @@ impl Builder {
         let id = self.function_msgs.len() as u64 + 1;
         let mut m = Message::default();
         m.uint(field::FUNCTION_ID, id);
-        let short = self.strings.id(&short_name(name));
-        m.uint(field::FUNCTION_NAME, short);
-        let name_id = self.strings.id(name);
-        m.uint(field::FUNCTION_SYSTEM_NAME, name_id);
+        let short = short_name(name);
+        let short_id = self.strings.id(&short);
+        m.uint(field::FUNCTION_NAME, short_id);
+        // The full name as system_name only when it differs: pprof takes
+        // a function whose name equals its system name for not yet
+        // demangled, and strips `<...>` and `(...)` from what looks like
+        // C++ (`<T as Trait>::f` showed as `::f`).
+        if short != name {
+            let name_id = self.strings.id(name);
+            m.uint(field::FUNCTION_SYSTEM_NAME, name_id);
+        }
         let file_id = self.strings.id(file);
         m.uint(field::FUNCTION_FILENAME, file_id);
         self.function_msgs.push(m);
@@ -397,7 +404,7 @@ pub(super) fn gzip(data: &[u8]) -> Vec<u8> {
 /// functions (`collect<core::iter::Map<..>, Vec<u8>>` is `collect`), which
 /// pprof would mangle with its C++ rules; a qualified path in angle
 /// brackets (`<T as Trait>::f`) is kept, without its own arguments. The
-/// full name stays the function's `system_name`.
+/// full name stays the function's `system_name` (unset when the same).
 pub(super) fn short_name(name: &str) -> String {
     let mut out = String::with_capacity(name.len());
     // Depth inside removed argument lists.
