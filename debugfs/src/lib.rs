@@ -79,8 +79,10 @@
 //!   one stderr line: `dyndbg-debugfs: DYNDBG_CONTROL ignored:
 //!   setuid/setgid program (AT_SECURE)`. [`start`] from code still works.
 //! - The socket is removed at exit (`atexit`: a return from `main` or
-//!   `exit`; not on a signal death, where `dyndbgctl ps` cleans it up) and
-//!   by [`stop`]. A forked child does not serve: it has no server thread,
+//!   `exit`), on `SIGTERM`, `SIGINT` and `SIGHUP` when the program left
+//!   them at their default action (the handler removes the socket, then
+//!   the signal ends the process as it would have), and by [`stop`]. On
+//!   other deaths (`SIGKILL`, a crash) `dyndbgctl ps` cleans it up. A forked child does not serve: it has no server thread,
 //!   its copies of the listening descriptors are closed at fork, and its
 //!   exit never removes its parent's socket. It may [`start`] its own.
 //!
@@ -128,7 +130,7 @@ use std::os::fd::AsRawFd as _;
 use std::os::unix::fs::PermissionsExt as _;
 use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicI32, Ordering};
+use std::sync::atomic::{AtomicI32, AtomicPtr, Ordering};
 use std::sync::{Mutex, Once, PoisonError};
 use std::thread::JoinHandle;
 use std::time::Duration;
@@ -316,6 +318,75 @@ extern "C" fn at_exit() {
     }
 }
 
+/// The socket to unlink on a deadly signal: a leaked NUL-terminated path
+/// (null: none), and the pid that made it. A signal handler can read
+/// these (atomics, no lock, no allocation).
+static SIGNAL_PATH: AtomicPtr<libc::c_char> = AtomicPtr::new(std::ptr::null_mut());
+static SIGNAL_PID: AtomicI32 = AtomicI32::new(0);
+
+/// The signals that end a program by default and that services are
+/// stopped with: the socket is removed before the default action.
+const CLEANUP_SIGNALS: [libc::c_int; 3] = [libc::SIGTERM, libc::SIGINT, libc::SIGHUP];
+
+/// Records `path` as the socket to unlink on a deadly signal (`None`:
+/// nothing). The previous path is leaked: a handler may be reading it
+/// (a few bytes per `start`).
+fn set_signal_path(path: Option<&Path>) {
+    let c = path.and_then(|p| {
+        std::ffi::CString::new(std::os::unix::ffi::OsStrExt::as_bytes(p.as_os_str())).ok()
+    });
+    let ptr = c.map_or(std::ptr::null_mut(), std::ffi::CString::into_raw);
+    // SAFETY: getpid cannot fail.
+    let pid = unsafe { libc::getpid() };
+    // Relaxed: published by the Release store of the pointer below.
+    SIGNAL_PID.store(pid, Ordering::Relaxed);
+    // Release: a handler that sees the pointer (Acquire) sees its bytes
+    // and the pid.
+    SIGNAL_PATH.store(ptr, Ordering::Release);
+}
+
+extern "C" fn on_deadly_signal(sig: libc::c_int) {
+    // SA_RESETHAND made the action the default again; remove the socket
+    // (this process's only: a forked child inherited the handler and the
+    // pointer), then raise the signal again, delivered on return with its
+    // default action (the exit status says the signal, as without us).
+    // Acquire: pairs with set_signal_path's Release store.
+    let path = SIGNAL_PATH.load(Ordering::Acquire);
+    // SAFETY: getpid, unlink and raise are async-signal-safe; `path` is
+    // null or a leaked NUL-terminated string that is never freed.
+    unsafe {
+        // Relaxed: see set_signal_path.
+        if !path.is_null() && SIGNAL_PID.load(Ordering::Relaxed) == libc::getpid() {
+            libc::unlink(path);
+        }
+        libc::raise(sig);
+    }
+}
+
+/// Installs [`on_deadly_signal`] for each of [`CLEANUP_SIGNALS`] whose
+/// action is still the default (a program's own handler, or an ignored
+/// signal, is left alone: its exit then runs `atexit`, or it does not die).
+fn signal_hooks() {
+    for sig in CLEANUP_SIGNALS {
+        // SAFETY: sigaction with a zeroed struct to read the current action
+        // and a filled one to install ours; `on_deadly_signal` has the
+        // plain handler signature (no SA_SIGINFO).
+        unsafe {
+            let mut old: libc::sigaction = std::mem::zeroed();
+            if libc::sigaction(sig, std::ptr::null(), &raw mut old) != 0
+                || old.sa_sigaction != libc::SIG_DFL
+            {
+                continue;
+            }
+            let mut new: libc::sigaction = std::mem::zeroed();
+            new.sa_sigaction = on_deadly_signal as extern "C" fn(libc::c_int) as libc::sighandler_t;
+            new.sa_flags = libc::SA_RESETHAND | libc::SA_RESTART;
+            libc::sigemptyset(&raw mut new.sa_mask);
+            libc::sigaction(sig, &raw const new, std::ptr::null_mut());
+        }
+    }
+}
+
 fn hooks() {
     static HOOKS: Once = Once::new();
     HOOKS.call_once(|| {
@@ -325,6 +396,7 @@ fn hooks() {
             libc::atexit(at_exit);
             libc::pthread_atfork(None, None, Some(close_in_child));
         }
+        signal_hooks();
     });
 }
 
@@ -447,6 +519,7 @@ fn start_inner(options: Options) -> Result<Server, Error> {
     };
     if let Some(s) = &socket {
         *lock(&EXIT_PATH) = Some((pid, s.clone()));
+        set_signal_path(Some(s));
     }
     let server = Server { socket, metrics };
     *running = Some(Running {
@@ -521,6 +594,7 @@ pub fn stop() -> bool {
     }
     if let Some(s) = &server.socket {
         let _ = std::fs::remove_file(s);
+        set_signal_path(None);
         let mut p = lock(&EXIT_PATH);
         if p.as_ref().is_some_and(|(_, q)| q == s) {
             *p = None;

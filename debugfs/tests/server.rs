@@ -557,6 +557,22 @@ fn curl_chunked_head_keep_alive_http10_and_paths() {
 }
 
 #[test]
+fn sigterm_and_sigint_remove_the_socket_and_still_end_the_process() {
+    use std::os::unix::process::ExitStatusExt as _;
+    for sig in [libc::SIGTERM, libc::SIGINT] {
+        let (mut s, xdg) = serving();
+        let sock = s.path();
+        assert!(sock.exists());
+        // SAFETY: kill(2) on our own child's pid.
+        assert_eq!(unsafe { libc::kill(s.pid().cast_signed(), sig) }, 0);
+        let status = s.child.wait().unwrap();
+        assert_eq!(status.signal(), Some(sig), "{status:?}");
+        assert!(!sock.exists(), "the socket outlived signal {sig}");
+        std::fs::remove_dir_all(xdg).unwrap();
+    }
+}
+
+#[test]
 fn another_uid_is_refused_and_the_refusal_logged_once() {
     let (s, xdg) = serving();
     let sock = s.path();

@@ -294,7 +294,8 @@ pub(crate) fn debugfs_hoard() -> Vec<Vec<u8>> {
 /// Runs the scenario named by [`CHILD_VAR`]; nothing in the parent.
 /// Scenarios: `serve` (start by `DYNDBG_CONTROL`, or by `start_with` when
 /// `DEBUGFS_API_DIR` is set, with `DEBUGFS_TIMEOUT_MS` and
-/// `DEBUGFS_MAX_CONN`), `fork` (serve, then a forked child exits), and
+/// `DEBUGFS_MAX_CONN`), `fork` (serve, then a forked child exits and
+/// another dies by SIGTERM), and
 /// `client` (connects to `DEBUGFS_SOCKET` as uid `DEBUGFS_UID`).
 pub(crate) fn child_main() {
     let Ok(scenario) = std::env::var(CHILD_VAR) else {
@@ -355,6 +356,23 @@ fn serve(fork: bool) {
         let mut status = 0;
         // SAFETY: waits for the child just forked.
         unsafe { libc::waitpid(pid, &raw mut status, 0) };
+        // A second child dies by SIGTERM: the inherited signal handler
+        // must not remove its parent's socket either.
+        // SAFETY: the child only raises a signal and, if it lives, exits.
+        let pid = unsafe { libc::fork() };
+        if pid == 0 {
+            // SAFETY: raise(3) and _exit(2) in the forked child.
+            unsafe {
+                libc::raise(libc::SIGTERM);
+                libc::_exit(3);
+            }
+        }
+        // SAFETY: waits for the child just forked.
+        unsafe { libc::waitpid(pid, &raw mut status, 0) };
+        assert!(
+            libc::WIFSIGNALED(status) && libc::WTERMSIG(status) == libc::SIGTERM,
+            "the second child did not die by SIGTERM: status {status}"
+        );
     }
     let what = server.map_or_else(
         || "none".to_owned(),
