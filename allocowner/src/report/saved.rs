@@ -284,6 +284,16 @@ pub fn read_dump(text: &str) -> Result<SavedDump, DumpError> {
                 let (f, module) = parse_frame(l)
                     .ok_or_else(|| err(n3, format!("expected a frame, found {l:?}")))?;
                 if let Some((path, file_addr)) = module {
+                    if file_addr > f.addr {
+                        return Err(err(
+                            n3,
+                            format!(
+                                "raw frame {:#x} is below its file address {file_addr:#x} in {}",
+                                f.addr,
+                                path.display()
+                            ),
+                        ));
+                    }
                     raw_modules.push((path, f.addr, file_addr));
                 }
                 stack_frames.push(f);
@@ -353,7 +363,7 @@ fn saved_modules(
                 path.clone(),
                 build_id,
                 load,
-                vec![(*addr, addr + 1, 0)],
+                vec![(*addr, addr.saturating_add(1), 0)],
             ));
             modules.len() - 1
         };
@@ -362,7 +372,7 @@ fn saved_modules(
         // address: keep the load address the footer gives, and widen the
         // one mapping to hold the frame.
         let (start, end, _) = m.mappings[0];
-        m.mappings[0] = (start.min(*addr), end.max(addr + 1), 0);
+        m.mappings[0] = (start.min(*addr), end.max(addr.saturating_add(1)), 0);
     }
     for m in &mut modules {
         if let Some(maps) = segment_mappings(m) {
@@ -590,5 +600,25 @@ mod tests {
                 .contains("no `# capture:` line after 1 blocks"),
             "{e}"
         );
+        // A raw frame below its own file address (no load address can
+        // place it), or at the top of the address space: refused or read,
+        // never a panic.
+        let block = |frame: &str| {
+            format!(
+                "Allocation of 1 bytes (align 1), order 0, tid ?, ts ?, handle 1\n\
+                 PFN 0x0 address 0x1\n {frame}\n\n\
+                 # capture: frame pointers (every allocation)\n"
+            )
+        };
+        let e = read_dump(&block("0x10 (/x/y+0x20)")).unwrap_err();
+        assert_eq!(e.line, 3, "{e}");
+        assert!(
+            e.message
+                .contains("raw frame 0x10 is below its file address 0x20 in /x/y"),
+            "{e}"
+        );
+        let top = read_dump(&block("0xffffffffffffffff (/x/y+0x20)")).unwrap();
+        let map = top.modules.unwrap();
+        assert_eq!(map.modules()[0].load_address, usize::MAX - 0x20);
     }
 }
