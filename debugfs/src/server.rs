@@ -110,6 +110,9 @@ struct Conn {
     served: u64,
     /// The client shut its write side (EOF read).
     eof: bool,
+    /// A refused connection (403, 503) kept until its answer is read: not
+    /// counted against the bound of connections served.
+    refusal: bool,
 }
 
 /// Bytes read and dropped after an early answer (a 413), at most.
@@ -385,14 +388,55 @@ pub(crate) fn run(cfg: &Config) {
     }
 }
 
+/// Keeps a refused connection (403, 503) open until the client has read
+/// the answer and closed (or the read timeout), so it sees the answer
+/// rather than a connection closed under it; past `max_connections`
+/// refusals pending at once, the answer is sent and the connection closed.
+fn refuse_with(
+    stream: Stream,
+    listener: Listener,
+    out: Vec<u8>,
+    cfg: &Config,
+    conns: &mut Vec<Conn>,
+) {
+    let refusing = conns.iter().filter(|c| c.refusal).count();
+    if refusing >= cfg.max_connections {
+        send_and_drop(stream, &out);
+        return;
+    }
+    let mut c = Conn {
+        stream,
+        listener,
+        buf: Vec::new(),
+        phase: Phase::Writing {
+            out,
+            at: 0,
+            close: true,
+        },
+        deadline: Instant::now() + cfg.read_timeout,
+        served: 0,
+        eof: false,
+        refusal: true,
+    };
+    if c.advance(cfg.read_timeout) {
+        conns.push(c);
+    }
+}
+
 fn admit(stream: Stream, listener: Listener, cfg: &Config, conns: &mut Vec<Conn>) {
-    if conns.len() >= cfg.max_connections {
+    if conns.iter().filter(|c| !c.refusal).count() >= cfg.max_connections {
         REFUSED_BUSY.fetch_add(1, Ordering::Relaxed); // Relaxed: a statistic
         let msg = format!(
             "too many connections (at most {} at once); try again",
             cfg.max_connections
         );
-        send_and_drop(stream, &http::error_response(503, &msg));
+        refuse_with(
+            stream,
+            listener,
+            http::error_response(503, &msg),
+            cfg,
+            conns,
+        );
         return;
     }
     conns.push(Conn {
@@ -403,6 +447,7 @@ fn admit(stream: Stream, listener: Listener, cfg: &Config, conns: &mut Vec<Conn>
         deadline: Instant::now() + cfg.read_timeout,
         served: 0,
         eof: false,
+        refusal: false,
     });
 }
 
@@ -418,13 +463,18 @@ fn accept_unix(l: &UnixListener, cfg: &Config, conns: &mut Vec<Conn>) {
         }
         match peer(&s) {
             Ok((uid, _)) if allowed(uid) => admit(Stream::Unix(s), Listener::Control, cfg, conns),
-            Ok((uid, pid)) => refuse(s, &format!("uid {uid} (pid {pid})")),
-            Err(e) => refuse(s, &format!("a peer whose credentials cannot be read ({e})")),
+            Ok((uid, pid)) => refuse(s, &format!("uid {uid} (pid {pid})"), cfg, conns),
+            Err(e) => refuse(
+                s,
+                &format!("a peer whose credentials cannot be read ({e})"),
+                cfg,
+                conns,
+            ),
         }
     }
 }
 
-fn refuse(s: UnixStream, who: &str) {
+fn refuse(s: UnixStream, who: &str, cfg: &Config, conns: &mut Vec<Conn>) {
     REFUSED_PEERS.fetch_add(1, Ordering::Relaxed); // Relaxed: a statistic
     // SAFETY: geteuid cannot fail.
     let me = unsafe { libc::geteuid() };
@@ -434,13 +484,11 @@ fn refuse(s: UnixStream, who: &str) {
             "dyndbg-debugfs: refused a connection from {who}: only uid {me} or root may connect (said once)"
         );
     }
-    send_and_drop(
-        Stream::Unix(s),
-        &http::error_response(
-            403,
-            &format!("forbidden: {who} is neither uid {me} nor root"),
-        ),
+    let out = http::error_response(
+        403,
+        &format!("forbidden: {who} is neither uid {me} nor root"),
     );
+    refuse_with(Stream::Unix(s), Listener::Control, out, cfg, conns);
 }
 
 fn accept_tcp(l: &TcpListener, cfg: &Config, conns: &mut Vec<Conn>) {

@@ -452,6 +452,22 @@ fn client() {
     match UnixStream::connect(&sock) {
         Ok(mut s) => {
             s.set_read_timeout(Some(DEADLINE)).unwrap();
+            // As a slow client (curl checking its connection) would: the
+            // request is sent after the server has answered. The server
+            // must still hold the connection, or the write fails (EPIPE)
+            // and the client never reads the 403.
+            let mut pfd = libc::pollfd {
+                fd: std::os::fd::AsRawFd::as_raw_fd(&s),
+                events: libc::POLLIN,
+                revents: 0,
+            };
+            // SAFETY: one valid pollfd.
+            let ready = unsafe { libc::poll(&raw mut pfd, 1, 60_000) };
+            assert_eq!(ready, 1, "no answer from the server");
+            if let Err(e) = s.write_all(b"GET /stats HTTP/1.1\r\nHost: x\r\n\r\n") {
+                println!("READY write-error {e}");
+                return;
+            }
             let (status, body) = read_answer(&mut s);
             println!("READY {status} {}", body.trim());
         }
