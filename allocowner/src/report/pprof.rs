@@ -321,6 +321,27 @@ impl Builder {
     }
 }
 
+/// The loadable segments of module `m`'s file, if it is a file still
+/// holding what was mapped (a file replaced since has another build-id).
+fn mapped_segments(m: &super::Module) -> Option<super::elf::ElfInfo> {
+    if !m.is_file() {
+        return None;
+    }
+    let info = super::elf::read(&m.path).ok()?;
+    let same = |want: &String| {
+        info.build_id.as_ref().is_some_and(|have| {
+            have.len() * 2 == want.len()
+                && have.iter().zip(want.as_bytes().chunks(2)).all(|(b, h)| {
+                    std::str::from_utf8(h)
+                        .ok()
+                        .and_then(|h| u8::from_str_radix(h, 16).ok())
+                        == Some(*b)
+                })
+        })
+    };
+    m.build_id.as_ref().is_none_or(same).then_some(info)
+}
+
 /// A mapping `(start, end, file offset)` as `/proc/self/maps` gives it
 /// (page-aligned), moved to the start of the loadable segment it maps:
 /// `load + p_vaddr`, file offset `p_offset`, as pprof readers expect.
@@ -502,10 +523,7 @@ impl Report<'_> {
             for m in map.modules() {
                 let mut ranges = m.mappings.clone();
                 ranges.sort_unstable();
-                let segments = m
-                    .is_file()
-                    .then(|| super::elf::read(&m.path).ok())
-                    .flatten();
+                let segments = mapped_segments(m);
                 for range in ranges {
                     let (start, end, offset) = match &segments {
                         Some(info) => at_segment(range, m.load_address, &info.segments),

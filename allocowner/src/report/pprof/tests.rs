@@ -299,3 +299,49 @@ fn profile_round_trips_with_types_samples_locations_and_functions() {
     let total: u64 = samples.iter().map(|(_, v)| v[1]).sum();
     assert_eq!(total, 200 + 300 + 4096);
 }
+
+#[test]
+fn a_mapping_starts_at_its_segment() {
+    use super::super::elf::Segment;
+    // lld's layout: a read-only segment, then the text mid-page.
+    let segments = [
+        Segment {
+            offset: 0,
+            vaddr: 0,
+            filesz: 0xb_8574,
+        },
+        Segment {
+            offset: 0xb_8580,
+            vaddr: 0xb_9580,
+            filesz: 0x1b_ab80,
+        },
+    ];
+    let load = 0x5555_0000_0000;
+    // /proc/self/maps: the text's pages.
+    let text = (load + 0xb_9000, load + 0x27_4000, 0xb_8000);
+    assert_eq!(
+        at_segment(text, load, &segments),
+        (load + 0xb_9580, load + 0x27_4000, 0xb_8580)
+    );
+    // The read-only mapping starts at its segment already.
+    let ro = (load, load + 0xb_9000, 0);
+    assert_eq!(at_segment(ro, load, &segments), ro);
+    // A mapping no segment fits is kept.
+    let other = (load + 0x100_0000, load + 0x100_1000, 0x80_0000);
+    assert_eq!(at_segment(other, load, &segments), other);
+}
+
+#[test]
+fn segments_of_a_replaced_file_are_not_used() {
+    let exe = std::env::current_exe().unwrap();
+    let map = super::super::ModuleMap::current().unwrap();
+    let me = map.modules().iter().find(|m| m.path == exe).unwrap();
+    assert!(mapped_segments(me).is_some());
+    let replaced = super::super::Module::saved(
+        exe.clone(),
+        Some("00".repeat(20)),
+        me.load_address,
+        me.mappings.clone(),
+    );
+    assert!(mapped_segments(&replaced).is_none());
+}
