@@ -585,16 +585,17 @@ fn another_uid_is_refused_and_the_refusal_logged_once() {
     let (s, xdg) = serving();
     let sock = s.path();
     let sock_str = sock.to_str().unwrap().to_owned();
-    // A uid no account has: the client keeps DAC override, so only the
-    // SO_PEERCRED check stands between it and the files.
+    // A user made for the test; the client keeps DAC override, so only
+    // the SO_PEERCRED check stands between it and the files.
+    let uid = common::test_user().to_string();
     for _ in 0..2 {
         let c = spawn(
             "client",
-            &[("DEBUGFS_SOCKET", &sock_str), ("DEBUGFS_UID", "54321")],
+            &[("DEBUGFS_SOCKET", &sock_str), ("DEBUGFS_UID", &uid)],
         );
         assert_eq!(
             c.ready,
-            "READY 403 forbidden: uid 54321 (pid ".to_owned()
+            format!("READY 403 forbidden: uid {uid} (pid ")
                 + &c.pid().to_string()
                 + ") is neither uid 0 nor root"
         );
@@ -608,7 +609,9 @@ fn another_uid_is_refused_and_the_refusal_logged_once() {
     let lines: Vec<&str> = stderr.lines().filter(|l| l.contains("refused")).collect();
     assert_eq!(lines.len(), 1, "{stderr}");
     assert!(
-        lines[0].starts_with("dyndbg-debugfs: refused a connection from uid 54321 (pid "),
+        lines[0].starts_with(&format!(
+            "dyndbg-debugfs: refused a connection from uid {uid} (pid "
+        )),
         "{}",
         lines[0]
     );

@@ -33,6 +33,45 @@ pub(crate) fn temp_dir(name: &str) -> PathBuf {
     dir
 }
 
+/// The uid of a system user made for the tests (`useradd`, from Debian's
+/// `passwd` package, installed when missing), created once: the client
+/// of another uid. Fails with the reason if it cannot be made (not root).
+pub(crate) fn test_user() -> u32 {
+    const NAME: &str = "dyndbg-debugfs-test";
+    static USER: std::sync::OnceLock<u32> = std::sync::OnceLock::new();
+    *USER.get_or_init(|| {
+        let uid = || {
+            Command::new("id")
+                .args(["-u", NAME])
+                .output()
+                .ok()
+                .filter(|o| o.status.success())
+                .and_then(|o| String::from_utf8_lossy(&o.stdout).trim().parse().ok())
+        };
+        if let Some(u) = uid() {
+            return u;
+        }
+        let useradd = tool("useradd", "passwd");
+        let out = Command::new(useradd)
+            .args([
+                "--system",
+                "--no-create-home",
+                "--shell",
+                "/usr/sbin/nologin",
+                NAME,
+            ])
+            .output()
+            .expect("run useradd");
+        // A concurrent test binary may have made it first.
+        uid().unwrap_or_else(|| {
+            panic!(
+                "cannot create the test user {NAME} (the test needs root): {}",
+                String::from_utf8_lossy(&out.stderr).trim()
+            )
+        })
+    })
+}
+
 /// The path of `bin`, installing Debian's `package` when it is missing
 /// (`apt-get update` first if the install fails); fails, never skips, when
 /// it cannot be had. One install at a time in this test binary.
