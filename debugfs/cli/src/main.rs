@@ -10,14 +10,16 @@
 //! dyndbgctl record demo 10 -o heap.json.z
 //! ```
 //!
-//! TARGET is a pid or a process name (`/proc/<pid>/comm`) among the
-//! processes serving a socket. Errors are one line on stderr,
+//! TARGET is a pid or a process name (`/proc/<pid>/comm`, or the file
+//! name of its executable or `argv[0]`, for names longer than `comm`'s
+//! 15 bytes) among the processes serving a socket. Errors are one line on stderr,
 //! `dyndbgctl: cannot connect to 1234: No such file or directory`, with
 //! exit status 1; usage errors exit with 2, as coreutils do.
 
 use std::fmt::Write as _;
 use std::fs::OpenOptions;
 use std::io::{self, IsTerminal as _, Read as _, Write as _};
+use std::os::unix::ffi::OsStrExt as _;
 use std::os::unix::fs::OpenOptionsExt as _;
 use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
@@ -123,6 +125,23 @@ fn comm(pid: u32) -> String {
         .map_or_else(|_| "?".to_owned(), |s| s.trim_end().to_owned())
 }
 
+/// Whether process `pid` is named `name`: its `comm` (which the kernel
+/// cuts to 15 bytes), or the file name of its executable or of its
+/// `argv[0]`, so a long name is found whole too.
+fn named(pid: u32, name: &str) -> bool {
+    if comm(pid) == name {
+        return true;
+    }
+    let base = |p: &Path| p.file_name().is_some_and(|f| f == name);
+    if std::fs::read_link(format!("/proc/{pid}/exe")).is_ok_and(|p| base(&p)) {
+        return true;
+    }
+    std::fs::read(format!("/proc/{pid}/cmdline")).is_ok_and(|c| {
+        let argv0 = c.split(|&b| b == 0).next().unwrap_or_default();
+        base(Path::new(std::ffi::OsStr::from_bytes(argv0)))
+    })
+}
+
 /// Live sockets (pid, path), sorted by pid; stale ones removed.
 fn live_sockets() -> Vec<(u32, PathBuf)> {
     let dir = socket_dir();
@@ -172,7 +191,7 @@ fn resolve(target: &str) -> Result<(String, PathBuf)> {
     }
     let matches: Vec<(u32, PathBuf)> = live_sockets()
         .into_iter()
-        .filter(|(pid, _)| comm(*pid) == target)
+        .filter(|(pid, _)| named(*pid, target))
         .collect();
     match matches.as_slice() {
         [] => Err(Fail(format!(
@@ -237,10 +256,19 @@ fn print(bytes: &[u8]) -> Result<()> {
     }
 }
 
-/// Writes a file as every file of the project is written: O_NOFOLLOW,
-/// O_CLOEXEC, mode 0600; the error names the path.
+/// Writes a report as every file of the project is written: O_NOFOLLOW,
+/// O_CLOEXEC, mode 0600; the error names the path, as the project's
+/// other writers do (`cannot write report /x/y: Not a directory`).
 fn write_file(path: &Path, bytes: &[u8]) -> Result<()> {
-    let fail = |e: io::Error| Fail(format!("cannot write {}: {}", path.display(), why(&e)));
+    let fail = |e: io::Error| {
+        // O_NOFOLLOW refused the last component: say what it is.
+        let reason = if e.raw_os_error() == Some(libc::ELOOP) {
+            "a symbolic link".to_owned()
+        } else {
+            why(&e)
+        };
+        Fail(format!("cannot write report {}: {reason}", path.display()))
+    };
     let mut f = OpenOptions::new()
         .write(true)
         .create(true)

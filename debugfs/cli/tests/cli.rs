@@ -88,6 +88,12 @@ fn cat_and_write_by_pid_and_by_name() {
     assert_eq!(text(&out.stdout), "1 callsites matched\n");
     let out = ctl(&xdg, &["cat", name, "dynamic_debug/control"]);
     assert!(text(&out.stdout).contains("]debugfs_work =p "));
+    // The whole name of the executable, longer than comm's 15 bytes.
+    let exe = std::fs::read_link(format!("/proc/{pid}/exe")).unwrap();
+    let exe = exe.file_name().unwrap().to_str().unwrap();
+    assert!(exe.len() > 15 && exe != name, "{exe}");
+    let out = ctl(&xdg, &["cat", exe, "stats"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
     // A refused write: exit 1 and the server's line.
     let out = ctl(&xdg, &["write", &pid, "markers", "nope counter"]);
     assert_eq!(out.status.code(), Some(1));
@@ -163,7 +169,7 @@ fn heap_reports_in_every_format_and_a_recording() {
     assert_eq!(
         text(&out.stderr),
         format!(
-            "dyndbgctl: cannot write {}: Too many levels of symbolic links\n",
+            "dyndbgctl: cannot write report {}: a symbolic link\n",
             link.display()
         )
     );
