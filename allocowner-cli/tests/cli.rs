@@ -216,3 +216,125 @@ fn errors_name_what_was_wrong_with_status_1_and_usage_errors_2() {
     let out = run(&[]);
     assert_eq!(out.status.code(), Some(2));
 }
+
+/// `go`, installed from Debian's packages when missing (once per test
+/// binary); panics saying why when it cannot be.
+fn go() -> &'static Path {
+    static GO: std::sync::OnceLock<Result<PathBuf, String>> = std::sync::OnceLock::new();
+    let found = GO.get_or_init(|| {
+        let has = |p: &str| Path::new(p).exists();
+        if !has("/usr/bin/go") {
+            let install = || {
+                Command::new("apt-get")
+                    .args([
+                        "install",
+                        "-y",
+                        "-o",
+                        "DPkg::Lock::Timeout=600",
+                        "golang-go",
+                    ])
+                    .env("DEBIAN_FRONTEND", "noninteractive")
+                    .status()
+            };
+            if !install().is_ok_and(|s| s.success()) {
+                let _ = Command::new("apt-get").arg("update").status();
+                let _ = install();
+            }
+        }
+        if has("/usr/bin/go") {
+            Ok(PathBuf::from("/usr/bin/go"))
+        } else {
+            Err(
+                "go is missing and `apt-get install golang-go` failed (root and Debian's \
+                 package lists are needed)"
+                    .to_owned(),
+            )
+        }
+    });
+    match found {
+        Ok(p) => p,
+        Err(e) => panic!("{e}"),
+    }
+}
+
+/// `go tool pprof ARGS FILE`'s stdout; panics with its stderr on failure.
+fn pprof(args: &[&str], file: &Path) -> String {
+    let home = dir().join("pprof-home");
+    std::fs::create_dir_all(&home).unwrap();
+    let out = Command::new(go())
+        .args(["tool", "pprof"])
+        .args(args)
+        .arg(file)
+        .env("HOME", &home)
+        .env("PPROF_TMPDIR", &home)
+        .env("GOTOOLCHAIN", "local")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "go tool pprof {args:?} {}: {}",
+        file.display(),
+        text(&out.stderr)
+    );
+    text(&out.stdout)
+}
+
+/// Converted to pprof, symbolized here or left raw for pprof to
+/// symbolize, the dump opens in `go tool pprof` with the program's sites
+/// named and the grouped report's total.
+#[test]
+fn converted_profiles_open_in_go_tool_pprof() {
+    let (_, after) = dumps();
+    let out = run(&["convert", "--progress=never", s(&after)]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let grouped = text(&out.stdout);
+    let total: u64 = grouped
+        .lines()
+        .find_map(|l| l.strip_prefix("# total: "))
+        .and_then(|l| l.split(' ').next())
+        .and_then(|b| b.parse().ok())
+        .unwrap_or_else(|| panic!("{grouped}"));
+    let first = include_str!("cli.rs")
+        .lines()
+        .position(|l| l.starts_with("fn cli_later_allocates"))
+        .unwrap()
+        + 1;
+    let body: Vec<String> = (first..first + 5)
+        .map(|l| format!("allocowner-cli/tests/cli.rs:{l} "))
+        .collect();
+    for (name, extra) in [("sym", None), ("raw", Some("--no-symbolize"))] {
+        let file = dir().join(format!("go-{name}-{}.pb.gz", std::process::id()));
+        let mut args = vec![
+            "convert",
+            "--progress=never",
+            "--to",
+            "pprof",
+            "-o",
+            s(&file),
+        ];
+        args.extend(extra);
+        args.push(s(&after));
+        let out = run(&args);
+        assert!(out.status.success(), "{name}: {}", text(&out.stderr));
+        let top = pprof(&["-top", "-unit=B", "-sample_index=inuse_space"], &file);
+        assert!(
+            top.contains(&format!("100% of {total}B total")),
+            "{name}: {total}: {top}"
+        );
+        // The frame in cli_later_allocates: named, or (Go's symbolizer of a
+        // raw profile of a debug build finds the line in DWARF, the name
+        // not always) at a line of its body.
+        let raw = pprof(&["-raw"], &file);
+        assert!(
+            raw.lines().any(|l| l.contains(" M=1 ")
+                && (l.contains("cli_later_allocates ")
+                    || body.iter().any(|b| l.contains(b.as_str())))),
+            "{name}: no location in cli_later_allocates (lines {first}..):\n{raw}"
+        );
+        if extra.is_none() {
+            assert!(top.contains("cli::cli_later_allocates"), "{name}: {top}");
+            assert!(top.contains("cli::cli_first_allocates"), "{name}: {top}");
+        }
+        let _ = std::fs::remove_file(&file);
+    }
+}
