@@ -691,11 +691,13 @@ static INIT: extern "C" fn() = init;
 
 #[doc(hidden)]
 pub mod __fuzz {
-    /// The request parser, for the fuzz target: `Ok(Some(body_len))` for
-    /// a whole request, `Ok(None)` for one still partial, `Err(status)`.
-    pub fn parse_request(bytes: &[u8]) -> Result<Option<usize>, (u16, String)> {
+    /// The request parser, for the fuzz target: `Ok(Some((body_len,
+    /// consumed)))` for a whole request (its body's length, decoded when
+    /// chunked, and the bytes it took), `Ok(None)` for one still partial,
+    /// `Err((status, message))`.
+    pub fn parse_request(bytes: &[u8]) -> Result<Option<(usize, usize)>, (u16, String)> {
         match crate::http::parse(bytes) {
-            Ok(crate::http::Parse::Complete(r)) => Ok(Some(r.body.len())),
+            Ok(crate::http::Parse::Complete(r)) => Ok(Some((r.body.len(), r.consumed))),
             Ok(crate::http::Parse::Partial { .. }) => Ok(None),
             Err(e) => Err((e.status, e.message)),
         }

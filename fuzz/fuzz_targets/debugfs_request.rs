@@ -2,8 +2,8 @@
 //! head and body framing, the part that reads bytes from clients) with
 //! arbitrary bytes, as a client could send them.
 //!
-//! Checked on every input: no panic; a whole request's body fits the
-//! 64 KiB limit; a refusal is a 4xx/5xx status with one non-empty line;
+//! Checked on every input: no panic; a whole request's body (chunked
+//! ones put together) fits the 64 KiB limit and the bytes it took; a refusal is a 4xx/5xx status with one non-empty line;
 //! an input at or over the limit is never "partial" (the server would
 //! otherwise wait for more); every prefix of the input parses without
 //! panicking, and a prefix of a whole request is never refused as too
@@ -15,10 +15,15 @@ use dyndbg_debugfs::__fuzz::parse_request;
 use dyndbg_debugfs::MAX_REQUEST;
 use libfuzzer_sys::fuzz_target;
 
-fn check(data: &[u8]) -> Result<Option<usize>, (u16, String)> {
+fn check(data: &[u8]) -> Result<Option<(usize, usize)>, (u16, String)> {
     let r = parse_request(data);
     match &r {
-        Ok(Some(body)) => assert!(*body <= MAX_REQUEST && *body <= data.len()),
+        // The body (chunks put together) fits the limit and the bytes
+        // the request took; the next pipelined request starts within.
+        Ok(Some((body, consumed))) => {
+            assert!(*body <= MAX_REQUEST && *body <= *consumed);
+            assert!(*consumed <= data.len() && *consumed <= MAX_REQUEST);
+        }
         Ok(None) => assert!(data.len() < MAX_REQUEST, "partial at {} bytes", data.len()),
         Err((status, message)) => {
             assert!((400..600).contains(status), "{status} {message}");
