@@ -172,13 +172,17 @@ impl Report<'_> {
                 .collect();
             let (blocks, bytes) = fig.estimate.unwrap_or((fig.count, fig.bytes));
             let p = points.entry(fs).or_default();
-            p.bytes += bytes;
-            p.blocks += blocks;
+            // Estimates can add up past u64 (saturated: a DHAT reader
+            // sees the largest figure).
+            p.bytes = p.bytes.saturating_add(bytes);
+            p.blocks = p.blocks.saturating_add(blocks);
             for h in &g.handles {
-                p.lifetimes_us += ages.get(h).copied().unwrap_or(0);
+                p.lifetimes_us = p
+                    .lifetimes_us
+                    .saturating_add(ages.get(h).copied().unwrap_or(0));
                 if let Some((hot, cold)) = heat.and_then(|m| m.get(h)) {
-                    p.hot += hot;
-                    p.cold += cold;
+                    p.hot = p.hot.saturating_add(*hot);
+                    p.cold = p.cold.saturating_add(*cold);
                 }
             }
         }

@@ -570,7 +570,12 @@ impl Report<'_> {
                 let (c, by) = fig.estimate.unwrap_or((fig.count, fig.bytes));
                 values.extend([c, by]);
             }
-            s.packed(field::SAMPLE_VALUE, values);
+            // profile.proto's values are int64: a saturated estimate
+            // stops at i64::MAX rather than reading as negative.
+            s.packed(
+                field::SAMPLE_VALUE,
+                values.into_iter().map(|v| v.min(i64::MAX as u64)),
+            );
             if g.owner != Owner::Stack {
                 let mut l = Message::default();
                 l.uint(field::LABEL_KEY, owner_key);

@@ -83,5 +83,7 @@ fn estimate_of(group: &Group, estimates: &HashMap<StackHandle, Estimate>) -> (u6
         .handles
         .iter()
         .map(|h| estimates[h])
-        .fold((0, 0), |(c, b), e| (c + e.count, b + e.bytes))
+        .fold((0u64, 0u64), |(c, b), e| {
+            (c.saturating_add(e.count), b.saturating_add(e.bytes))
+        })
 }

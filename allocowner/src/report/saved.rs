@@ -223,6 +223,66 @@ fn parse_footer_line(footer: &mut Footer, line: &str, n: usize) -> Result<(), Du
     Ok(())
 }
 
+/// The address on block line `n2` (`PFN 0x.. address 0x..`, or an older
+/// dump's `Address 0x..`) of a block of `size` bytes whose header is line
+/// `n`, with `total` the sizes of the blocks before it: live blocks fit in
+/// the address space, and so do their sizes added up (every total of the
+/// reports is a sum of them).
+fn block_address(
+    pfn: &str,
+    n2: usize,
+    size: usize,
+    n: usize,
+    total: &mut usize,
+) -> Result<usize, DumpError> {
+    let addr = pfn
+        .strip_prefix("PFN ")
+        .and_then(|r| r.split_once(" address "))
+        .and_then(|(_, a)| hex(a))
+        .or_else(|| pfn.strip_prefix("Address ").and_then(hex))
+        .ok_or_else(|| {
+            err(
+                n2,
+                format!("expected `PFN 0x.. address 0x..`, found {pfn:?}"),
+            )
+        })?;
+    if addr.checked_add(size).is_none() {
+        return Err(err(
+            n,
+            format!("a block of {size} bytes at {addr:#x} passes the end of the address space"),
+        ));
+    }
+    *total = total
+        .checked_add(size)
+        .ok_or_else(|| err(n, "the blocks' sizes add up to more than the address space"))?;
+    Ok(addr)
+}
+
+/// The frame on line `n` (`l`); a raw frame's module and file address go
+/// to `raw_modules`.
+fn read_frame(
+    l: &str,
+    n: usize,
+    raw_modules: &mut Vec<(PathBuf, usize, usize)>,
+) -> Result<Frame, DumpError> {
+    let (f, module) =
+        parse_frame(l).ok_or_else(|| err(n, format!("expected a frame, found {l:?}")))?;
+    if let Some((path, file_addr)) = module {
+        if file_addr > f.addr {
+            return Err(err(
+                n,
+                format!(
+                    "raw frame {:#x} is below its file address {file_addr:#x} in {}",
+                    f.addr,
+                    path.display()
+                ),
+            ));
+        }
+        raw_modules.push((path, f.addr, file_addr));
+    }
+    Ok(f)
+}
+
 /// Reads a dump written by [`Report::write_dump`] (or served as
 /// `page_owner`): blocks, then the footer. Stops at the first line that is
 /// not what the format has there, saying which and why.
@@ -246,6 +306,7 @@ pub fn read_dump(text: &str) -> Result<SavedDump, DumpError> {
         let mut footer = Footer::default();
         let mut lines = text.lines().enumerate().map(|(i, l)| (i + 1, l)).peekable();
         let mut blocks = 0usize;
+        let mut total_bytes = 0usize;
         while let Some((n, line)) = lines.next() {
             if line.is_empty() {
                 continue;
@@ -265,38 +326,13 @@ pub fn read_dump(text: &str) -> Result<SavedDump, DumpError> {
             let (n2, pfn) = lines
                 .next()
                 .ok_or_else(|| err(n + 1, "the block ends before its address"))?;
-            let addr = pfn
-                .strip_prefix("PFN ")
-                .and_then(|r| r.split_once(" address "))
-                .and_then(|(_, a)| hex(a))
-                .or_else(|| pfn.strip_prefix("Address ").and_then(hex))
-                .ok_or_else(|| {
-                    err(
-                        n2,
-                        format!("expected `PFN 0x.. address 0x..`, found {pfn:?}"),
-                    )
-                })?;
+            let addr = block_address(pfn, n2, alloc.size, n, &mut total_bytes)?;
             let mut stack_frames = Vec::new();
             while let Some(&(n3, l)) = lines.peek() {
                 if l.is_empty() {
                     break;
                 }
-                let (f, module) = parse_frame(l)
-                    .ok_or_else(|| err(n3, format!("expected a frame, found {l:?}")))?;
-                if let Some((path, file_addr)) = module {
-                    if file_addr > f.addr {
-                        return Err(err(
-                            n3,
-                            format!(
-                                "raw frame {:#x} is below its file address {file_addr:#x} in {}",
-                                f.addr,
-                                path.display()
-                            ),
-                        ));
-                    }
-                    raw_modules.push((path, f.addr, file_addr));
-                }
-                stack_frames.push(f);
+                stack_frames.push(read_frame(l, n3, &mut raw_modules)?);
                 lines.next();
             }
             frames.entry(alloc.stack).or_insert(stack_frames);
@@ -615,6 +651,23 @@ mod tests {
         assert!(
             e.message
                 .contains("raw frame 0x10 is below its file address 0x20 in /x/y"),
+            "{e}"
+        );
+        // Sizes past the address space: refused with the line.
+        let big = "Allocation of 18446744073709551615 bytes (align 1), order 0, tid ?, ts ?, handle 1\n\
+                   PFN 0x0 address 0x1\n f\n\n";
+        let e = read_dump(big).unwrap_err();
+        assert_eq!(e.line, 1, "{e}");
+        assert!(
+            e.message.contains("passes the end of the address space"),
+            "{e}"
+        );
+        let half = "Allocation of 9223372036854775808 bytes (align 1), order 0, tid ?, ts ?, handle 1\n\
+                    PFN 0x0 address 0x0\n f\n\n";
+        let e = read_dump(&format!("{half}{half}")).unwrap_err();
+        assert_eq!(e.line, 5, "{e}");
+        assert!(
+            e.message.contains("add up to more than the address space"),
             "{e}"
         );
         let top = read_dump(&block("0xffffffffffffffff (/x/y+0x20)")).unwrap();

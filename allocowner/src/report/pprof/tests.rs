@@ -345,3 +345,41 @@ fn segments_of_a_replaced_file_are_not_used() {
     );
     assert!(mapped_segments(&replaced).is_none());
 }
+
+#[test]
+fn huge_estimates_saturate_and_fit_pprofs_int64() {
+    // Two sampled records of 1 byte, one period of u64::MAX bytes: each
+    // stands for about 2^64 bytes; their group's sum saturates, and pprof
+    // reads int64 values, so the values written stop at i64::MAX.
+    let (h1, h2) = (
+        StackHandle::from_raw((1 << 31) | 1),
+        StackHandle::from_raw((1 << 31) | 2),
+    );
+    let stack = |h| Stack {
+        handle: h,
+        frames: vec![],
+        live_count: 1,
+        live_bytes: 1,
+    };
+    let snapshot = Snapshot {
+        mode: CaptureMode::FramePointers,
+        allocations: vec![alloc(0x10, 1, h1), alloc(0x20, 1, h2)],
+        stacks: HashMap::from([(h1, stack(h1)), (h2, stack(h2))]),
+        early_bytes: 0,
+        own_mapped_bytes: 0,
+        sample_bytes: Some(u64::MAX),
+    };
+    let mut report = Report::with_symbolizer(&snapshot, &mut Symbolizer::raw());
+    report.stacks.insert(h1, vec![named(0x1000, "f", 1, false)]);
+    report.stacks.insert(h2, vec![named(0x1000, "f", 1, false)]);
+    let p = decode(&report.pprof_message(1));
+    let samples = messages(&p, field::PROFILE_SAMPLE);
+    assert_eq!(samples.len(), 1);
+    let values = varints(&samples[0], field::SAMPLE_VALUE);
+    assert_eq!(values[..2], [2, 2]);
+    assert_eq!(values[2..], [i64::MAX as u64, i64::MAX as u64]);
+    let mut json = Vec::new();
+    report.write_dhat(&mut json).unwrap();
+    let json = String::from_utf8(json).unwrap();
+    assert!(json.contains(&format!("\"tb\":{}", u64::MAX)), "{json}");
+}
