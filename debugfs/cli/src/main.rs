@@ -14,7 +14,9 @@
 //! name of its executable or `argv[0]`, for names longer than `comm`'s
 //! 15 bytes) among the processes serving a socket. Errors are one line on stderr,
 //! `dyndbgctl: cannot connect to 1234: No such file or directory`, with
-//! exit status 1; usage errors exit with 2, as coreutils do.
+//! exit status 1; usage errors exit with 2, as coreutils do. `record`
+//! interrupted (Ctrl-C, SIGTERM, SIGHUP) stops the recording in the
+//! target, prints its summary and exits with 128 + the signal (130).
 
 use std::fmt::Write as _;
 use std::fs::OpenOptions;
@@ -24,6 +26,7 @@ use std::os::unix::fs::OpenOptionsExt as _;
 use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::sync::atomic::{AtomicI32, Ordering};
 use std::time::{Duration, Instant};
 
 use clap::{Parser, Subcommand, ValueEnum};
@@ -308,53 +311,95 @@ fn bar(done: Duration, total: Duration) {
     );
 }
 
-fn record(target: &str, seconds: u64, output: &Path) -> Result<()> {
+/// The signal that interrupted `record` (0: none), set by [`on_interrupt`].
+static INTERRUPTED: AtomicI32 = AtomicI32::new(0);
+
+extern "C" fn on_interrupt(sig: libc::c_int) {
+    // Relaxed: polled by the recording loop, which needs only the value.
+    INTERRUPTED.store(sig, Ordering::Relaxed);
+}
+
+/// Catches SIGINT, SIGTERM and SIGHUP while recording, so the recording
+/// is stopped in the target (else it would run on, and the next `record`
+/// be refused with EBUSY) before `dyndbgctl` exits as interrupted.
+fn catch_interrupts() {
+    for sig in [libc::SIGINT, libc::SIGTERM, libc::SIGHUP] {
+        // SAFETY: a zeroed sigaction with a plain handler (no SA_SIGINFO)
+        // that only stores to an atomic, which is async-signal-safe.
+        unsafe {
+            let mut act: libc::sigaction = std::mem::zeroed();
+            act.sa_sigaction = on_interrupt as extern "C" fn(libc::c_int) as libc::sighandler_t;
+            libc::sigemptyset(&raw mut act.sa_mask);
+            libc::sigaction(sig, &raw const act, std::ptr::null_mut());
+        }
+    }
+}
+
+/// Records for `seconds`; `Ok(Some(sig))` when a signal cut it short
+/// (the recording stopped and its summary printed all the same).
+fn record(target: &str, seconds: u64, output: &Path) -> Result<Option<i32>> {
     // The target process opens the path: make it absolute here.
     let output = std::path::absolute(output)
         .map_err(|e| Fail(format!("cannot write {}: {}", output.display(), why(&e))))?;
     let control = format!("1048576 {}", output.display());
+    catch_interrupts();
     request(target, "PUT", "damon/record", control.as_bytes())?;
     let total = Duration::from_secs(seconds);
     let start = Instant::now();
     let tty = io::stderr().is_terminal();
-    while start.elapsed() < total {
+    // Relaxed: see on_interrupt.
+    let interrupted = || INTERRUPTED.load(Ordering::Relaxed);
+    while start.elapsed() < total && interrupted() == 0 {
         if tty {
             bar(start.elapsed(), total);
         }
         std::thread::sleep(Duration::from_millis(200).min(total.saturating_sub(start.elapsed())));
     }
+    let sig = interrupted();
     if tty {
-        bar(total, total);
+        if sig == 0 {
+            bar(total, total);
+        }
         eprintln!();
     }
     let answer = request(target, "PUT", "damon/record", b"off")?;
-    print(&answer)
+    print(&answer)?;
+    Ok((sig != 0).then_some(sig))
 }
 
-fn run(cli: Cli) -> Result<()> {
+/// Runs the command: its exit status when it did not fail.
+fn run(cli: Cli) -> Result<u8> {
     match cli.command {
-        Command::Ps => ps(),
-        Command::Cat { target, file } => print(&request(&target, "GET", &file, b"")?),
+        Command::Ps => ps().map(|()| 0),
+        Command::Cat { target, file } => print(&request(&target, "GET", &file, b"")?).map(|()| 0),
         Command::Write { target, file, text } => {
-            print(&request(&target, "PUT", &file, text.as_bytes())?)
+            print(&request(&target, "PUT", &file, text.as_bytes())?).map(|()| 0)
         }
         Command::Heap {
             target,
             format,
             output,
-        } => heap(&target, format, output.as_deref()),
+        } => heap(&target, format, output.as_deref()).map(|()| 0),
         Command::Record {
             target,
             seconds,
             output,
-        } => record(&target, seconds, &output),
+        } => {
+            if let Some(sig) = record(&target, seconds, &output)? {
+                // Interrupted: said, and the shell's status for a death
+                // by `sig` (130 for Ctrl-C).
+                eprintln!("dyndbgctl: recording interrupted by signal {sig}: stopped");
+                return Ok(u8::try_from(128 + sig).unwrap_or(1));
+            }
+            Ok(0)
+        }
     }
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match run(cli) {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(code) => ExitCode::from(code),
         Err(Fail(msg)) => {
             eprintln!("dyndbgctl: {msg}");
             ExitCode::FAILURE

@@ -189,3 +189,46 @@ fn heap_reports_in_every_format_and_a_recording() {
     assert!(ok, "{err}");
     std::fs::remove_dir_all(xdg).unwrap();
 }
+
+#[test]
+fn an_interrupted_record_stops_the_recording_in_the_target() {
+    let (s, xdg) = serving();
+    let pid = s.pid().to_string();
+    let rec = xdg.join("interrupted.json.z");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_dyndbgctl"))
+        .args(["record", &pid, "600", "-o", rec.to_str().unwrap()])
+        .env("XDG_RUNTIME_DIR", &xdg)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Recording in the target: then Ctrl-C.
+    common::eventually("the recording to start", || {
+        let out = ctl(&xdg, &["cat", &pid, "damon/record"]);
+        (out.status.success() && !text(&out.stdout).starts_with("0 none")).then_some(())
+    });
+    let child_pid = child.id().cast_signed();
+    // SAFETY: kill(2) on our own child's pid.
+    let sent = unsafe { libc::kill(child_pid, libc::SIGINT) };
+    assert_eq!(sent, 0);
+    let done = common::eventually("dyndbgctl to exit", || child.try_wait().unwrap());
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(done.code(), Some(130), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stdout).starts_with("stopped: "),
+        "{}",
+        text(&out.stdout)
+    );
+    assert_eq!(
+        text(&out.stderr),
+        "dyndbgctl: recording interrupted by signal 2: stopped\n"
+    );
+    // Stopped in the target: a new recording is not refused (EBUSY).
+    let out = ctl(&xdg, &["cat", &pid, "damon/record"]);
+    assert_eq!(text(&out.stdout), "0 none\n");
+    let out = ctl(&xdg, &["record", &pid, "1", "-o", rec.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let (ok, err) = s.finish();
+    assert!(ok, "{err}");
+    std::fs::remove_dir_all(xdg).unwrap();
+}
