@@ -30,7 +30,14 @@
 //! dyndbgctl ps
 //! curl --unix-socket $XDG_RUNTIME_DIR/dyndbg/$!.sock http://x/dynamic_debug/control
 //! curl --unix-socket $XDG_RUNTIME_DIR/dyndbg/$!.sock -X PUT --data 'func connect +p' http://x/dynamic_debug/control
+//! curl --unix-socket $XDG_RUNTIME_DIR/dyndbg/$!.sock --data-binary @queries.txt http://x/dynamic_debug/control
 //! ```
+//!
+//! The body is taken as it is sent, whatever its `Content-Type` (`-d`
+//! sends `application/x-www-form-urlencoded` but does not encode: `+p`
+//! stays `+p`). A file of queries one per line goes with
+//! `--data-binary @file` (or `-T file`): `-d @file` drops its newlines,
+//! running the queries together.
 //!
 //! Or from code, at any time: [`start`] (and [`stop`]); [`start_with`]
 //! chooses the metrics address, the limits and the socket directory.
