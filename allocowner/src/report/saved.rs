@@ -179,6 +179,8 @@ fn parse_module_line(line: &str) -> Option<(PathBuf, Option<String>, usize)> {
 struct Footer {
     mode: Option<CaptureMode>,
     early_bytes: u64,
+    /// The line of the early estimate.
+    early_line: usize,
     own_mapped_bytes: u64,
     sample_bytes: Option<u64>,
     modules: Vec<(PathBuf, Option<String>, usize)>,
@@ -204,6 +206,7 @@ fn parse_footer_line(footer: &mut Footer, line: &str, n: usize) -> Result<(), Du
                 .ok_or_else(|| err(n, "bad sample_bytes"))?,
         );
     } else if let Some(r) = line.strip_prefix("# plus about ") {
+        footer.early_line = n;
         footer.early_bytes = r
             .split(' ')
             .next()
@@ -339,6 +342,17 @@ pub fn read_dump(text: &str) -> Result<SavedDump, DumpError> {
             alloc.addr = addr;
             allocations.push(alloc);
             blocks += 1;
+        }
+        // The early estimate joins the blocks in every total.
+        if u64::try_from(total_bytes)
+            .ok()
+            .and_then(|t| t.checked_add(footer.early_bytes))
+            .is_none_or(|t| usize::try_from(t).is_err())
+        {
+            return Err(err(
+                footer.early_line,
+                "the early estimate and the blocks' sizes add up to more than the address space",
+            ));
         }
         let mode = footer
             .mode
@@ -668,6 +682,17 @@ mod tests {
         assert_eq!(e.line, 5, "{e}");
         assert!(
             e.message.contains("add up to more than the address space"),
+            "{e}"
+        );
+        let e = read_dump(&format!(
+            "{half}# capture: frame pointers (every allocation)\n\
+             # plus about 9223372036854775808 bytes allocated before tracking was enabled\n"
+        ))
+        .unwrap_err();
+        assert_eq!(e.line, 6, "{e}");
+        assert!(
+            e.message
+                .contains("the early estimate and the blocks' sizes"),
             "{e}"
         );
         let top = read_dump(&block("0xffffffffffffffff (/x/y+0x20)")).unwrap();
