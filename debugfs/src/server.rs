@@ -307,9 +307,11 @@ pub(crate) fn run(cfg: &Config) {
             if c.deadline > now {
                 return true;
             }
-            // An idle keep-alive connection closes quietly; a request
-            // still awaited gets a 408.
-            if matches!(c.phase, Phase::Reading { .. }) && !(c.served > 0 && c.buf.is_empty()) {
+            // An idle keep-alive connection closes quietly (the empty
+            // lines some clients send after a body are no request); a
+            // request still awaited gets a 408.
+            let idle = c.served > 0 && c.buf.iter().all(|b| matches!(b, b'\r' | b'\n'));
+            if matches!(c.phase, Phase::Reading { .. }) && !idle {
                 TIMED_OUT.fetch_add(1, Ordering::Relaxed); // Relaxed: a statistic
                 let _ = c.stream.write(&http::error_response(
                     408,

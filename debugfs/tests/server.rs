@@ -300,6 +300,30 @@ fn huge_malformed_and_slow_requests_are_answered_and_the_server_goes_on() {
 }
 
 #[test]
+fn an_idle_kept_alive_connection_is_closed_quietly() {
+    use std::io::Read as _;
+    let (s, dir) = limited();
+    let sock = s.path();
+    // A PUT followed by the CRLF old clients send after a body, then
+    // nothing: after the read timeout the connection is closed without
+    // a 408 (no request was begun).
+    let mut c = UnixStream::connect(&sock).unwrap();
+    c.set_read_timeout(Some(common::DEADLINE)).unwrap();
+    c.write_all(b"PUT /dynamic_debug/control HTTP/1.1\r\nContent-Length: 21\r\n\r\nfunc debugfs_work +p\n\r\n")
+        .unwrap();
+    let (st, _, body) = read_framed(&mut c, false);
+    assert_eq!((st, body.as_str()), (200, "1 callsites matched\n"));
+    let mut rest = Vec::new();
+    c.read_to_end(&mut rest).unwrap();
+    assert_eq!(String::from_utf8_lossy(&rest), "");
+    let (_, stats) = get(&sock, "stats");
+    assert!(stats.contains("debugfs.timed_out 0\n"), "{stats}");
+    let (ok, stderr) = s.finish();
+    assert!(ok, "{stderr}");
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+#[test]
 fn connections_beyond_the_bound_get_503_and_later_ones_are_served() {
     let (s, dir) = limited();
     let sock = s.path();
