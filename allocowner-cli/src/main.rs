@@ -226,7 +226,7 @@ fn create(path: &Path) -> Result<std::fs::File, Error> {
         .open(path)
         .map_err(|e| {
             Error(format!(
-                "cannot write {}: {}",
+                "cannot write report {}: {}",
                 path.display(),
                 io_message(&e)
             ))
@@ -238,7 +238,11 @@ fn write_out(
     output: Option<&Path>,
     f: impl FnOnce(&mut dyn Write) -> io::Result<()>,
 ) -> Result<(), Error> {
-    let name = output.map_or_else(|| "standard output".to_owned(), |p| p.display().to_string());
+    // As the workspace's other writers say it: `cannot write report PATH: ..`.
+    let name = output.map_or_else(
+        || "to standard output".to_owned(),
+        |p| p.display().to_string(),
+    );
     let result = if let Some(path) = output {
         let mut w = io::BufWriter::new(create(path)?);
         f(&mut w).and_then(|()| w.flush())
@@ -246,7 +250,7 @@ fn write_out(
         let mut w = io::BufWriter::new(io::stdout().lock());
         f(&mut w).and_then(|()| w.flush())
     };
-    result.map_err(|e| Error(format!("cannot write {name}: {}", io_message(&e))))
+    result.map_err(|e| Error(format!("cannot write report {name}: {}", io_message(&e))))
 }
 
 fn convert(

@@ -200,11 +200,22 @@ fn errors_name_what_was_wrong_with_status_1_and_usage_errors_2() {
     assert_eq!(
         text(&out.stderr),
         format!(
-            "allocowner: cannot write {}: Too many levels of symbolic links\n",
+            "allocowner: cannot write report {}: Too many levels of symbolic links\n",
             link.display()
         )
     );
     assert_eq!(std::fs::read_to_string(&target).unwrap(), "keep");
+    // The path under a file: the workspace's agreed message.
+    let under = target.join("x");
+    let out = run(&["convert", "-o", s(&under), s(&after)]);
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(
+        text(&out.stderr),
+        format!(
+            "allocowner: cannot write report {}: Not a directory\n",
+            under.display()
+        )
+    );
 
     let out = run(&["convert", "--to", "png", s(&after)]);
     assert_eq!(out.status.code(), Some(2));
