@@ -215,21 +215,41 @@ mod record {
     /// recording to `path` (DAMON's bounds: buffer 1024..=4 MiB, path
     /// shorter than 256 bytes; a bad value is `EINVAL`,
     /// [`io::ErrorKind::InvalidInput`]); refused with `EBUSY`
-    /// ([`io::ErrorKind::ResourceBusy`]) while one runs. `off` (or a
-    /// buffer length of 0, which disables recording in DAMON) stops it and
-    /// flushes the file, and answers with what was recorded. A recording
+    /// ([`io::ErrorKind::ResourceBusy`]) while one runs. `off` stops it and
+    /// flushes the file, and answers with what was recorded (an error
+    /// when none runs). A buffer length of 0 (`0 <path>`) disables
+    /// recording as in DAMON: accepted while none runs, `EBUSY` while one
+    /// does, as every setting. A recording
     /// started by `ALLOCOWNER_ACCESS` is not this file's: `off` does not
     /// stop it, and starting one on the same file is refused (`EBUSY`,
     /// the file's lock).
     pub fn write_record(body: &str) -> io::Result<String> {
         let text = body.trim();
-        let off = text == "off"
-            || text
-                .split_whitespace()
-                .next()
-                .is_some_and(|w| w.parse::<u64>() == Ok(0));
+        let zero = text
+            .split_whitespace()
+            .next()
+            .is_some_and(|w| w.parse::<u64>() == Ok(0));
         let mut slot = lock(&MONITOR);
-        if off {
+        if zero {
+            // DAMON's `0 <path>`: recording disabled, a setting like any
+            // other, refused while the monitor runs (EBUSY); `off` stops.
+            if slot.as_ref().is_some_and(Monitor::is_running) {
+                return Err(io::Error::new(
+                    io::ErrorKind::ResourceBusy,
+                    "a recording runs: write `off` to stop it (EBUSY)",
+                ));
+            }
+            let words: Vec<&str> = text.split_whitespace().collect();
+            let [_, path] = words.as_slice() else {
+                return Err(from_access(&AccessError::InvalidControl(text.to_owned())));
+            };
+            // The path's bound holds whatever the length (seed 001).
+            if path.len() >= 256 {
+                return Err(from_access(&AccessError::PathTooLong(path.len())));
+            }
+            return Ok("recording disabled (0 none)\n".to_owned());
+        }
+        if text == "off" {
             let Some(mut m) = slot.take().filter(Monitor::is_running) else {
                 return Err(io::Error::new(
                     io::ErrorKind::InvalidInput,
@@ -350,5 +370,14 @@ mod tests {
         let e = super::write_record("off").unwrap_err();
         assert!(e.to_string().contains("no recording runs"), "{e}");
         assert_eq!(super::read_record().unwrap(), "0 none\n");
+        // DAMON's `0 <path>` disables recording: fine while none runs.
+        assert_eq!(
+            super::write_record("0 /tmp/x").unwrap(),
+            "recording disabled (0 none)\n"
+        );
+        assert_eq!(
+            super::write_record("0").unwrap_err().kind(),
+            ErrorKind::InvalidInput
+        );
     }
 }

@@ -234,11 +234,21 @@ fn damon_record_starts_refuses_busy_and_stops() {
     // EBUSY while it runs, and nothing changes.
     let (st, e) = put(&sock, "damon/record", "8192 /tmp/other.json.z");
     assert_eq!(st, 409, "{e}");
+    // DAMON's `0 <path>` is a setting too: refused while it runs.
+    let (st, e) = put(&sock, "damon/record", "0 /tmp/other.json.z");
+    assert_eq!(st, 409, "{e}");
+    assert_eq!(get(&sock, "damon/record"), (200, format!("{setting}\n")));
     let (st, answer) = put(&sock, "damon/record", "off");
     assert_eq!(st, 200, "{answer}");
     assert!(answer.starts_with("stopped: "), "{answer}");
     assert!(rec.exists());
     assert_eq!(get(&sock, "damon/record"), (200, "0 none\n".into()));
+    // ... and accepted while none runs (recording disabled), as in DAMON.
+    let (st, answer) = put(&sock, "damon/record", "0 none");
+    assert_eq!(
+        (st, answer.as_str()),
+        (200, "recording disabled (0 none)\n")
+    );
     let (ok, stderr) = s.finish();
     assert!(ok, "{stderr}");
     std::fs::remove_dir_all(xdg).unwrap();
