@@ -53,7 +53,7 @@
 //! | `heap.pprof` | gzip'd profile.proto (`go tool pprof`) | |
 //! | `heap.folded` | folded stacks (flamegraph.pl, inferno, speedscope) | |
 //! | `heap.svg` | a flame graph of live bytes | |
-//! | `damon/record` | the recorder setting (`0 none` when off) | `<buffer_len> <path>` starts a recording (1024..=4 MiB, path < 256 bytes; EBUSY while one runs: 409), `off` stops it |
+//! | `damon/record` | the recorder setting (`0 none` when off) | `<buffer_len> <path>` starts a recording (1024..=4 MiB, path < 256 bytes; EBUSY while one runs: 409), `off` stops it; `0 <path>` disables recording, as DAMON's (accepted while none runs) |
 //! | `stats` | figures of dyndbg, allocowner and the server | |
 //!
 //! `/` lists the files; `/metrics` and `/debug/pprof/heap` are served
