@@ -99,7 +99,9 @@
 //! and body) is at most 64 KiB ([`MAX_REQUEST`]: 413); it must arrive
 //! within the read timeout (default 5 s: 408 and closed), and its response
 //! be read with progress within it; at most [`Options::max_connections`]
-//! connections are open at once (default 16; more get 503). HTTP/1.1
+//! connections are served at once (default 16); more wait, unread, for a
+//! slot (oldest first) up to a quarter of the read timeout, then get
+//! 503 (at once when four times as many already wait). HTTP/1.1
 //! keeps a connection for the next request (pipelined ones too) until
 //! `Connection: close`, an HTTP/1.0 request without `keep-alive`, or the
 //! read timeout idle; bodies come with `Content-Length` or chunked
@@ -180,7 +182,8 @@ pub struct Options {
     /// How long a client has to send its request, and to make progress
     /// reading the answer (default 5 s).
     pub read_timeout: Duration,
-    /// Connections open at once; more are answered 503 (default 16).
+    /// Connections served at once (default 16); more wait up to a quarter
+    /// of the read timeout for a slot, then are answered 503.
     pub max_connections: usize,
 }
 

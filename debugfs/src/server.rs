@@ -82,6 +82,10 @@ impl Stream {
 }
 
 enum Phase {
+    /// Accepted beyond the bound of connections: not read until a slot
+    /// frees (oldest first); answered 503 if none frees within
+    /// [`grace`].
+    Waiting,
     /// Receiving a request.
     Reading { continued: bool },
     /// Sending the response from `at`; then closing (`close`) or reading
@@ -207,6 +211,7 @@ impl Conn {
     fn advance(&mut self, timeout: Duration) -> bool {
         loop {
             match &mut self.phase {
+                Phase::Waiting => return true,
                 Phase::Draining { .. } => return !self.eof,
                 Phase::Reading { continued } => {
                     let continued = *continued;
@@ -291,6 +296,8 @@ impl Conn {
 
     fn events(&self) -> libc::c_short {
         match self.phase {
+            // Only a hang-up (always reported) while it waits.
+            Phase::Waiting => 0,
             Phase::Reading { .. } | Phase::Draining { .. } => libc::POLLIN,
             Phase::Writing { .. } => libc::POLLOUT,
         }
@@ -307,6 +314,17 @@ pub(crate) fn run(cfg: &Config) {
             if c.deadline > now {
                 return true;
             }
+            if matches!(c.phase, Phase::Waiting) {
+                // No slot freed within the grace: 503.
+                c.phase = Phase::Writing {
+                    out: busy(cfg),
+                    at: 0,
+                    close: true,
+                };
+                c.refusal = true;
+                c.deadline = now + cfg.read_timeout;
+                return c.advance(cfg.read_timeout);
+            }
             // An idle keep-alive connection closes quietly (the empty
             // lines some clients send after a body are no request); a
             // request still awaited gets a 408.
@@ -320,6 +338,7 @@ pub(crate) fn run(cfg: &Config) {
             }
             false
         });
+        promote(&mut conns, cfg, now);
         fds.clear();
         let mut add = |fd: RawFd, events| {
             fds.push(libc::pollfd {
@@ -365,6 +384,8 @@ pub(crate) fn run(cfg: &Config) {
             let mut c = c;
             let alive = if p.revents == 0 {
                 true
+            } else if matches!(c.phase, Phase::Waiting) {
+                false // hung up while waiting
             } else if p.revents & libc::POLLOUT != 0 {
                 c.on_writable(cfg.read_timeout)
             } else if p.revents & (libc::POLLIN | libc::POLLHUP | libc::POLLERR) != 0 {
@@ -425,28 +446,66 @@ fn refuse_with(
     }
 }
 
-fn admit(stream: Stream, listener: Listener, cfg: &Config, conns: &mut Vec<Conn>) {
-    if conns.iter().filter(|c| !c.refusal).count() >= cfg.max_connections {
-        REFUSED_BUSY.fetch_add(1, Ordering::Relaxed); // Relaxed: a statistic
-        let msg = format!(
-            "too many connections (at most {} at once); try again",
-            cfg.max_connections
-        );
-        refuse_with(
-            stream,
-            listener,
-            http::error_response(503, &msg),
-            cfg,
-            conns,
-        );
-        return;
+/// The 503 answer to a connection beyond the bound.
+fn busy(cfg: &Config) -> Vec<u8> {
+    REFUSED_BUSY.fetch_add(1, Ordering::Relaxed); // Relaxed: a statistic
+    let msg = format!(
+        "too many connections (at most {} at once); try again",
+        cfg.max_connections
+    );
+    http::error_response(503, &msg)
+}
+
+/// How long a connection beyond the bound waits for a slot before its
+/// 503: a quarter of the read timeout, so a burst of clients is served
+/// one after the other while a server held by slow clients says so.
+fn grace(cfg: &Config) -> Duration {
+    cfg.read_timeout / 4
+}
+
+/// Connections served now: neither waiting for a slot nor refused.
+fn active(conns: &[Conn]) -> usize {
+    conns
+        .iter()
+        .filter(|c| !c.refusal && !matches!(c.phase, Phase::Waiting))
+        .count()
+}
+
+/// Gives the free slots to the connections waiting longest.
+fn promote(conns: &mut [Conn], cfg: &Config, now: Instant) {
+    let free = cfg.max_connections.saturating_sub(active(conns));
+    for c in conns
+        .iter_mut()
+        .filter(|c| matches!(c.phase, Phase::Waiting))
+        .take(free)
+    {
+        c.phase = Phase::Reading { continued: false };
+        c.deadline = now + cfg.read_timeout;
     }
+}
+
+fn admit(stream: Stream, listener: Listener, cfg: &Config, conns: &mut Vec<Conn>) {
+    let now = Instant::now();
+    let (phase, deadline) = if active(conns) < cfg.max_connections {
+        (Phase::Reading { continued: false }, now + cfg.read_timeout)
+    } else {
+        let waiting = conns
+            .iter()
+            .filter(|c| matches!(c.phase, Phase::Waiting))
+            .count();
+        // Beyond a few times the bound waiting already: 503 at once.
+        if waiting >= cfg.max_connections.saturating_mul(4) {
+            refuse_with(stream, listener, busy(cfg), cfg, conns);
+            return;
+        }
+        (Phase::Waiting, now + grace(cfg))
+    };
     conns.push(Conn {
         stream,
         listener,
         buf: Vec::new(),
-        phase: Phase::Reading { continued: false },
-        deadline: Instant::now() + cfg.read_timeout,
+        phase,
+        deadline,
         served: 0,
         eof: false,
         refusal: false,

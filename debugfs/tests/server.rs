@@ -7,7 +7,6 @@ mod common;
 use std::io::Write as _;
 use std::os::unix::fs::{MetadataExt as _, PermissionsExt as _};
 use std::os::unix::net::UnixStream;
-use std::time::Duration;
 
 use common::{eventually, get, put, raw, spawn};
 
@@ -257,16 +256,48 @@ fn damon_record_starts_refuses_busy_and_stops() {
 /// A child serving with `start_with`, a short read timeout and room for
 /// two connections.
 fn limited() -> (common::Serving, std::path::PathBuf) {
+    limited_with("500")
+}
+
+/// [`limited`] with a read timeout of `timeout_ms` (a connection beyond
+/// the bound waits a quarter of it for a slot).
+fn limited_with(timeout_ms: &str) -> (common::Serving, std::path::PathBuf) {
     let dir = common::temp_dir("limits");
     let s = spawn(
         "serve",
         &[
             ("DEBUGFS_API_DIR", dir.to_str().unwrap()),
-            ("DEBUGFS_TIMEOUT_MS", "500"),
+            ("DEBUGFS_TIMEOUT_MS", timeout_ms),
             ("DEBUGFS_MAX_CONN", "2"),
         ],
     );
     (s, dir)
+}
+
+#[test]
+fn a_burst_beyond_the_bound_waits_for_slots_and_is_served() {
+    // Room for two; twelve clients at once, each sending its request
+    // at once. Those beyond the bound wait (up to a quarter of the read
+    // timeout, 15 s here) and are served as slots free.
+    let (s, dir) = limited_with("60000");
+    let sock = s.path();
+    let clients: Vec<_> = (0..12)
+        .map(|_| {
+            let sock = sock.clone();
+            std::thread::spawn(move || {
+                raw(&sock, b"GET /stats HTTP/1.1\r\nConnection: close\r\n\r\n")
+            })
+        })
+        .collect();
+    for c in clients {
+        let (st, body) = c.join().unwrap();
+        assert_eq!(st, 200, "{body}");
+    }
+    let (_, stats) = get(&sock, "stats");
+    assert!(stats.contains("debugfs.refused_busy 0\n"), "{stats}");
+    let (ok, stderr) = s.finish();
+    assert!(ok, "{stderr}");
+    std::fs::remove_dir_all(dir).unwrap();
 }
 
 #[test]
@@ -335,14 +366,16 @@ fn an_idle_kept_alive_connection_is_closed_quietly() {
 
 #[test]
 fn connections_beyond_the_bound_get_503_and_later_ones_are_served() {
-    let (s, dir) = limited();
+    // Two idle connections hold both slots for the read timeout (8 s): a
+    // third waits a quarter of it (2 s), then gets 503.
+    let (s, dir) = limited_with("8000");
     let sock = s.path();
     let a = UnixStream::connect(&sock).unwrap();
     let b = UnixStream::connect(&sock).unwrap();
     // The server admits in its own time: wait until a third is refused.
     let refused = eventually("a refused third connection", || {
         let mut c = UnixStream::connect(&sock).ok()?;
-        c.set_read_timeout(Some(Duration::from_secs(2))).unwrap();
+        c.set_read_timeout(Some(common::DEADLINE)).unwrap();
         let (st, body) = common::read_answer(&mut c);
         if st != 503 {
             return None;
