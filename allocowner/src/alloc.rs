@@ -11,7 +11,7 @@ use crate::guard::GuardState::{self, Inside, Locked, Outside};
 use crate::snapshot::StackHandle;
 use crate::table::filter;
 use crate::table::{EPOCH_NS, Record, Resized, TABLE};
-use crate::tracker::{self, ON, SAMPLED, UNINIT, sampling};
+use crate::tracker::{self, ON, PAUSED, SAMPLED, UNINIT, sampling};
 use crate::{capture, sys};
 
 /// Reallocations of blocks up to this size (before and after) run under
@@ -118,12 +118,18 @@ impl<A: GlobalAlloc + 'static> OwnerAlloc<A> {
     /// ([`sampling::take`]): the allocation is recorded if
     /// [`sampling::crossed`] says so, against its stack's sampled twin.
     #[inline(never)]
-    unsafe fn alloc_tracked<const SAMPLED_: bool>(&self, layout: Layout, zeroed: bool) -> *mut u8 {
-        // The first allocation: read `ALLOCOWNER`, maybe turn tracking on.
+    unsafe fn alloc_tracked<const SAMPLED_: bool>(
+        &self,
+        layout: Layout,
+        zeroed: bool,
+        state: u8,
+    ) -> *mut u8 {
+        // The first allocation (`state`, as `alloc` read it, is UNINIT):
+        // read `ALLOCOWNER`, maybe turn tracking on.
         let passes = if SAMPLED_ {
             !sampling::crossed(layout.size())
         } else {
-            tracker::state() == UNINIT && {
+            state == UNINIT && {
                 self.start();
                 tracker::state() != ON
             }
@@ -245,14 +251,12 @@ impl<A: GlobalAlloc + 'static> OwnerAlloc<A> {
             Resized::Untracked if p.is_null() => {}
             Resized::Untracked => {
                 // Allocated while off: from now on it is a new allocation.
-                // (With the filter, it may be an unsampled block, whose
-                // realloc `realloc` has sent here for a shared filter
-                // counter: not counted as early, not recorded.)
-                if filter::ready() {
-                    guard::set(g);
-                    return p;
+                // (With the sampled mode's filter on, it may also be an
+                // unsampled block: not counted as early then. In sampled
+                // mode it is not recorded: it was not sampled.)
+                if !filter::ready() {
+                    tracker::early_freed(layout.size());
                 }
-                tracker::early_freed(layout.size());
                 if tracker::state() == ON {
                     // SAFETY: the GlobalAlloc contract makes `new_size` valid
                     // with the old alignment.
@@ -271,20 +275,14 @@ impl<A: GlobalAlloc + 'static> OwnerAlloc<A> {
         p
     }
 
-    /// The realloc of a block the sampled mode's filter says has no record
-    /// (an unsampled block, or one allocated while off): in exact mode
-    /// (`SAMPLED_` false) the new block is recorded as a new allocation;
-    /// in sampled mode, if the growth crossed the thread's byte count and
-    /// [`sampling::crossed`] says so, as a sampled one.
+    /// In sampled mode, the realloc of a block the filter says has no
+    /// record (an unsampled block, or one allocated while off) whose
+    /// growth crossed the thread's byte count: if [`sampling::crossed`]
+    /// says so, the new block is recorded as a sampled allocation.
     #[inline(never)]
-    unsafe fn realloc_unrecorded<const SAMPLED_: bool>(
-        &self,
-        ptr: *mut u8,
-        layout: Layout,
-        new_size: usize,
-    ) -> *mut u8 {
+    unsafe fn realloc_unrecorded(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
         let g = guard::state();
-        if g == Locked || (SAMPLED_ && !sampling::crossed(new_size - layout.size())) {
+        if g == Locked || !sampling::crossed(new_size - layout.size()) {
             // SAFETY: forwarded unchanged (GlobalAlloc contract).
             return unsafe { self.inner.realloc(ptr, layout, new_size) };
         }
@@ -300,12 +298,8 @@ impl<A: GlobalAlloc + 'static> OwnerAlloc<A> {
         if g == Inside {
             Self::record(p, new_layout, StackHandle::DUMMY);
         } else {
-            let mut handle =
-                capture::owner(Self::realloc_unrecorded::<SAMPLED_> as *const () as usize);
-            if SAMPLED_ {
-                handle = capture::sampled_twin(handle);
-            }
-            Self::record(p, new_layout, handle);
+            let handle = capture::owner(Self::realloc_unrecorded as *const () as usize);
+            Self::record(p, new_layout, capture::sampled_twin(handle));
         }
         guard::set(g);
         p
@@ -345,11 +339,11 @@ unsafe impl<A: GlobalAlloc + 'static> GlobalAlloc for OwnerAlloc<A> {
         if s >= UNINIT {
             if s != SAMPLED {
                 // SAFETY: the caller's contract, forwarded.
-                return no_tail(unsafe { self.alloc_tracked::<false>(layout, false) });
+                return no_tail(unsafe { self.alloc_tracked::<false>(layout, false, s) });
             }
             if sampling::take(layout.size()) {
                 // SAFETY: the caller's contract, forwarded.
-                return no_tail(unsafe { self.alloc_tracked::<true>(layout, false) });
+                return no_tail(unsafe { self.alloc_tracked::<true>(layout, false, s) });
             }
         }
         // SAFETY: the caller's contract, forwarded.
@@ -363,11 +357,11 @@ unsafe impl<A: GlobalAlloc + 'static> GlobalAlloc for OwnerAlloc<A> {
         if s >= UNINIT {
             if s != SAMPLED {
                 // SAFETY: the caller's contract, forwarded.
-                return no_tail(unsafe { self.alloc_tracked::<false>(layout, true) });
+                return no_tail(unsafe { self.alloc_tracked::<false>(layout, true, s) });
             }
             if sampling::take(layout.size()) {
                 // SAFETY: the caller's contract, forwarded.
-                return no_tail(unsafe { self.alloc_tracked::<true>(layout, true) });
+                return no_tail(unsafe { self.alloc_tracked::<true>(layout, true, s) });
             }
         }
         // SAFETY: the caller's contract, forwarded.
@@ -376,9 +370,11 @@ unsafe impl<A: GlobalAlloc + 'static> GlobalAlloc for OwnerAlloc<A> {
 
     #[inline(always)]
     unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        // With the sampled mode's filter, a block it says has no record
-        // (unsampled) goes straight back.
-        if tracker::has_records() && (!filter::ready() || filter::maybe_recorded(ptr as usize)) {
+        let s = tracker::state();
+        // PAUSED, UNINIT, ON, SAMPLED: one compare on the way through. In
+        // sampled mode, a block the filter says has no record (unsampled)
+        // goes straight back.
+        if s >= PAUSED && !(s == SAMPLED && filter::surely_unrecorded(ptr as usize)) {
             // SAFETY: the caller's contract, forwarded.
             unsafe { self.dealloc_tracked(ptr, layout) }
         } else {
@@ -389,25 +385,14 @@ unsafe impl<A: GlobalAlloc + 'static> GlobalAlloc for OwnerAlloc<A> {
 
     #[inline(always)]
     unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        if tracker::has_records() {
-            if filter::ready() && !filter::maybe_recorded(ptr as usize) {
-                // No record (unsampled, or allocated while off): the new
-                // block is a new allocation, counted as one by the mode.
-                let s = tracker::state();
-                if s == ON {
+        let s = tracker::state();
+        if s >= PAUSED {
+            if s == SAMPLED && filter::surely_unrecorded(ptr as usize) {
+                // An unsampled block: its growth counts towards the next
+                // sample, and the new block is recorded if it is one.
+                if new_size > layout.size() && sampling::take(new_size - layout.size()) {
                     // SAFETY: the caller's contract, forwarded.
-                    return no_tail(unsafe {
-                        self.realloc_unrecorded::<false>(ptr, layout, new_size)
-                    });
-                }
-                if s == SAMPLED
-                    && new_size > layout.size()
-                    && sampling::take(new_size - layout.size())
-                {
-                    // SAFETY: the caller's contract, forwarded.
-                    return no_tail(unsafe {
-                        self.realloc_unrecorded::<true>(ptr, layout, new_size)
-                    });
+                    return no_tail(unsafe { self.realloc_unrecorded(ptr, layout, new_size) });
                 }
                 // SAFETY: the caller's contract, forwarded.
                 return unsafe { self.inner.realloc(ptr, layout, new_size) };

@@ -198,15 +198,20 @@
 //!
 //! # Costs
 //!
-//! Measured with `cargo bench -p benches --bench alloc` on a noisy 2-core
-//! VM, against `System` ([`docs::performance`] has the tables, how they
+//! Measured on a noisy 2-core VM against `System`, with the commands and
+//! dates that [`docs::performance`] gives beside each table (with how they
 //! were taken, and where the cost goes):
 //!
-//! - Off: one relaxed load and a branch per call; nothing is mapped. Within
-//!   1% of `System` in instructions.
-//! - On: 1.24×–1.51× `System`'s instructions (1.35×–1.76× wall time) over
-//!   a `BTreeMap`, a JSON parse and random-size churn, on 1 and 8 threads;
-//!   dhat-rs is 12×–35× on the same work.
+//! - Off: one relaxed load and a compare per call; nothing is mapped.
+//!   0.3%–1.2% more instructions than `System` on a `BTreeMap`, a JSON
+//!   parse and random-size churn, 2%–3% on two real programs from
+//!   crates.io (jaq, syn) whose allocations are cheap and frequent.
+//! - On (exact): 1.27×–1.53× `System`'s instructions on the synthetic
+//!   work, one thread (1.24×–1.51× with 8 threads and 1.35×–1.76× wall
+//!   time in the older alloc bench run; dhat-rs 12×–35× there); 3.3×–3.5×
+//!   on jaq and syn, whose deep recursive stacks are mostly new chains.
+//! - Sampled (`sample_bytes`): 1.01×–1.03× on the synthetic work,
+//!   1.06×–1.08× on jaq and syn.
 //! - Memory: 13.7 bytes of side table per live allocation (4 bytes for a
 //!   small block), `16 + 8 × frames` bytes per unique stack in the depot,
 //!   both mapped straight from the OS and shown apart in [`stats`] and in

@@ -27,7 +27,8 @@ use core::sync::atomic::{AtomicBool, AtomicU16};
 pub(crate) const COUNTERS: usize = 1 << 18;
 
 static FILTER: [AtomicU16; COUNTERS] = [const { AtomicU16::new(0) }; COUNTERS];
-/// Changes of records count themselves (read under a shard lock).
+/// Changes of records count themselves (each shard keeps a copy, read
+/// under its lock).
 static ON: AtomicBool = AtomicBool::new(false);
 /// Frees may trust the filter (set after the rebuild that makes it whole).
 static READY: AtomicBool = AtomicBool::new(false);
@@ -35,14 +36,6 @@ static READY: AtomicBool = AtomicBool::new(false);
 #[inline(always)]
 fn counter(addr: u64) -> &'static AtomicU16 {
     &FILTER[((addr >> 4) as usize) & (COUNTERS - 1)]
-}
-
-/// Whether changes of records count themselves. Only read with the
-/// record's shard lock held.
-#[inline(always)]
-pub(super) fn on() -> bool {
-    // Relaxed: stored with every shard lock held, read under one of them.
-    ON.load(Relaxed)
 }
 
 /// Whether a free can ask [`maybe_recorded`] (sampled mode has been on
@@ -66,8 +59,21 @@ pub(crate) fn maybe_recorded(addr: usize) -> bool {
     counter(addr as u64).load(Relaxed) != 0
 }
 
+/// In sampled mode (the allocation path read the state `SAMPLED`, which
+/// is stored with Release after [`start_locked`] made the filter whole):
+/// whether `addr` surely has no record. A free or realloc costs this one
+/// load, no lock, no lookup.
+#[inline(always)]
+pub(crate) fn surely_unrecorded(addr: usize) -> bool {
+    // Acquire: pairs with the Release store of the state SAMPLED (read
+    // Relaxed by the caller), so the rebuild's counts are seen. On x86_64
+    // a compiler fence only.
+    core::sync::atomic::fence(Acquire);
+    !maybe_recorded(addr)
+}
+
 /// Counts a record of `addr` in (`delta` 1) or out (-1). Under the
-/// record's shard lock, when [`on`].
+/// record's shard lock, when the filter is on.
 #[cold]
 #[inline(never)]
 pub(super) fn change(addr: u64, delta: i32) {
@@ -85,8 +91,8 @@ pub(super) fn change(addr: u64, delta: i32) {
     });
 }
 
-/// Turns the filter on, counting in every record `for_each` yields. Only
-/// with every shard lock held.
+/// Turns the filter on: `for_each` marks every shard as filtering and
+/// counts in every record there is. Only with every shard lock held.
 pub(super) fn start_locked(for_each: impl FnOnce(&mut dyn FnMut(u64))) {
     // Relaxed: every shard lock is held; released after (Release).
     if ON.load(Relaxed) {
@@ -98,12 +104,12 @@ pub(super) fn start_locked(for_each: impl FnOnce(&mut dyn FnMut(u64))) {
     READY.store(true, Release);
 }
 
-/// Turns the filter off and empties it (stop). Only with every shard lock
-/// held, and the table empty.
-pub(super) fn clear_locked() {
+/// Turns the filter off and empties it (stop); whether it was on. Only
+/// with every shard lock held, and the table empty.
+pub(super) fn clear_locked() -> bool {
     // Relaxed: every shard lock is held.
     if !ON.load(Relaxed) {
-        return;
+        return false;
     }
     READY.store(false, Relaxed);
     ON.store(false, Relaxed);
@@ -113,4 +119,5 @@ pub(super) fn clear_locked() {
             c.store(0, Relaxed);
         }
     }
+    true
 }

@@ -35,7 +35,7 @@
 
 use core::ptr::null_mut;
 use core::sync::atomic::Ordering::Relaxed;
-use core::sync::atomic::{AtomicPtr, AtomicU32, AtomicU64};
+use core::sync::atomic::{AtomicBool, AtomicPtr, AtomicU32, AtomicU64};
 
 mod clients;
 pub(crate) mod filter;
@@ -74,6 +74,9 @@ struct Shard {
     rows: AtomicPtr<Row>,
     /// The thread client's rows, beside the core rows, or null.
     extra: AtomicPtr<Row>,
+    /// The sampled mode's [`filter`] is on: record changes count
+    /// themselves (a copy per shard, beside the lock).
+    filtering: AtomicBool,
     pending: PendingTotals,
 }
 
@@ -128,6 +131,7 @@ impl Table {
                     paged: AtomicU32::new(0),
                     rows: AtomicPtr::new(null_mut()),
                     extra: AtomicPtr::new(null_mut()),
+                    filtering: AtomicBool::new(false),
                     pending: PendingTotals::new(),
                 }
             }; SHARDS],
@@ -171,7 +175,7 @@ impl Table {
     /// sampled mode's [`filter`] while it is on). Only with its lock held.
     #[inline(always)]
     fn account(&self, shard: &Shard, addr: u64, handle: u32, count: i32, bytes: i64) {
-        if count != 0 && filter::on() {
+        if count != 0 && shard.filtering.load(Relaxed) {
             filter::change(addr, count);
         }
         shard.pending.add(&self.depot, handle, count, bytes);
@@ -292,7 +296,7 @@ impl Table {
         slot.store(0, Relaxed);
         shard.paged.store(shard.paged.load(Relaxed) - 1, Relaxed);
         p.add(-1, -signed(s.size));
-        if filter::on() {
+        if shard.filtering.load(Relaxed) {
             filter::change(addr, -1);
         }
         true
@@ -439,13 +443,22 @@ impl Table {
             s.len.store(0, Relaxed);
         }
         self.pages.clear_locked();
-        filter::clear_locked();
+        if filter::clear_locked() {
+            for s in &self.shards {
+                s.filtering.store(false, Relaxed);
+            }
+        }
     }
 
     /// Turns the sampled mode's [`filter`] on (if it is not), with every
     /// record there is counted in. Only with every lock held.
     pub(crate) fn start_filter_locked(&self) {
-        filter::start_locked(|count| self.for_each_locked(|r| count(r.addr as u64)));
+        filter::start_locked(|count| {
+            for s in &self.shards {
+                s.filtering.store(true, Relaxed);
+            }
+            self.for_each_locked(|r| count(r.addr as u64));
+        });
     }
 
     /// Populates the pages [`Table::clear_locked`] gave back (at the next

@@ -13,10 +13,10 @@ mod state;
 
 pub(crate) use snapshot::{live_totals, snapshot};
 pub(crate) use state::{
-    ON, SAMPLED, UNINIT, count_unrecorded, early_freed, has_records, is_enabled, state, unrecorded,
+    ON, PAUSED, SAMPLED, UNINIT, count_unrecorded, early_freed, is_enabled, state, unrecorded,
 };
 
-use state::{EARLY_AT_ENABLE, EARLY_FREED, OFF, PAUSED, STARTING, STATE};
+use state::{EARLY_AT_ENABLE, EARLY_FREED, OFF, STARTING, STATE};
 
 use crate::config::{Capture, Config, ConfigError, ConfigErrorKind};
 use crate::depot::DEPOT;

@@ -39,15 +39,10 @@ pub(crate) fn state() -> u8 {
     STATE.load(Ordering::Relaxed)
 }
 
-/// Whether frees must look for records (on, or paused after being on).
-#[inline(always)]
-pub(crate) fn has_records() -> bool {
-    // PAUSED, ON, SAMPLED (and UNINIT, see there): one compare.
-    const _: () = assert!(
-        OFF < PAUSED && STARTING < PAUSED && PAUSED < UNINIT && UNINIT < ON && ON < SAMPLED
-    );
-    state() >= PAUSED
-}
+// Frees look for records from PAUSED up (PAUSED, UNINIT, ON, SAMPLED):
+// one compare.
+const _: () =
+    assert!(OFF < PAUSED && STARTING < PAUSED && PAUSED < UNINIT && UNINIT < ON && ON < SAMPLED);
 
 pub(crate) fn is_enabled() -> bool {
     let s = state();
