@@ -11,10 +11,12 @@ root="$(cd "$img/../.." && pwd)"
 work="$root/target/kv-service"
 mkdir -p "$work/out" "$work/dh_view"
 cp "$root/Cargo.lock" "$img/kv-service/Cargo.lock"
-RUSTFLAGS="-C force-frame-pointers=yes" CARGO_TARGET_DIR="$work" \
+# Source paths as the repository names them, not this machine's checkout.
+RUSTFLAGS="-C force-frame-pointers=yes --remap-path-prefix=$img/kv-service=docs/img/kv-service" \
+    CARGO_TARGET_DIR="$work" \
     cargo build --release --offline --quiet --manifest-path "$img/kv-service/Cargo.toml"
 rm -f "$img/kv-service/Cargo.lock"
-(cd "$work/out" && "$work/release/kv-service" .)
+(cd "$work/out" && ../release/kv-service .)
 
 chrome=(chromium --headless --no-sandbox --disable-gpu --disable-quic --no-first-run
     --disable-background-networking --disable-component-update --disable-sync
