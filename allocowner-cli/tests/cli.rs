@@ -228,67 +228,9 @@ fn errors_name_what_was_wrong_with_status_1_and_usage_errors_2() {
     assert_eq!(out.status.code(), Some(2));
 }
 
-/// `go`, installed from Debian's packages when missing (once per test
-/// binary); panics saying why when it cannot be.
-fn go() -> &'static Path {
-    static GO: std::sync::OnceLock<Result<PathBuf, String>> = std::sync::OnceLock::new();
-    let found = GO.get_or_init(|| {
-        let has = |p: &str| Path::new(p).exists();
-        if !has("/usr/bin/go") {
-            let install = || {
-                Command::new("apt-get")
-                    .args([
-                        "install",
-                        "-y",
-                        "-o",
-                        "DPkg::Lock::Timeout=600",
-                        "golang-go",
-                    ])
-                    .env("DEBIAN_FRONTEND", "noninteractive")
-                    .status()
-            };
-            if !install().is_ok_and(|s| s.success()) {
-                let _ = Command::new("apt-get").arg("update").status();
-                let _ = install();
-            }
-        }
-        if has("/usr/bin/go") {
-            Ok(PathBuf::from("/usr/bin/go"))
-        } else {
-            Err(
-                "go is missing and `apt-get install golang-go` failed (root and Debian's \
-                 package lists are needed)"
-                    .to_owned(),
-            )
-        }
-    });
-    match found {
-        Ok(p) => p,
-        Err(e) => panic!("{e}"),
-    }
-}
-
-/// `go tool pprof ARGS FILE`'s stdout; panics with its stderr on failure.
-fn pprof(args: &[&str], file: &Path) -> String {
-    let home = dir().join("pprof-home");
-    std::fs::create_dir_all(&home).unwrap();
-    let out = Command::new(go())
-        .args(["tool", "pprof"])
-        .args(args)
-        .arg(file)
-        .env("HOME", &home)
-        .env("PPROF_TMPDIR", &home)
-        .env("GOTOOLCHAIN", "local")
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "go tool pprof {args:?} {}: {}",
-        file.display(),
-        text(&out.stderr)
-    );
-    text(&out.stdout)
-}
+#[path = "../../allocowner/tests/support/go_pprof.rs"]
+mod go_pprof;
+use go_pprof::pprof;
 
 /// Converted to pprof, symbolized here or left raw for pprof to
 /// symbolize, the dump opens in `go tool pprof` with the program's sites

@@ -6,7 +6,6 @@
 use std::hint::black_box;
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::sync::OnceLock;
 
 use allocowner::report::{Report, SortBy, Symbolizer, read_dump};
 
@@ -43,69 +42,9 @@ impl PprofMaker for PprofGamma {
     }
 }
 
-/// `go`, installed from Debian's packages when missing (once per test
-/// binary); panics saying why when it cannot be.
-fn go() -> &'static Path {
-    static GO: OnceLock<Result<PathBuf, String>> = OnceLock::new();
-    let found = GO.get_or_init(|| {
-        let has = |p: &str| Path::new(p).exists();
-        if !has("/usr/bin/go") {
-            let install = || {
-                Command::new("apt-get")
-                    .args([
-                        "install",
-                        "-y",
-                        "-o",
-                        "DPkg::Lock::Timeout=600",
-                        "golang-go",
-                    ])
-                    .env("DEBIAN_FRONTEND", "noninteractive")
-                    .status()
-            };
-            if !install().is_ok_and(|s| s.success()) {
-                let _ = Command::new("apt-get").arg("update").status();
-                let _ = install();
-            }
-        }
-        if has("/usr/bin/go") {
-            Ok(PathBuf::from("/usr/bin/go"))
-        } else {
-            Err(
-                "go is missing and `apt-get install golang-go` failed (root and Debian's \
-                 package lists are needed)"
-                    .to_owned(),
-            )
-        }
-    });
-    match found {
-        Ok(p) => p,
-        Err(e) => panic!("{e}"),
-    }
-}
-
-/// Runs `go tool pprof ARGS FILE` and returns its stdout; panics with its
-/// stderr when it fails.
-fn pprof(args: &[&str], file: &Path) -> String {
-    let home = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("pprof-home");
-    std::fs::create_dir_all(&home).unwrap();
-    let out = Command::new(go())
-        .args(["tool", "pprof"])
-        .args(args)
-        .arg(file)
-        .env("HOME", &home)
-        .env("PPROF_TMPDIR", &home)
-        .env("GOFLAGS", "-mod=mod")
-        .env("GOTOOLCHAIN", "local")
-        .output()
-        .unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        out.status.success(),
-        "go tool pprof {args:?} {}: {stderr}",
-        file.display()
-    );
-    String::from_utf8(out.stdout).unwrap()
-}
+#[path = "support/go_pprof.rs"]
+mod go_pprof;
+use go_pprof::pprof;
 
 /// The total of `-top`'s "Showing nodes accounting for X, 100% of X total".
 fn top_total(top: &str) -> u64 {
