@@ -109,6 +109,11 @@ impl<A: GlobalAlloc + 'static> OwnerAlloc<A> {
         Self::insert(&r);
     }
 
+    // The tracked paths take the allocator last: their other arguments
+    // then arrive in the registers the `GlobalAlloc` method got them in,
+    // so the shim in front of them moves no register on its way through
+    // (three instructions a free, two an allocation, off and sampled).
+    //
     // The tracked paths read the thread's re-entrancy guard once. From the
     // program (Outside) they set it to Locked for the capture and the side
     // table (nothing there allocates; a signal handler that allocates
@@ -119,10 +124,10 @@ impl<A: GlobalAlloc + 'static> OwnerAlloc<A> {
     /// [`sampling::crossed`] says so, against its stack's sampled twin.
     #[inline(never)]
     unsafe fn alloc_tracked<const SAMPLED_: bool>(
-        &self,
         layout: Layout,
         zeroed: bool,
         state: u8,
+        this: &Self,
     ) -> *mut u8 {
         // The first allocation (`state`, as `alloc` read it, is UNINIT):
         // read `ALLOCOWNER`, maybe turn tracking on.
@@ -130,7 +135,7 @@ impl<A: GlobalAlloc + 'static> OwnerAlloc<A> {
             !sampling::crossed(layout.size())
         } else {
             state == UNINIT && {
-                self.start();
+                this.start();
                 tracker::state() != ON
             }
         };
@@ -138,18 +143,18 @@ impl<A: GlobalAlloc + 'static> OwnerAlloc<A> {
             // SAFETY: forwarded with the caller's layout (GlobalAlloc contract).
             return unsafe {
                 if zeroed {
-                    self.inner.alloc_zeroed(layout)
+                    this.inner.alloc_zeroed(layout)
                 } else {
-                    self.inner.alloc(layout)
+                    this.inner.alloc(layout)
                 }
             };
         }
         // SAFETY: forwarded with the caller's layout (GlobalAlloc contract).
         let p = unsafe {
             if zeroed {
-                self.inner.alloc_zeroed(layout)
+                this.inner.alloc_zeroed(layout)
             } else {
-                self.inner.alloc(layout)
+                this.inner.alloc(layout)
             }
         };
         if p.is_null() {
@@ -183,7 +188,7 @@ impl<A: GlobalAlloc + 'static> OwnerAlloc<A> {
     }
 
     #[inline(never)]
-    unsafe fn dealloc_tracked(&self, ptr: *mut u8, layout: Layout) {
+    unsafe fn dealloc_tracked(ptr: *mut u8, layout: Layout, this: &Self) {
         // The record goes first: once the inner allocator has the block
         // back, another thread may get the same address and record it.
         let g = guard::state();
@@ -195,7 +200,7 @@ impl<A: GlobalAlloc + 'static> OwnerAlloc<A> {
             guard::set(g);
         }
         // SAFETY: forwarded unchanged (GlobalAlloc contract).
-        unsafe { self.inner.dealloc(ptr, layout) }
+        unsafe { this.inner.dealloc(ptr, layout) }
     }
 
     /// A free past [`crate::table::Table::discard_fast_path`]'s common
@@ -210,15 +215,20 @@ impl<A: GlobalAlloc + 'static> OwnerAlloc<A> {
     }
 
     #[inline(never)]
-    unsafe fn realloc_tracked(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+    unsafe fn realloc_tracked(
+        ptr: *mut u8,
+        layout: Layout,
+        new_size: usize,
+        this: &Self,
+    ) -> *mut u8 {
         let g = guard::state();
         if g == Locked {
             // SAFETY: forwarded unchanged (GlobalAlloc contract).
-            return unsafe { self.inner.realloc(ptr, layout, new_size) };
+            return unsafe { this.inner.realloc(ptr, layout, new_size) };
         }
         guard::set(Locked);
         // SAFETY: forwarded unchanged (GlobalAlloc contract).
-        let realloc = || unsafe { self.inner.realloc(ptr, layout, new_size) };
+        let realloc = || unsafe { this.inner.realloc(ptr, layout, new_size) };
         let (p, resized) = if layout.size().max(new_size) <= RESIZE_UNDER_LOCK {
             TABLE.resize(ptr as usize, layout.size(), new_size, realloc)
         } else {
@@ -280,14 +290,19 @@ impl<A: GlobalAlloc + 'static> OwnerAlloc<A> {
     /// growth crossed the thread's byte count: if [`sampling::crossed`]
     /// says so, the new block is recorded as a sampled allocation.
     #[inline(never)]
-    unsafe fn realloc_unrecorded(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+    unsafe fn realloc_unrecorded(
+        ptr: *mut u8,
+        layout: Layout,
+        new_size: usize,
+        this: &Self,
+    ) -> *mut u8 {
         let g = guard::state();
         if g == Locked || !sampling::crossed(new_size - layout.size()) {
             // SAFETY: forwarded unchanged (GlobalAlloc contract).
-            return unsafe { self.inner.realloc(ptr, layout, new_size) };
+            return unsafe { this.inner.realloc(ptr, layout, new_size) };
         }
         // SAFETY: forwarded unchanged (GlobalAlloc contract).
-        let p = unsafe { self.inner.realloc(ptr, layout, new_size) };
+        let p = unsafe { this.inner.realloc(ptr, layout, new_size) };
         if p.is_null() {
             return p;
         }
@@ -339,11 +354,11 @@ unsafe impl<A: GlobalAlloc + 'static> GlobalAlloc for OwnerAlloc<A> {
         if s >= UNINIT {
             if s != SAMPLED {
                 // SAFETY: the caller's contract, forwarded.
-                return no_tail(unsafe { self.alloc_tracked::<false>(layout, false, s) });
+                return no_tail(unsafe { Self::alloc_tracked::<false>(layout, false, s, self) });
             }
             if sampling::take(layout.size()) {
                 // SAFETY: the caller's contract, forwarded.
-                return no_tail(unsafe { self.alloc_tracked::<true>(layout, false, s) });
+                return no_tail(unsafe { Self::alloc_tracked::<true>(layout, false, s, self) });
             }
         }
         // SAFETY: the caller's contract, forwarded.
@@ -357,11 +372,11 @@ unsafe impl<A: GlobalAlloc + 'static> GlobalAlloc for OwnerAlloc<A> {
         if s >= UNINIT {
             if s != SAMPLED {
                 // SAFETY: the caller's contract, forwarded.
-                return no_tail(unsafe { self.alloc_tracked::<false>(layout, true, s) });
+                return no_tail(unsafe { Self::alloc_tracked::<false>(layout, true, s, self) });
             }
             if sampling::take(layout.size()) {
                 // SAFETY: the caller's contract, forwarded.
-                return no_tail(unsafe { self.alloc_tracked::<true>(layout, true, s) });
+                return no_tail(unsafe { Self::alloc_tracked::<true>(layout, true, s, self) });
             }
         }
         // SAFETY: the caller's contract, forwarded.
@@ -376,7 +391,7 @@ unsafe impl<A: GlobalAlloc + 'static> GlobalAlloc for OwnerAlloc<A> {
         // goes straight back.
         if s >= PAUSED && !(s == SAMPLED && filter::surely_unrecorded(ptr as usize)) {
             // SAFETY: the caller's contract, forwarded.
-            unsafe { self.dealloc_tracked(ptr, layout) }
+            unsafe { Self::dealloc_tracked(ptr, layout, self) }
         } else {
             // SAFETY: the caller's contract, forwarded.
             unsafe { self.inner.dealloc(ptr, layout) }
@@ -392,13 +407,15 @@ unsafe impl<A: GlobalAlloc + 'static> GlobalAlloc for OwnerAlloc<A> {
                 // sample, and the new block is recorded if it is one.
                 if new_size > layout.size() && sampling::take(new_size - layout.size()) {
                     // SAFETY: the caller's contract, forwarded.
-                    return no_tail(unsafe { self.realloc_unrecorded(ptr, layout, new_size) });
+                    return no_tail(unsafe {
+                        Self::realloc_unrecorded(ptr, layout, new_size, self)
+                    });
                 }
                 // SAFETY: the caller's contract, forwarded.
                 return unsafe { self.inner.realloc(ptr, layout, new_size) };
             }
             // SAFETY: the caller's contract, forwarded.
-            no_tail(unsafe { self.realloc_tracked(ptr, layout, new_size) })
+            no_tail(unsafe { Self::realloc_tracked(ptr, layout, new_size, self) })
         } else {
             // SAFETY: the caller's contract, forwarded.
             unsafe { self.inner.realloc(ptr, layout, new_size) }
