@@ -5,6 +5,7 @@
 #
 #   bash benches/real_programs.sh            # both programs
 #   PROGRAMS=jaq ROUNDS=7 bash benches/real_programs.sh
+#   THREADS=8 SIZE=500000 CG_SIZE=100000 bash benches/real_programs.sh
 #
 # Checks that every mode prints the same output digest, then prints:
 # - instructions (Callgrind) of one steady-state run: a run with a
@@ -13,6 +14,8 @@
 # - CPU time (user + sys) of whole runs on an input of SIZE bytes (default
 #   4 MB, a warm-up and one iteration), the median of ROUNDS (default 5)
 #   interleaved rounds (each round runs every mode once).
+# With THREADS=N the measured iteration runs on N threads at once, each
+# over the whole input (N times the work; the CPU time sums the threads).
 # Ratios are to System. Needs valgrind and GNU time (/usr/bin/time).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -21,6 +24,7 @@ ROUNDS=${ROUNDS:-5}
 SIZE=${SIZE:-4000000}
 CG_SIZE=${CG_SIZE:-1000000}
 MODES=${MODES:-"system off on sampled"}
+export THREADS=${THREADS:-1}
 
 cargo build --release -q -p benches --example real_program --example real_program_system
 OWNER=target/release/examples/real_program
@@ -52,7 +56,7 @@ cpu() { # MODE PROGRAM -> seconds of user+sys
 
 median() { sort -g | awk '{ a[NR] = $1 } END { print a[int((NR + 1) / 2)] }'; }
 
-echo "# real programs, $(date -u +%Y-%m-%d), $(nproc) cores"
+echo "# real programs, $(date -u +%Y-%m-%d), $(nproc) cores, $THREADS thread(s)"
 for p in $PROGRAMS; do
     ref=""
     for m in $MODES; do

@@ -315,11 +315,25 @@ pub fn main_of_example() {
     let program = std::env::var("PROGRAM").unwrap_or_else(|_| "jaq".to_owned());
     let size: usize = std::env::var("SIZE").map_or(4_000_000, |v| v.parse().expect("SIZE"));
     let iters: usize = std::env::var("ITERS").map_or(1, |v| v.parse().expect("ITERS"));
+    let threads: usize = std::env::var("THREADS").map_or(1, |v| v.parse().expect("THREADS"));
     let input = input(&program, size);
     let digest = run(&program, &input);
-    if std::env::var_os("ZERO").is_none() {
+    let measured = || {
         for _ in 0..iters {
             assert_eq!(run(&program, &input), digest, "same output every run");
+        }
+    };
+    if std::env::var_os("ZERO").is_none() {
+        if threads <= 1 {
+            measured();
+        } else {
+            // The measured iterations on `threads` threads at once, each
+            // over the same input (the warm-up above ran on this one).
+            std::thread::scope(|s| {
+                for _ in 0..threads {
+                    s.spawn(measured);
+                }
+            });
         }
     }
     println!("{program}: {digest}");

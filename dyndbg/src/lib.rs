@@ -196,19 +196,21 @@
 //!
 //! # Costs
 //!
-//! Measured on a 2-core VM, instructions under Callgrind
-//! ([`docs::performance`] has the tables and how they were taken):
+//! Measured on a 2-core VM, instructions under Callgrind, 2026-12-05
+//! ([`docs::performance`] has the tables, the commands and how they were
+//! taken):
 //!
 //! - Off, a callsite is a byte load, a test and a branch: 9 instructions
 //!   per call in a loop, as `log::debug!` below its max level.
-//! - On (`+pmfl`, formatted to a sink), 1,038 instructions, 5.4x fewer than
+//! - On (`+pmfl`, formatted to a sink), 1,046 instructions, 5.4x fewer than
 //!   tracing's fmt subscriber: the body comes from a cache of enabled
 //!   bodies, never from the pool.
 //! - Memory: the cold half of every callsite goes into a zstd pool at the
 //!   first query or listing (0.096 of the raw bytes for 20,988 callsites);
 //!   with the raw strings' pages given back, a listed program keeps 39%
-//!   less resident memory than without the pool. Queries over the pool
-//!   take about 1.6x as long (13 ms instead of 8 ms for 20,988 callsites).
+//!   less resident memory than without the pool. A query over the pool
+//!   costs 1.4x the instructions of one over the raw records (173 M
+//!   instead of 123 M for 20,988 callsites).
 //!
 //! [`stats`] tells what the bodies cost in your program:
 //!

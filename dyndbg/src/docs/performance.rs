@@ -9,19 +9,20 @@
 //!
 //! `cargo bench -p benches --bench callsite` runs the peers side by side in
 //! one process and, with valgrind installed, counts instructions under
-//! Callgrind. Per call:
+//! Callgrind. Per call (2026-12-05; the time ratio is of the same run,
+//! the machine busy with builds beside it):
 //!
-//! | case | instructions | ns |
+//! | case | instructions | time, ratio to the row above it |
 //! |---|---|---|
-//! | `log::debug!`, max level Info | 9 | 0.55 |
-//! | `pr_debug!`, off | 9 | 0.55 |
-//! | `tracing::debug!`, filtered out by an `EnvFilter` | 17 | 0.62 |
-//! | `tracing` fmt subscriber to `io::sink` | 5632 | 401 |
-//! | `pr_debug!` `+pmfl` to [`Discard`](crate::Discard) (formatted, dropped) | 1038 | 65 |
-//! | `format!` of the same line alone | 938 | 61 |
+//! | `log::debug!`, max level Info | 9 | 1.00x |
+//! | `pr_debug!`, off | 9 | 0.99x of `log` |
+//! | `tracing::debug!`, filtered out by an `EnvFilter` | 17 | 1.11x of `log` |
+//! | `tracing` fmt subscriber to `io::sink` | 5675 | 1.00x |
+//! | `pr_debug!` `+pmfl` to [`Discard`](crate::Discard) (formatted, dropped) | 1046 | 0.20x of tracing |
+//! | `format!` of the same line alone | 934 | 0.11x of tracing |
 //!
 //! Off, a callsite is a byte load, a test and a branch (the loop around it
-//! makes the 9). On, it is 5.4x fewer instructions (6.2x less time) than
+//! makes the 9). On, it is 5.4x fewer instructions (5x less time) than
 //! tracing's fmt path, prefix included: the body comes from the cache of
 //! enabled bodies by index, never from the pool.
 //!
@@ -71,19 +72,19 @@
 //!
 //! # Time: queries and listings over the pool
 //!
-//! `cargo bench -p benches --bench pool`, same program:
+//! `cargo bench -p benches --bench pool`, same program (2026-12-05;
+//! Callgrind instructions, and the time ratio of the same run):
 //!
 //! | operation | raw records | pool |
 //! |---|---|---|
-//! | `func *rotate* +p` over 20,988 callsites | 8.0 ms, 122 M instr | 13.0–13.2 ms (1.6×), 172 M instr |
-//! | full listing | 5.6–9.6 ms, 57 M instr | 10.4–15.8 ms (1.7–1.9×), 106 M instr |
-//! | first callsite with `DYNDBG` set (builds the store) | 16–19 ms | 41–42 ms |
-//! | first callsite without `DYNDBG` (nothing built) | 23–32 µs | 23–32 µs |
+//! | `func *rotate* +p` over 20,988 callsites | 122.8 M instr | 172.6 M instr (1.41x; 1.6-1.9x the time) |
+//! | full listing | 56.2 M instr | 105.8 M instr (1.88x; 1.4x the time) |
+//! | first callsite with `DYNDBG` set (builds the store), median of 5 | 15 ms | 35 ms |
+//! | first callsite without `DYNDBG` (nothing built), median of 5 | 16 µs | 16 µs |
 //!
-//! Reading every body from the pool (decompressing all 290 blocks) takes
-//! ~4.7 ms; the rest of a query is the matching itself. One body alone
-//! (one 16 KiB block) takes ~25 µs. Ranges are over two runs on a loaded
-//! 2-core VM; instruction counts are Callgrind's.
+//! Reading every body from the pool (decompressing all 289 blocks) takes
+//! ~4.8 ms; the rest of a query is the matching itself. One body alone
+//! (one 16 KiB block) takes ~37 µs (the same run's sweep, below).
 //!
 //! # How the pool's parameters were chosen
 //!
