@@ -58,7 +58,9 @@ impl Report<'_> {
     /// - `tl` (total lifetimes): the blocks' ages at the snapshot, measured
     ///   from the newest allocation of the snapshot (0 without the thread
     ///   client, which records the timestamps), `te` = `tg` = that moment
-    ///   in µs since tracking was enabled.
+    ///   in µs since tracking was first enabled (without the thread client:
+    ///   the moment the file is written; 0 for a saved dump without
+    ///   timestamps).
     ///
     /// In a sampled snapshot the figures are the scaled estimates of the
     /// whole heap. Frames are dhat-rs's `0xADDR: function (file:line:0)`,
@@ -129,15 +131,20 @@ impl Report<'_> {
     }
 
     /// The sum of the ages of the allocations of each handle at the newest
-    /// allocation of the snapshot, in µs, and that moment.
+    /// allocation of the snapshot, in µs, and that moment. Without
+    /// timestamps (no thread client), the moment is now, from when the
+    /// table was set up, for a snapshot of this process (dh_view divides
+    /// by it: 0 shows infinite rates), else 0.
     fn ages_us(&self) -> (HashMap<StackHandle, u64>, u64) {
         let snap = self.snapshot;
-        let end = snap
-            .allocations
-            .iter()
-            .filter_map(|a| a.timestamp_ns)
-            .max()
-            .unwrap_or(0);
+        let newest = snap.allocations.iter().filter_map(|a| a.timestamp_ns).max();
+        // Relaxed: set once, before any record this snapshot holds.
+        let epoch = crate::table::EPOCH_NS.load(core::sync::atomic::Ordering::Relaxed);
+        let end = match newest {
+            Some(ts) => ts,
+            None if self.live && epoch != 0 => crate::sys::now_ns().saturating_sub(epoch),
+            None => 0,
+        };
         let mut ages: HashMap<StackHandle, u64> = HashMap::new();
         for a in &snap.allocations {
             if let Some(ts) = a.timestamp_ns {
@@ -281,6 +288,50 @@ mod tests {
             json.contains(&format!("{{\"tb\":{},\"tbk\":{},", e.bytes, e.count)),
             "{json}"
         );
+    }
+
+    #[test]
+    fn without_timestamps_the_end_is_now_for_a_live_snapshot_only() {
+        use core::sync::atomic::Ordering::Relaxed;
+        let h = StackHandle::from_raw(1);
+        let snapshot = Snapshot {
+            mode: CaptureMode::FramePointers,
+            allocations: vec![crate::Allocation {
+                thread: None,
+                timestamp_ns: None,
+                ..alloc(0x10, 100, h)
+            }],
+            stacks: HashMap::from([(
+                h,
+                Stack {
+                    handle: h,
+                    frames: vec![],
+                    live_count: 1,
+                    live_bytes: 100,
+                },
+            )]),
+            early_bytes: 0,
+            own_mapped_bytes: 0,
+            sample_bytes: None,
+        };
+        // The table's epoch, as its setup stores it (at least 5 ms ago).
+        let now = crate::sys::now_ns();
+        let _ = crate::table::EPOCH_NS.compare_exchange(0, now - 5_000_000, Relaxed, Relaxed);
+        let mut report = Report::with_symbolizer(&snapshot, &mut Symbolizer::raw());
+        let json = report.dhat_json(None);
+        let te = |json: &str| -> u64 {
+            let at = json.find("\"te\":").expect("te") + 5;
+            json[at..]
+                .split([',', '\n'])
+                .next()
+                .unwrap()
+                .parse()
+                .unwrap()
+        };
+        assert!(te(&json) >= 5_000, "{json}");
+        // A saved dump's snapshot is not of this process: no moment known.
+        report.live = false;
+        assert_eq!(te(&report.dhat_json(None)), 0);
     }
 
     #[test]
