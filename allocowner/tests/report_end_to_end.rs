@@ -90,11 +90,13 @@ fn reports_find_known_functions_with_exact_bytes() {
         for blk in &alpha_blocks {
             let head = blk.lines().next().unwrap();
             assert!(
-                head.starts_with("Allocation of 1000 bytes (align 1), order 0, tid ")
+                head.starts_with("Allocation of 1000 bytes (align 1), order 0, pid ")
                     && head.contains(" ns, handle "),
                 "{head}"
             );
-            assert!(!head.contains("tid ?") && !head.contains("ts ?"), "{head}");
+            assert!(!head.contains("pid ?") && !head.contains("ts ?"), "{head}");
+            let tgid = format!(", tgid {} (", std::process::id());
+            assert!(head.contains(&tgid), "{head}");
             // libtest names the thread after the test; Linux keeps 15 bytes.
             assert!(head.contains(" (reports_find_kn), ts "), "{head}");
         }

@@ -234,7 +234,10 @@ fn dump_has_one_block_per_allocation_in_address_order() {
     assert!(addrs.is_sorted(), "{addrs:x?}");
     assert_eq!(
         blocks[1].lines().next().unwrap(),
-        "Allocation of 200 bytes (align 8), order 0, tid 7, ts 1001 ns, handle 1"
+        format!(
+            "Allocation of 200 bytes (align 8), order 0, pid 7, tgid {} (?), ts 1001 ns, handle 1",
+            std::process::id()
+        )
     );
     assert!(
         blocks[1].contains("\n report_formats::known_a ("),
@@ -592,7 +595,10 @@ fn garbage_addresses_and_empty_snapshots_give_valid_reports() {
     let dump = r.dump();
     assert!(
         dump.contains(
-            "Allocation of 5 bytes (align 1), order 0, tid ?, ts ?, handle 9\nPFN 0x0 address 0x10\n 0x1\n"
+            &format!(
+                "Allocation of 5 bytes (align 1), order 0, pid ?, tgid {} (?), ts ?, handle 9\nPFN 0x0 address 0x10\n 0x1\n",
+                std::process::id()
+            )
         ),
         "{dump}"
     );

@@ -193,13 +193,13 @@ impl Report<'_> {
                 }
             }
         }
-        let (pid, cmd) = if self.live {
-            (
-                std::process::id(),
-                std::env::args().collect::<Vec<_>>().join(" "),
-            )
+        // A saved dump's process is the one it names; its command line is
+        // not kept.
+        let pid = self.pid.unwrap_or(0);
+        let cmd = if self.live {
+            std::env::args().collect::<Vec<_>>().join(" ")
         } else {
-            (0, String::new())
+            String::new()
         };
         let mut out = String::new();
         out.push_str("{\"dhatFileVersion\":2,\"mode\":\"rust-heap\",\"verb\":\"Allocated\",");

@@ -50,10 +50,15 @@ impl Report<'_> {
 
     /// Writes one block per live allocation, in address order, as
     /// `/sys/kernel/debug/page_owner` prints one per page: a header line
-    /// (size, alignment, order, thread id with the thread's name while it
-    /// lives, timestamp, owner handle), a `PFN` line with the address, the
-    /// symbolized owner stack one frame per line, and a blank line. `tid ?`
-    /// and `ts ?` mean the thread client was off. After the last block, a
+    /// (size, alignment, order, page_owner's `pid` (here the allocating
+    /// thread's id), `tgid` (the process id) and `(comm)` (the thread's
+    /// name while it lives), timestamp, owner handle), a `PFN` line with
+    /// the address, the symbolized owner stack one frame per line, and a
+    /// blank line. `pid ?` and `ts ?` mean the thread client was off,
+    /// `(?)` that the thread's name is unknown (it exited, or no thread
+    /// client), `tgid ?` a dump written again from a saved one that did not
+    /// name its process. After the
+    /// last block, a
     /// footer (no blank line in it) gives the capture mode, the totals,
     /// allocowner's own memory and, if some frame lacked debug info, the
     /// module map.
@@ -74,16 +79,20 @@ impl Report<'_> {
     ///   tool's `pages` are thus the pages the blocks would take if each
     ///   had pages of its own: an upper bound of what they touch; the exact
     ///   bytes are in the header (`of N bytes`);
+    /// - `pid N,`, `tgid N (comm),` and `ts N ns` are where its patterns
+    ///   look for them, so that `--pid`, `--tgid`, `--name`, `-p`, `-P`,
+    ///   `-n`, `-a` and `--cull=pid,tgid,name` work (an unknown `?` reads
+    ///   as -1);
     /// - the footer is not a block: it does not end with a blank line, so
     ///   the tool drops it at the end of the file.
     ///
     /// ```text
-    /// Allocation of 32 bytes (align 8), order 0, tid 4242 (myapp), ts 1200 ns, handle 1
+    /// Allocation of 32 bytes (align 8), order 0, pid 4242, tgid 4240 (myapp), ts 1200 ns, handle 1
     /// PFN 0x55d0c0a1b address 0x55d0c0a1b2c0
     ///  myapp::load (src/load.rs:42)
     ///  myapp::main (src/main.rs:7)
     ///
-    /// Allocation of 64 bytes (align 16), order 0, tid 4242 (myapp), ts 1500 ns, handle dummy
+    /// Allocation of 64 bytes (align 16), order 0, pid 4242, tgid 4240 (myapp), ts 1500 ns, handle dummy
     /// PFN 0x55d0c0a1c address 0x55d0c0a1c000
     ///
     /// # allocowner dump: live allocations, one block each
@@ -109,6 +118,8 @@ impl Report<'_> {
             // Each stack is rendered once, however many allocations it owns.
             let mut rendered: HashMap<StackHandle, String> = HashMap::new();
             let mut names: HashMap<u64, Option<String>> = HashMap::new();
+            // A saved dump's process is the one it names, if any.
+            let tgid = self.pid;
             for &i in &order {
                 let a = &snap.allocations[i];
                 write!(
@@ -118,13 +129,20 @@ impl Report<'_> {
                     a.align,
                     page_order(a.size)
                 )?;
-                match a.thread {
-                    Some(t) => match names.entry(t).or_insert_with(|| thread_name(t)) {
-                        Some(name) => write!(out, "tid {t} ({name}), ")?,
-                        None => write!(out, "tid {t}, ")?,
-                    },
-                    None => write!(out, "tid ?, ")?,
+                // page_owner's `pid` (the task: here the thread), `tgid`
+                // (the process) and `(comm)` (the thread's name).
+                let mut name = None;
+                if let Some(t) = a.thread {
+                    write!(out, "pid {t}, ")?;
+                    name = names.entry(t).or_insert_with(|| thread_name(t)).as_deref();
+                } else {
+                    write!(out, "pid ?, ")?;
                 }
+                match tgid {
+                    Some(p) => write!(out, "tgid {p} ")?,
+                    None => write!(out, "tgid ? ")?,
+                }
+                write!(out, "({}), ", name.unwrap_or("?"))?;
                 match a.timestamp_ns {
                     Some(ts) => write!(out, "ts {ts} ns, ")?,
                     None => write!(out, "ts ?, ")?,

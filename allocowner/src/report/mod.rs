@@ -215,6 +215,9 @@ pub struct Report<'a> {
     render: Render,
     /// The snapshot is of this process: its module map is the process's.
     live: bool,
+    /// The id of the process the snapshot is of, if known: this one's when
+    /// live, a saved dump's `tgid`.
+    pid: Option<u32>,
 }
 
 /// How frames are written: needs the module map when some frame has no
@@ -355,6 +358,7 @@ impl<'a> Report<'a> {
                 stacks,
                 render,
                 live: true,
+                pid: Some(std::process::id()),
             }
         })
     }

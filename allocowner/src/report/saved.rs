@@ -32,6 +32,9 @@ pub struct SavedDump {
     /// The modules of the raw frames (from the footer's module map and the
     /// `(file+0xOFFSET)` of each raw frame), if any.
     pub modules: Option<ModuleMap>,
+    /// The id of the process the dump is of (its blocks' `tgid`), if it
+    /// says.
+    pub pid: Option<u32>,
 }
 
 /// Why a dump could not be read: the line (1-based) and what was wrong.
@@ -83,9 +86,11 @@ fn parse_handle(s: &str) -> Option<StackHandle> {
     })
 }
 
-/// `Allocation of S bytes (align A), order N, tid T[ (name)]|tid ?, ts X ns|ts ?, handle H`
-/// The allocation of a header line (its address, on the next line, 0).
-fn parse_header(line: &str) -> Option<Allocation> {
+/// `Allocation of S bytes (align A), order N, pid T|pid ?, tgid P|tgid ? (name), ts X ns|ts ?, handle H`,
+/// or, from before page_owner's `pid`/`tgid` were printed, `tid T[ (name)]|tid ?`
+/// in place of the `pid` and `tgid`. The allocation of a header line (its
+/// address, on the next line, 0) and the process id (`tgid`) if given.
+fn parse_header(line: &str) -> Option<(Allocation, Option<u32>)> {
     let rest = line.strip_prefix("Allocation of ")?;
     let (size, rest) = rest.split_once(" bytes (align ")?;
     let (align, rest) = rest.split_once("), ")?;
@@ -93,8 +98,19 @@ fn parse_header(line: &str) -> Option<Allocation> {
         Some(r) => r.split_once(", ")?.1,
         None => rest, // dumps from before the order was printed
     };
-    let rest = rest.strip_prefix("tid ")?;
-    let (tid, rest) = rest.split_once([' ', ','])?;
+    // page_owner's `pid` is the thread, its `tgid` the process.
+    let (thread, process, rest) = if let Some(r) = rest.strip_prefix("pid ") {
+        let (thread, r) = r.split_once(", tgid ")?;
+        let (process, r) = r.split_once(' ')?;
+        let process = match process {
+            "?" => None,
+            p => Some(p.parse().ok()?),
+        };
+        (thread, process, r)
+    } else {
+        let (thread, r) = rest.strip_prefix("tid ")?.split_once([' ', ','])?;
+        (thread, None, r)
+    };
     // The thread name (up to 15 bytes, any characters) runs to "), ts ".
     let rest = rest.trim_start_matches(' ');
     let rest = if rest.starts_with('(') {
@@ -108,18 +124,19 @@ fn parse_header(line: &str) -> Option<Allocation> {
         "?" => None,
         t => Some(t.strip_suffix(" ns")?.parse().ok()?),
     };
-    let tid = match tid {
+    let thread = match thread {
         "?" => None,
         t => Some(t.parse().ok()?),
     };
-    Some(Allocation {
+    let alloc = Allocation {
         addr: 0,
         size: size.parse().ok()?,
         align: align.parse().ok()?,
         stack: parse_handle(rest)?,
-        thread: tid,
+        thread,
         timestamp_ns: ts,
-    })
+    };
+    Some((alloc, process))
 }
 
 /// One printed frame (see [`Report::frame_line`]) and, for a raw frame,
@@ -293,7 +310,7 @@ fn read_frame(
 /// ```
 /// use allocowner::report::{Report, SortBy, read_dump};
 ///
-/// let text = "Allocation of 32 bytes (align 8), order 0, tid 7 (app), ts 10 ns, handle 1\n\
+/// let text = "Allocation of 32 bytes (align 8), order 0, pid 7, tgid 5 (app), ts 10 ns, handle 1\n\
 ///             PFN 0x1 address 0x1000\n myapp::load (src/load.rs:42)\n\n\
 ///             ## allocowner dump: live allocations, one block each\n\
 ///             ## capture: frame pointers (every allocation)\n";
@@ -309,6 +326,8 @@ pub fn read_dump(text: &str) -> Result<SavedDump, DumpError> {
         let mut footer = Footer::default();
         let mut lines = text.lines().enumerate().map(|(i, l)| (i + 1, l)).peekable();
         let mut blocks = 0usize;
+        // The first block that names its process (all of a dump's do).
+        let mut pid = None;
         let mut total_bytes = 0usize;
         while let Some((n, line)) = lines.next() {
             if line.is_empty() {
@@ -318,7 +337,7 @@ pub fn read_dump(text: &str) -> Result<SavedDump, DumpError> {
                 parse_footer_line(&mut footer, line, n)?;
                 continue;
             }
-            let mut alloc = parse_header(line).ok_or_else(|| {
+            let (mut alloc, tgid) = parse_header(line).ok_or_else(|| {
                 err(
                     n,
                     format!(
@@ -326,6 +345,7 @@ pub fn read_dump(text: &str) -> Result<SavedDump, DumpError> {
                     ),
                 )
             })?;
+            pid = pid.or(tgid);
             let (n2, pfn) = lines
                 .next()
                 .ok_or_else(|| err(n + 1, "the block ends before its address"))?;
@@ -385,6 +405,7 @@ pub fn read_dump(text: &str) -> Result<SavedDump, DumpError> {
             },
             frames,
             modules: saved_modules(&footer.modules, &raw_modules),
+            pid,
         })
     })
 }
@@ -500,6 +521,7 @@ impl<'a> Report<'a> {
                 modules: saved.modules.clone().map(Ok),
             },
             live: false,
+            pid: saved.pid,
         })
     }
 }
@@ -584,6 +606,8 @@ mod tests {
         assert_eq!(saved.snapshot.mode, snapshot.mode);
         assert_eq!(saved.snapshot.early_bytes, 4096);
         assert_eq!(saved.snapshot.own_mapped_bytes, 1 << 20);
+        // The blocks' tgid: the process the dump was written by.
+        assert_eq!(saved.pid, Some(std::process::id()));
         let back = Report::from_saved(&saved);
         assert_eq!(back.dump(), dump);
         for sort in [SortBy::Bytes, SortBy::Count] {

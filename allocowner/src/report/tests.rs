@@ -108,6 +108,7 @@ fn injected<'a>(snapshot: &'a Snapshot, frames: &[(StackHandle, Vec<Frame>)]) ->
         stacks,
         render,
         live: false,
+        pid: None,
     }
 }
 
