@@ -52,7 +52,8 @@ enum Command {
         /// The output format.
         #[arg(short = 't', long, value_enum, default_value_t = Format::Grouped)]
         to: Format,
-        /// Where to write (default: standard output).
+        /// Where to write (default: standard output); written whole or
+        /// not at all.
         #[arg(short, long)]
         output: Option<PathBuf>,
         /// The grouped report's order.
@@ -71,7 +72,8 @@ enum Command {
         before: PathBuf,
         /// The later dump.
         after: PathBuf,
-        /// Where to write (default: standard output).
+        /// Where to write (default: standard output); written whole or
+        /// not at all.
         #[arg(short, long)]
         output: Option<PathBuf>,
         #[command(flatten)]
@@ -213,24 +215,57 @@ fn symbolize(saved: &mut SavedDump, args: &SymbolArgs) {
     bar.finish();
 }
 
-/// Opens `path` for writing as the workspace writes reports: no
-/// following of a symlink (nothing truncated through one), close-on-exec,
-/// mode 0600 when created.
-fn create(path: &Path) -> Result<std::fs::File, Error> {
-    std::fs::OpenOptions::new()
+/// `cannot write report PATH: WHY`, as the workspace's other writers say it.
+fn write_error(path: &Path, e: &io::Error) -> Error {
+    Error(format!(
+        "cannot write report {}: {}",
+        path.display(),
+        io_message(e)
+    ))
+}
+
+/// Writes `path` whole or not at all: into a new file beside it (created
+/// with `O_EXCL`, `O_NOFOLLOW`, `O_CLOEXEC`, mode 0600), renamed over it
+/// once complete, so that a failed write (a full disk, a size limit)
+/// leaves what was there untouched and no partial file. A symlink at
+/// `path` is refused (`ELOOP`, as `O_NOFOLLOW` refuses it): never written
+/// through, never replaced.
+fn write_file(path: &Path, f: impl FnOnce(&mut dyn Write) -> io::Result<()>) -> Result<(), Error> {
+    if path
+        .symlink_metadata()
+        .is_ok_and(|m| m.file_type().is_symlink())
+    {
+        return Err(write_error(
+            path,
+            &io::Error::from_raw_os_error(libc::ELOOP),
+        ));
+    }
+    let Some(name) = path.file_name() else {
+        return Err(write_error(
+            path,
+            &io::Error::from_raw_os_error(libc::EISDIR),
+        ));
+    };
+    let mut tmp_name = std::ffi::OsString::from(".");
+    tmp_name.push(name);
+    tmp_name.push(format!(".{}.tmp", std::process::id()));
+    let tmp = path.with_file_name(tmp_name);
+    let file = std::fs::OpenOptions::new()
         .write(true)
-        .create(true)
-        .truncate(true)
+        .create_new(true)
         .mode(0o600)
         .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
-        .open(path)
-        .map_err(|e| {
-            Error(format!(
-                "cannot write report {}: {}",
-                path.display(),
-                io_message(&e)
-            ))
-        })
+        .open(&tmp)
+        .map_err(|e| write_error(path, &e))?;
+    let mut w = io::BufWriter::new(file);
+    let written = f(&mut w)
+        .and_then(|()| w.flush())
+        .and_then(|()| std::fs::rename(&tmp, path));
+    if let Err(e) = written {
+        let _ = std::fs::remove_file(&tmp);
+        return Err(write_error(path, &e));
+    }
+    Ok(())
 }
 
 /// Writes with `f` to `output` (standard output when `None`).
@@ -238,19 +273,16 @@ fn write_out(
     output: Option<&Path>,
     f: impl FnOnce(&mut dyn Write) -> io::Result<()>,
 ) -> Result<(), Error> {
-    // As the workspace's other writers say it: `cannot write report PATH: ..`.
-    let name = output.map_or_else(
-        || "to standard output".to_owned(),
-        |p| p.display().to_string(),
-    );
-    let result = if let Some(path) = output {
-        let mut w = io::BufWriter::new(create(path)?);
-        f(&mut w).and_then(|()| w.flush())
-    } else {
-        let mut w = io::BufWriter::new(io::stdout().lock());
-        f(&mut w).and_then(|()| w.flush())
-    };
-    result.map_err(|e| Error(format!("cannot write report {name}: {}", io_message(&e))))
+    if let Some(path) = output {
+        return write_file(path, f);
+    }
+    let mut w = io::BufWriter::new(io::stdout().lock());
+    f(&mut w).and_then(|()| w.flush()).map_err(|e| {
+        Error(format!(
+            "cannot write report to standard output: {}",
+            io_message(&e)
+        ))
+    })
 }
 
 fn convert(

@@ -228,6 +228,48 @@ fn errors_name_what_was_wrong_with_status_1_and_usage_errors_2() {
     assert_eq!(out.status.code(), Some(2));
 }
 
+/// A write that fails half-way (a file-size limit: `EFBIG`, as a full
+/// disk gives `ENOSPC`) leaves the file that was there untouched and no
+/// partial or temporary file beside it.
+#[test]
+fn a_failed_write_leaves_the_old_file_whole() {
+    let (_, after) = dumps();
+    let out_dir = dir().join("failed-write");
+    let _ = std::fs::remove_dir_all(&out_dir);
+    std::fs::create_dir_all(&out_dir).unwrap();
+    let svg = out_dir.join("heap.svg");
+    std::fs::write(&svg, "the old profile").unwrap();
+    // SIGXFSZ ignored, so that the write past the limit fails with EFBIG
+    // instead of killing the process; the limit is 1 KiB (bash) or 512
+    // bytes (dash), far below the SVG.
+    let script = format!(
+        "trap '' XFSZ; ulimit -f 1; exec '{}' convert --to svg -o '{}' '{}'",
+        env!("CARGO_BIN_EXE_allocowner"),
+        svg.display(),
+        after.display()
+    );
+    let out = Command::new("sh").args(["-c", &script]).output().unwrap();
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    assert_eq!(
+        text(&out.stderr),
+        format!(
+            "allocowner: cannot write report {}: File too large\n",
+            svg.display()
+        )
+    );
+    assert_eq!(std::fs::read_to_string(&svg).unwrap(), "the old profile");
+    let left: Vec<_> = std::fs::read_dir(&out_dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert_eq!(left, ["heap.svg"], "only the old file is left");
+
+    // Without the limit the same command replaces it whole.
+    let out = run(&["convert", "--to", "svg", "-o", s(&svg), s(&after)]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(std::fs::read_to_string(&svg).unwrap().starts_with("<?xml"));
+}
+
 #[path = "../../allocowner/tests/support/go_pprof.rs"]
 mod go_pprof;
 use go_pprof::pprof;
