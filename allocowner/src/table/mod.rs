@@ -47,7 +47,7 @@ mod rows;
 pub(crate) use clients::EPOCH_NS;
 pub(crate) use record::{Record, Resized};
 
-use pages::Pages;
+use pages::{Pages, Placed};
 use pending::PendingTotals;
 use record::{ADDR_MASK, signed};
 use rows::{Row, mapping_len};
@@ -199,27 +199,30 @@ impl Table {
         {
             let addr = r.addr as u64;
             let shard = &self.shards[shard_of(addr)];
-            let g = shard.lock.lock_guarded();
-            if let Ok(old) = self.pages.insert(addr, v) {
-                match old {
-                    None => shard.paged.store(shard.paged.load(Relaxed) + 1, Relaxed),
-                    Some(old) => {
-                        let o = pages::decode(old);
-                        self.account(shard, addr, o.h24, -1, -signed(o.size));
+            let _g = shard.lock.lock_guarded();
+            match self.pages.insert(addr, v) {
+                Ok(Placed::Slot(old)) => {
+                    match old {
+                        None => shard.paged.store(shard.paged.load(Relaxed) + 1, Relaxed),
+                        Some(old) => {
+                            let o = pages::decode(old);
+                            self.account(shard, addr, o.h24, -1, -signed(o.size));
+                        }
                     }
+                    self.account(
+                        shard,
+                        addr,
+                        record::pack_handle(r.handle) as u32,
+                        1,
+                        signed(r.size),
+                    );
+                    return true;
                 }
-                self.account(
-                    shard,
-                    addr,
-                    record::pack_handle(r.handle) as u32,
-                    1,
-                    signed(r.size),
-                );
-                return true;
+                // Counted in its page, kept in the rows (the page has no
+                // leaf, or the granule is another address's).
+                Ok(Placed::Rows) => return self.insert_small_rows(shard, r),
+                Err(()) => return false,
             }
-            // The granule is another address's: to the rows (the block is
-            // ours, so nobody records this address meanwhile).
-            drop(g);
         }
         // A copy made here, on the way out of line: the caller's record
         // then never needs a place in memory on the slot path.
@@ -285,15 +288,19 @@ impl Table {
         let Some(_g) = shard.lock.try_lock_guarded() else {
             return false;
         };
-        let Some(slot) = self.pages.find(addr) else {
+        let Some(f) = self.pages.find(addr) else {
             return false;
         };
-        let v = slot.load(Relaxed);
-        let s = pages::decode(v);
+        // The page is not due to give its leaf back after this one.
+        if pages::count_of(f.e) <= pages::DEMOTE + 1 {
+            return false;
+        }
+        let s = pages::decode(f.v);
         let Some(p) = shard.pending.find(s.h24) else {
             return false;
         };
-        slot.store(0, Relaxed);
+        f.slot.store(0, Relaxed);
+        f.cell.store(f.e - 1, Relaxed);
         shard.paged.store(shard.paged.load(Relaxed) - 1, Relaxed);
         p.add(-1, -signed(s.size));
         if shard.filtering.load(Relaxed) {
@@ -310,9 +317,28 @@ impl Table {
         if !Self::may_be_paged(addr, size) {
             return None;
         }
-        let v = self.pages.remove(addr)?;
+        let (v, demote) = self.pages.remove(addr)?;
         self.account_removed_slot(shard, addr, v);
+        if demote {
+            self.demote(shard, addr);
+        }
         Some(v)
+    }
+
+    /// Moves the slot records of `addr`'s page to the rows and gives its
+    /// leaf back (its count fell to [`pages::DEMOTE`]), if the rows can
+    /// take them (else it keeps its leaf for now). The shard lock is held.
+    #[cold]
+    #[inline(never)]
+    fn demote(&self, shard: &Shard, addr: u64) {
+        let moved = self.pages.demote(
+            addr,
+            |n| self.rows_room(shard, n),
+            |a, v| self.move_to_rows(shard, a, &Record::from_slot(a, v)),
+        );
+        shard
+            .paged
+            .store(shard.paged.load(Relaxed) - moved as u32, Relaxed);
     }
 
     /// Takes page-slot record `v`, just emptied, off the shard's count and
@@ -359,26 +385,30 @@ impl Table {
         let shard = &self.shards[shard_of(addr)];
         let guard = shard.lock.lock_guarded();
         if Self::may_be_paged(addr, size)
-            && let Some(slot) = self.pages.find(addr)
+            && let Some(f) = self.pages.find(addr)
         {
             // The slot stays put while the lock is held.
             let p = realloc();
             if p.is_null() {
                 return (p, Resized::Kept);
             }
-            let v = slot.load(Relaxed);
+            let v = f.v;
             if p as u64 == addr
                 && let Some(grown) = pages::with_size(v, new_size)
             {
-                slot.store(grown, Relaxed);
+                f.slot.store(grown, Relaxed);
                 let old = pages::decode(v);
                 self.account(shard, addr, old.h24, 0, signed(new_size) - signed(old.size));
                 return (p, Resized::Kept);
             }
             // Moved, or too big for a slot now: the caller puts the record
             // back at `p` (the block is the caller's until it returns).
-            slot.store(0, Relaxed);
+            f.slot.store(0, Relaxed);
+            let demote = pages::uncount(f.cell);
             self.account_removed_slot(shard, addr, v);
+            if demote {
+                self.demote(shard, addr);
+            }
             return (p, Resized::Moved(Record::from_slot(addr, v)));
         }
         self.resize_rows_in::<T>(shard, guard, addr, new_size, realloc)
@@ -462,8 +492,9 @@ impl Table {
     }
 
     /// Populates the pages [`Table::clear_locked`] gave back (at the next
-    /// enable; see [`sys::populate`]): every shard's rows, under its lock,
-    /// and the page index's leaves. The thread's guard is `Locked`.
+    /// enable; see [`sys::populate`]): every shard's rows, under its lock.
+    /// (The page index's leaves are populated as they are handed out
+    /// again.) The thread's guard is `Locked`.
     pub(crate) fn refill(&self) {
         for s in &self.shards {
             let _g = s.lock.lock_guarded();
@@ -476,7 +507,6 @@ impl Table {
                 }
             }
         }
-        self.pages.refill();
     }
 
     /// Number of live records. Exact only with every lock held.
@@ -495,8 +525,11 @@ impl Table {
             .for_each_locked(|addr, v| f(Record::from_slot(addr, v)));
     }
 
-    /// Bytes of the table: the rows' mappings and the page index's leaves
-    /// and nodes.
+    /// Bytes of memory the table holds: the rows' mappings (whole, spare
+    /// rows included; every page of them is populated) and every byte the
+    /// page index's arenas populated (leaves and directory nodes, handed
+    /// out or not yet; free leaves included). The statics (the shards, the
+    /// top of the directory) are not counted.
     pub(crate) fn bytes(&self) -> u64 {
         // Relaxed: a statistic.
         self.bytes.load(Relaxed) + self.pages.bytes()

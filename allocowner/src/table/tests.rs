@@ -186,7 +186,14 @@ fn shards_agree_with_a_model() {
     for step in 0..200_000u64 {
         let r = rand();
         let (off, max) = SPOTS[(r >> 3) as usize % SPOTS.len()];
-        let (addr, max, align) = match r % 3 {
+        let (addr, max, align) = match r % 4 {
+            // Pages filled with small blocks: each gets a leaf and gives it
+            // back, again and again.
+            3 => (
+                0x5555_1000_0000 + (r >> 16) % 16 * 4096 + (r >> 24) % 128 * 32,
+                32,
+                8,
+            ),
             // A few dense pages.
             0 => (0x5555_0000_0000 + (r >> 16) % 64 * 8192 + off, max, 16),
             // Pages scattered over 8 GiB.
@@ -196,13 +203,22 @@ fn shards_agree_with_a_model() {
                 16,
             ),
             // 32-byte blocks aligned to 64, all in the rows.
-            _ => (0x6666_0000_0000 + (r >> 16) % 4096 * 32, 32, 64),
+            2 => (0x6666_0000_0000 + (r >> 16) % 4096 * 32, 32, 64),
+            _ => unreachable!(),
         };
         let addr = addr as usize;
-        if r & 6 == 0 {
+        // The dense pages empty in every other phase (below DEMOTE), and
+        // fill in the last.
+        let free = if r % 4 == 3 && (step / 20_000) % 2 == 0 {
+            r & 62 != 62
+        } else {
+            r & 6 == 0
+        };
+        if free {
             let size = model.get(&addr).map_or(8, |r: &Record| r.size);
+            let fast = r & 1 == 1 && t.discard_fast_path(addr, size);
             assert_eq!(
-                t.discard(addr, size),
+                fast || t.discard(addr, size),
                 model.remove(&addr).is_some(),
                 "step {step}"
             );
@@ -233,10 +249,17 @@ fn shards_agree_with_a_model() {
     let in_slots: u32 = t.shards.iter().map(|s| s.paged.load(Relaxed)).sum();
     let in_rows: u32 = t.shards.iter().map(|s| s.len.load(Relaxed)).sum();
     assert!(
-        in_slots > 5000 && in_rows > 5000,
+        in_slots > 500 && in_rows > 5000,
         "{in_slots} in slots, {in_rows} in rows"
     );
     assert_eq!(t.len(), model.len());
+    // The 16 dense pages took leaves five times over: given back and
+    // reused.
+    assert!(
+        (1..=16).contains(&t.pages.leaves_made()),
+        "{}",
+        t.pages.leaves_made()
+    );
     let mut seen = 0;
     t.for_each_locked(|r| {
         assert_eq!(model.get(&r.addr), Some(&r));
@@ -266,16 +289,44 @@ fn discard_fast_path_takes_only_its_common_case() {
         tid: 0,
         ts: 0,
     };
-    let (small, big) = (rec(0x5000_0000_1000, 40), rec(0x5000_0000_2000, 4000));
-    assert!(t.insert(&small) && t.insert(&big));
+    // A page's first records go to the rows; from the PROMOTE-th on, to
+    // slots.
+    let page = 0x5000_0000_1000;
+    let dense: Vec<Record> = (0..pages::PROMOTE + pages::DEMOTE + 1)
+        .map(|i| rec(page + i * 32, 40))
+        .collect();
+    let big = rec(0x5000_0000_2000, 4000);
+    assert!(dense.iter().all(|r| t.insert(r)) && t.insert(&big));
+    let (small, first) = (dense[pages::PROMOTE], dense[0]);
     assert!(!t.discard_fast_path(big.addr, big.size), "in the rows");
+    assert!(!t.discard_fast_path(first.addr, first.size), "in the rows");
     assert!(!t.discard_fast_path(0x5000_0000_3000, 40), "no record");
-    assert_eq!(t.len(), 2);
+    assert_eq!(t.len(), dense.len() + 1);
     assert!(t.discard_fast_path(small.addr, small.size));
     assert!(!t.discard_fast_path(small.addr, small.size), "already gone");
     assert!(!t.discard(small.addr, small.size), "already gone");
     assert!(t.discard(big.addr, big.size));
     assert_eq!(t.remove(big.addr, big.size), None);
+    // Down to DEMOTE + 1 records, the next free is the slow path's: it
+    // demotes the page.
+    for r in &dense[..pages::PROMOTE - 1] {
+        assert!(t.discard(r.addr, r.size));
+    }
+    let mut left: Vec<Record> = dense[pages::PROMOTE - 1..]
+        .iter()
+        .filter(|r| **r != small)
+        .copied()
+        .collect();
+    assert_eq!(left.len(), pages::DEMOTE + 1);
+    let last = left.pop().unwrap();
+    assert!(t.pages.find(last.addr as u64).is_some());
+    assert!(!t.discard_fast_path(last.addr, last.size), "demotes");
+    assert!(t.discard(last.addr, last.size));
+    let in_slots: u32 = t.shards.iter().map(|s| s.paged.load(Relaxed)).sum();
+    assert_eq!((in_slots, t.len()), (0, left.len()), "the rest in the rows");
+    for r in left {
+        assert!(t.discard(r.addr, r.size));
+    }
     t.lock_all();
     t.publish_locked();
     t.unlock_all();
