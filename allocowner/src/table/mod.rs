@@ -47,7 +47,7 @@ mod rows;
 pub(crate) use clients::EPOCH_NS;
 pub(crate) use record::{Record, Resized};
 
-use pages::{Pages, Placed};
+use pages::Pages;
 use pending::PendingTotals;
 use record::{ADDR_MASK, signed};
 use rows::{Row, mapping_len};
@@ -199,30 +199,36 @@ impl Table {
         {
             let addr = r.addr as u64;
             let shard = &self.shards[shard_of(addr)];
-            let _g = shard.lock.lock_guarded();
-            match self.pages.insert(addr, v) {
-                Ok(Placed::Slot(old)) => {
-                    match old {
-                        None => shard.paged.store(shard.paged.load(Relaxed) + 1, Relaxed),
-                        Some(old) => {
-                            let o = pages::decode(old);
-                            self.account(shard, addr, o.h24, -1, -signed(o.size));
-                        }
+            let g = shard.lock.lock_guarded();
+            let placed = self.pages.insert(
+                addr,
+                v,
+                |n| self.rows_room(shard, n),
+                |a, v| {
+                    shard.paged.store(shard.paged.load(Relaxed) - 1, Relaxed);
+                    self.move_to_rows(shard, &Record::from_slot(a, v));
+                },
+            );
+            if let Ok(old) = placed {
+                match old {
+                    None => shard.paged.store(shard.paged.load(Relaxed) + 1, Relaxed),
+                    Some(old) => {
+                        let o = pages::decode(old);
+                        self.account(shard, addr, o.h24, -1, -signed(o.size));
                     }
-                    self.account(
-                        shard,
-                        addr,
-                        record::pack_handle(r.handle) as u32,
-                        1,
-                        signed(r.size),
-                    );
-                    return true;
                 }
-                // Counted in its page, kept in the rows (the page has no
-                // leaf, or the granule is another address's).
-                Ok(Placed::Rows) => return self.insert_small_rows(shard, r),
-                Err(()) => return false,
+                self.account(
+                    shard,
+                    addr,
+                    record::pack_handle(r.handle) as u32,
+                    1,
+                    signed(r.size),
+                );
+                return true;
             }
+            // The granule is another address's: to the rows (the block is
+            // ours, so nobody records this address meanwhile).
+            drop(g);
         }
         // A copy made here, on the way out of line: the caller's record
         // then never needs a place in memory on the slot path.
@@ -288,7 +294,7 @@ impl Table {
         let Some(_g) = shard.lock.try_lock_guarded() else {
             return false;
         };
-        let Some(f) = self.pages.find(addr) else {
+        let Some(f) = self.pages.find_in_leaf(addr) else {
             return false;
         };
         // The page is not due to give its leaf back after this one.
@@ -317,28 +323,9 @@ impl Table {
         if !Self::may_be_paged(addr, size) {
             return None;
         }
-        let (v, demote) = self.pages.remove(addr)?;
+        let v = self.pages.remove(addr)?;
         self.account_removed_slot(shard, addr, v);
-        if demote {
-            self.demote(shard, addr);
-        }
         Some(v)
-    }
-
-    /// Moves the slot records of `addr`'s page to the rows and gives its
-    /// leaf back (its count fell to [`pages::DEMOTE`]), if the rows can
-    /// take them (else it keeps its leaf for now). The shard lock is held.
-    #[cold]
-    #[inline(never)]
-    fn demote(&self, shard: &Shard, addr: u64) {
-        let moved = self.pages.demote(
-            addr,
-            |n| self.rows_room(shard, n),
-            |a, v| self.move_to_rows(shard, a, &Record::from_slot(a, v)),
-        );
-        shard
-            .paged
-            .store(shard.paged.load(Relaxed) - moved as u32, Relaxed);
     }
 
     /// Takes page-slot record `v`, just emptied, off the shard's count and
@@ -403,11 +390,8 @@ impl Table {
             }
             // Moved, or too big for a slot now: the caller puts the record
             // back at `p` (the block is the caller's until it returns).
-            f.slot.store(0, Relaxed);
-            let demote = pages::uncount(f.cell);
-            self.account_removed_slot(shard, addr, v);
-            if demote {
-                self.demote(shard, addr);
+            if self.pages.remove(addr).is_some() {
+                self.account_removed_slot(shard, addr, v);
             }
             return (p, Resized::Moved(Record::from_slot(addr, v)));
         }

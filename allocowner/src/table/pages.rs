@@ -64,38 +64,91 @@ const L3_SHIFT: u32 = PAGE_SHIFT;
 const L2_SHIFT: u32 = L3_SHIFT + L3_BITS;
 const L1_SHIFT: u32 = L2_SHIFT + L2_BITS;
 
-/// A page gets a leaf when it holds this many small records.
-pub(super) const PROMOTE: usize = 24;
-/// A page with a leaf gives it back when its count falls to this.
+/// A page whose count falls to this gives its leaf back for a mini.
 pub(super) const DEMOTE: usize = 8;
-const _: () = assert!(DEMOTE + 1 < PROMOTE);
+/// A new page starts with a leaf at once when the page below it has a
+/// leaf with this many records (the heap fills densely there).
+const DENSE: usize = 48;
 
-/// One page's slots.
+/// One page's slots (a leaf).
 type Leaf = [AtomicU32; SLOTS];
-/// The entries of the pages of 2 MiB of address space (see [`Entry`]).
+/// One record of a mini: its slot index and its slot value.
+type MiniEntry = [AtomicU32; 2];
+/// The entries of the pages of 2 MiB of address space (see `COUNT_BITS`).
 type L3 = [AtomicUsize; 1 << L3_BITS];
 
-/// A page's level-3 directory entry: the address of its leaf (or 0) above
-/// [`COUNT_BITS`], and below, the number of its small records (those with
-/// a slot value, [`encode`]), in its slots and in the rows. Only touched
-/// with the page's shard lock held.
-const COUNT_BITS: u32 = 16;
+/// A page's level-3 directory entry: the address of its storage (or 0)
+/// from [`ADDR_SHIFT`] up, its kind (none, a mini of 4 to 32 entries, a
+/// leaf) in three bits from [`KIND_SHIFT`], and in the low bits the
+/// number of records it holds. Only touched with the page's shard lock
+/// held.
+const COUNT_BITS: u32 = 9;
 const COUNT_MASK: usize = (1 << COUNT_BITS) - 1;
-
-/// The leaf an entry names, if any.
-#[inline(always)]
-fn leaf_of<'a>(e: usize) -> Option<&'a Leaf> {
-    let p = e >> COUNT_BITS;
-    // SAFETY: a non-zero leaf address in an entry is a leaf of the leaf
-    // arena (exposed by `Pages::new_leaf`), whose memory is never unmapped.
-    (p != 0).then(|| unsafe { &*with_exposed_provenance_mut::<Leaf>(p) })
-}
+const KIND_SHIFT: u32 = COUNT_BITS;
+const KIND_MASK: usize = 7 << KIND_SHIFT;
+const ADDR_SHIFT: u32 = 16;
+/// The kind of a leaf; kinds 1 to [`MINI_KINDS`] are minis of
+/// `2 << kind` entries.
+const LEAF: usize = 5;
+const MINI_KINDS: usize = 4;
+const LEAF_BITS: usize = LEAF << KIND_SHIFT;
+/// The biggest mini's entries.
+const MINI_MAX: usize = 2 << MINI_KINDS;
+const _: () = assert!(DEMOTE * 2 <= MINI_MAX && MINI_MAX < DENSE && DENSE <= SLOTS);
 
 /// The records an entry counts.
 #[inline(always)]
 pub(super) fn count_of(e: usize) -> usize {
     e & COUNT_MASK
 }
+
+#[inline(always)]
+fn kind_of(e: usize) -> usize {
+    (e & KIND_MASK) >> KIND_SHIFT
+}
+
+/// Bytes of storage of `kind`.
+const fn block_len(kind: usize) -> usize {
+    if kind == LEAF {
+        size_of::<Leaf>()
+    } else {
+        (2 << kind) * size_of::<MiniEntry>()
+    }
+}
+
+/// The smallest mini with room for twice `n` records.
+fn mini_kind_for(n: usize) -> usize {
+    let mut k = 1;
+    while k < MINI_KINDS && (2 << k) < 2 * n {
+        k += 1;
+    }
+    k
+}
+
+/// The leaf an entry names, if it names one.
+#[inline(always)]
+fn leaf_of<'a>(e: usize) -> Option<&'a Leaf> {
+    // SAFETY: an entry of kind LEAF holds the address of a leaf of the
+    // arena (exposed by `Pages::take_block`), never unmapped.
+    (e & KIND_MASK == LEAF_BITS)
+        .then(|| unsafe { &*with_exposed_provenance_mut::<Leaf>(e >> ADDR_SHIFT) })
+}
+
+/// The mini an entry names (of a mini kind), all its entries.
+#[inline(always)]
+fn mini_of<'a>(e: usize) -> &'a [MiniEntry] {
+    let cap = 2 << kind_of(e);
+    // SAFETY: an entry of a mini kind holds the address of a block of
+    // `cap` entries from the arena (exposed by `Pages::take_block`), never
+    // unmapped, only touched under the page's shard lock.
+    unsafe {
+        core::slice::from_raw_parts(
+            with_exposed_provenance_mut::<MiniEntry>(e >> ADDR_SHIFT),
+            cap,
+        )
+    }
+}
+
 /// The leaf directories of 16 GiB of address space.
 type L2 = [AtomicPtr<L3>; 1 << L2_BITS];
 
@@ -304,33 +357,25 @@ impl Arena {
 
 pub(super) struct Pages {
     l1: [AtomicPtr<L2>; 1 << L1_BITS],
-    /// Taken to make a leaf or a directory node, and for the free list.
+    /// Taken to make a directory node or storage, and for the free lists.
     grow: SpinLock,
     nodes: Arena,
-    leaves: Arena,
-    /// Leaves given back by [`DEMOTE`], each holding the next one's
-    /// address in its first eight bytes (the rest zero). Under `grow`.
-    free: AtomicUsize,
+    /// Leaves and minis.
+    blocks: Arena,
+    /// Storage given back, by kind, each block holding the next one's
+    /// address in its first eight bytes (a leaf's other bytes are zero).
+    /// Under `grow`.
+    free: [AtomicUsize; LEAF + 1],
 }
 
-/// A record found in its slot ([`Pages::find`]).
+/// A record found in its page ([`Pages::find`]).
 pub(super) struct Found<'a> {
     /// Its page's entry, and the entry's value.
     pub(super) cell: &'a AtomicUsize,
     pub(super) e: usize,
-    /// Its slot, and the slot's value.
+    /// Where its slot value is, and the value.
     pub(super) slot: &'a AtomicU32,
     pub(super) v: u32,
-}
-
-/// Where [`Pages::insert`] put a record.
-#[derive(Debug, PartialEq, Eq)]
-pub(super) enum Placed {
-    /// In its slot, replacing the record of the same address (`Some`).
-    Slot(Option<u32>),
-    /// Nowhere: it is counted in its page, and goes to the rows (the page
-    /// has no leaf, or its granule is another address's).
-    Rows,
 }
 
 impl Pages {
@@ -339,15 +384,15 @@ impl Pages {
             l1: [const { AtomicPtr::new(null_mut()) }; 1 << L1_BITS],
             grow: SpinLock::new(),
             nodes: Arena::new(),
-            leaves: Arena::new(),
-            free: AtomicUsize::new(0),
+            blocks: Arena::new(),
+            free: [const { AtomicUsize::new(0) }; LEAF + 1],
         }
     }
 
     /// The directory entry of `addr`'s page, if its nodes exist (`addr` is
     /// [`indexed`]). Only with the page's shard lock held.
     #[inline(always)]
-    pub(super) fn entry(&self, addr: u64) -> Option<&AtomicUsize> {
+    fn entry(&self, addr: u64) -> Option<&AtomicUsize> {
         let (i1, i2, i3) = indices(addr);
         // Acquire: pairs with the Release that published each node.
         let l2 = self.l1[i1].load(Acquire);
@@ -402,81 +447,198 @@ impl Pages {
         p
     }
 
-    /// An empty leaf, from the free list or the arena, as an entry's
-    /// upper bits; `None` if the OS refused memory.
+    /// Storage of `kind`, zeroed, from its free list or the arena, as an
+    /// entry's address bits and kind (count 0); `None` if the OS refused
+    /// memory.
     #[cold]
     #[inline(never)]
-    fn new_leaf(&self) -> Option<usize> {
+    fn take_block(&self, kind: usize) -> Option<usize> {
         let _g = self.grow.lock_guarded();
-        // Relaxed: the list is only touched under `grow`.
-        let head = self.free.load(Relaxed);
-        if let Some(leaf) = leaf_of(head << COUNT_BITS) {
-            let next = u64::from(leaf[0].load(Relaxed)) | u64::from(leaf[1].load(Relaxed)) << 32;
-            leaf[0].store(0, Relaxed);
-            leaf[1].store(0, Relaxed);
-            self.free.store(next as usize, Relaxed);
-            return Some(head << COUNT_BITS);
-        }
-        let p = self.leaves.take(size_of::<Leaf>());
-        // The leaf's address goes in an integer entry: exposed, so that
-        // `leaf_of` may turn it back into a pointer.
-        (!p.is_null()).then(|| p.expose_provenance() << COUNT_BITS)
-    }
-
-    /// Puts empty `leaf` (an entry's upper bits) on the free list.
-    #[cold]
-    fn free_leaf(&self, leaf: &Leaf) {
-        let _g = self.grow.lock_guarded();
-        let next = self.free.load(Relaxed) as u64;
-        leaf[0].store(next as u32, Relaxed);
-        leaf[1].store((next >> 32) as u32, Relaxed);
-        self.free.store(core::ptr::from_ref(leaf).addr(), Relaxed);
-    }
-
-    /// Counts small record `v` of `addr` in its page and puts it in its
-    /// slot, if the page has a leaf (made when the record is the page's
-    /// [`PROMOTE`]th). `Err(())` if the OS refused memory for the
-    /// directory: the record is not counted, and cannot be kept. Only
-    /// with the page's shard lock held.
-    #[inline(always)]
-    pub(super) fn insert(&self, addr: u64, v: u32) -> Result<Placed, ()> {
-        let cell = self.entry_or_make(addr).ok_or(())?;
-        let mut e = cell.load(Relaxed);
-        let leaf = match leaf_of(e) {
-            Some(leaf) => leaf,
-            None => {
-                if count_of(e) + 1 < PROMOTE {
-                    cell.store(e + 1, Relaxed);
-                    return Ok(Placed::Rows);
-                }
-                e |= self.new_leaf().unwrap_or(0);
-                match leaf_of(e) {
-                    Some(leaf) => leaf,
-                    None => {
-                        cell.store(e + 1, Relaxed);
-                        return Ok(Placed::Rows);
-                    }
-                }
+        // Relaxed: the lists are only touched under `grow`.
+        let head = self.free[kind].load(Relaxed);
+        let a = if head != 0 {
+            // SAFETY: a block of the arena given back by `give_block`,
+            // whose first eight bytes link the list; exposed when made.
+            let link = unsafe { &*with_exposed_provenance_mut::<AtomicU64>(head) };
+            self.free[kind].store(link.load(Relaxed) as usize, Relaxed);
+            link.store(0, Relaxed);
+            head
+        } else {
+            let p = self.blocks.take(block_len(kind));
+            if p.is_null() {
+                return None;
             }
+            // The address goes in an integer entry: exposed, so that
+            // `leaf_of` and `mini_of` may turn it back into a pointer.
+            p.expose_provenance()
+        };
+        Some(a << ADDR_SHIFT | kind << KIND_SHIFT)
+    }
+
+    /// Puts the storage entry `e` names (all zero) on its free list.
+    #[cold]
+    fn give_block(&self, e: usize) {
+        let (a, kind) = (e >> ADDR_SHIFT, kind_of(e));
+        let _g = self.grow.lock_guarded();
+        // SAFETY: a block of the arena (see `take_block`), now unused.
+        let link = unsafe { &*with_exposed_provenance_mut::<AtomicU64>(a) };
+        link.store(self.free[kind].load(Relaxed) as u64, Relaxed);
+        self.free[kind].store(a, Relaxed);
+    }
+
+    /// Puts small record `v` of `addr` in its page: in its leaf's slot, or
+    /// in its mini (made, grown, or turned into a leaf as needed).
+    /// `Ok(Some(old))` if it replaced the record of the same address;
+    /// `Err(())` if it goes to the rows instead (its granule is another
+    /// address's, or no memory). Records that turning a full mini into a
+    /// leaf leaves without a slot go to `to_rows`, if `room` says the rows
+    /// can take that many (else the mini stays full). Only with the page's
+    /// shard lock held.
+    #[inline(always)]
+    pub(super) fn insert(
+        &self,
+        addr: u64,
+        v: u32,
+        room: impl FnOnce(usize) -> bool,
+        to_rows: impl FnMut(u64, u32),
+    ) -> Result<Option<u32>, ()> {
+        let cell = self.entry_or_make(addr).ok_or(())?;
+        let e = cell.load(Relaxed);
+        let Some(leaf) = leaf_of(e) else {
+            return self.insert_mini(cell, e, addr, v, room, to_rows);
         };
         let slot = &leaf[slot_index(addr)];
         let old = slot.load(Relaxed);
         if old != 0 && !holds(old, addr) {
-            cell.store(e + 1, Relaxed);
-            return Ok(Placed::Rows);
+            return Err(());
         }
         slot.store(v, Relaxed);
         if old == 0 {
-            e += 1;
+            cell.store(e + 1, Relaxed);
         }
-        cell.store(e, Relaxed);
-        Ok(Placed::Slot((old != 0).then_some(old)))
+        Ok((old != 0).then_some(old))
     }
 
-    /// The slot holding `addr`'s record, if there is one. Only with the
-    /// page's shard lock held, for as long as the references are used.
+    /// [`Pages::insert`] into a page without a leaf.
+    #[inline(never)]
+    fn insert_mini(
+        &self,
+        cell: &AtomicUsize,
+        e: usize,
+        addr: u64,
+        v: u32,
+        room: impl FnOnce(usize) -> bool,
+        to_rows: impl FnMut(u64, u32),
+    ) -> Result<Option<u32>, ()> {
+        let si = slot_index(addr) as u32;
+        if kind_of(e) == 0 {
+            if self.dense_below(addr) {
+                let e = self.take_block(LEAF).ok_or(())?;
+                leaf_of(e).ok_or(())?[si as usize].store(v, Relaxed);
+                cell.store(e + 1, Relaxed);
+            } else {
+                let e = self.take_block(1).ok_or(())?;
+                put(&mini_of(e)[0], si, v);
+                cell.store(e + 1, Relaxed);
+            }
+            return Ok(None);
+        }
+        let mini = mini_of(e);
+        let n = count_of(e);
+        for m in &mini[..n] {
+            let old = m[1].load(Relaxed);
+            if m[0].load(Relaxed) == si && holds(old, addr) {
+                m[1].store(v, Relaxed);
+                return Ok(Some(old));
+            }
+        }
+        if n < mini.len() {
+            put(&mini[n], si, v);
+            cell.store(e + 1, Relaxed);
+            return Ok(None);
+        }
+        if kind_of(e) < MINI_KINDS {
+            let bigger = self.take_block(kind_of(e) + 1).ok_or(())?;
+            let to = mini_of(bigger);
+            for (t, m) in to.iter().zip(mini) {
+                put(t, m[0].load(Relaxed), m[1].load(Relaxed));
+                put(m, 0, 0);
+            }
+            put(&to[n], si, v);
+            self.give_block(e);
+            cell.store(bigger + n + 1, Relaxed);
+            return Ok(None);
+        }
+        self.mini_to_leaf(cell, e, addr, room, to_rows)?;
+        let e = cell.load(Relaxed);
+        let slot = &leaf_of(e).ok_or(())?[si as usize];
+        if slot.load(Relaxed) != 0 {
+            return Err(());
+        }
+        slot.store(v, Relaxed);
+        cell.store(e + 1, Relaxed);
+        Ok(None)
+    }
+
+    /// Whether the page below `addr`'s (in the same level-3 node) has a
+    /// leaf holding [`DENSE`] records or more.
+    fn dense_below(&self, addr: u64) -> bool {
+        (addr >> PAGE_SHIFT) & ((1 << L3_BITS) - 1) != 0
+            && self.entry(addr - (1 << PAGE_SHIFT)).is_some_and(|c| {
+                let e = c.load(Relaxed);
+                e & KIND_MASK == LEAF_BITS && count_of(e) >= DENSE
+            })
+    }
+
+    /// Turns the full mini of entry `e` into a leaf; records whose slot is
+    /// taken (the other half of a granule) go to `to_rows`, if `room` says
+    /// the rows can take them. `Err(())` if nothing changed.
+    #[cold]
+    #[inline(never)]
+    fn mini_to_leaf(
+        &self,
+        cell: &AtomicUsize,
+        e: usize,
+        addr: u64,
+        room: impl FnOnce(usize) -> bool,
+        mut to_rows: impl FnMut(u64, u32),
+    ) -> Result<(), ()> {
+        let mini = mini_of(e);
+        let mut taken = [false; SLOTS];
+        let mut clashes = 0;
+        for m in mini {
+            let s = m[0].load(Relaxed) as usize;
+            clashes += usize::from(taken[s]);
+            taken[s] = true;
+        }
+        if clashes > 0 && !room(clashes) {
+            return Err(());
+        }
+        let new = self.take_block(LEAF).ok_or(())?;
+        let leaf = leaf_of(new).ok_or(())?;
+        let page = addr & !((1 << PAGE_SHIFT) - 1);
+        let mut n = 0;
+        for m in mini {
+            let (s, v) = (m[0].load(Relaxed), m[1].load(Relaxed));
+            put(m, 0, 0);
+            let slot = &leaf[s as usize];
+            if slot.load(Relaxed) == 0 {
+                slot.store(v, Relaxed);
+                n += 1;
+            } else {
+                to_rows(slot_addr(page, s as usize, v), v);
+            }
+        }
+        self.give_block(e);
+        cell.store(new + n, Relaxed);
+        Ok(())
+    }
+
+    /// The record of `addr` in its page's leaf, if it is there (the free
+    /// path's fast path). Only with the page's shard lock held, for as
+    /// long as the references are used.
     #[inline(always)]
-    pub(super) fn find(&self, addr: u64) -> Option<Found<'_>> {
+    pub(super) fn find_in_leaf(&self, addr: u64) -> Option<Found<'_>> {
         let cell = self.entry(addr)?;
         let e = cell.load(Relaxed);
         let slot = &leaf_of(e)?[slot_index(addr)];
@@ -484,71 +646,130 @@ impl Pages {
         holds(v, addr).then_some(Found { cell, e, slot, v })
     }
 
-    /// Removes `addr`'s record from its slot, returning the slot value,
-    /// and whether its page is now due to give its leaf back
-    /// ([`Pages::demote`]). Only with the page's shard lock held.
+    /// The record of `addr` in its page (leaf or mini), if it is there.
+    /// Only with the page's shard lock held, for as long as the
+    /// references are used.
     #[inline(always)]
-    pub(super) fn remove(&self, addr: u64) -> Option<(u32, bool)> {
-        let f = self.find(addr)?;
-        f.slot.store(0, Relaxed);
-        Some((f.v, uncount(f.cell)))
-    }
-
-    /// Takes a small record of `addr` that was in the rows off its page's
-    /// count; whether the page is now due to give its leaf back. Only with
-    /// the page's shard lock held.
-    pub(super) fn uncount(&self, addr: u64) -> bool {
-        self.entry(addr).is_some_and(uncount)
-    }
-
-    /// Empties the leaf of `addr`'s page, if it has one, calling `to_rows`
-    /// with each record's address and slot value (the records stay
-    /// counted in the page), and puts it on the free list. `room(n)` is
-    /// asked first whether the rows can take `n` records; if not, nothing
-    /// changes. Returns the number of records moved. Only with the page's
-    /// shard lock held.
-    #[cold]
-    pub(super) fn demote(
-        &self,
-        addr: u64,
-        room: impl FnOnce(usize) -> bool,
-        mut to_rows: impl FnMut(u64, u32),
-    ) -> usize {
-        let Some(cell) = self.entry(addr) else {
-            return 0;
-        };
+    pub(super) fn find(&self, addr: u64) -> Option<Found<'_>> {
+        let cell = self.entry(addr)?;
         let e = cell.load(Relaxed);
-        let Some(leaf) = leaf_of(e) else {
-            return 0;
-        };
-        let n = leaf.iter().filter(|s| s.load(Relaxed) != 0).count();
-        if !room(n) {
-            return 0;
-        }
-        let page = addr & !((1 << PAGE_SHIFT) - 1);
-        for (s, slot) in leaf.iter().enumerate() {
+        if let Some(leaf) = leaf_of(e) {
+            let slot = &leaf[slot_index(addr)];
             let v = slot.load(Relaxed);
-            if v != 0 {
-                slot.store(0, Relaxed);
-                to_rows(slot_addr(page, s, v), v);
+            return holds(v, addr).then_some(Found { cell, e, slot, v });
+        }
+        if kind_of(e) == 0 {
+            return None;
+        }
+        let si = slot_index(addr) as u32;
+        mini_of(e)[..count_of(e)].iter().find_map(|m| {
+            let v = m[1].load(Relaxed);
+            (m[0].load(Relaxed) == si && holds(v, addr)).then_some(Found {
+                cell,
+                e,
+                slot: &m[1],
+                v,
+            })
+        })
+    }
+
+    /// Removes `addr`'s record from its page, returning its slot value.
+    /// A leaf left with [`DEMOTE`] records becomes a mini, a mini a quarter
+    /// full a smaller one, an empty mini goes (each if memory allows).
+    /// Only with the page's shard lock held.
+    #[inline(always)]
+    pub(super) fn remove(&self, addr: u64) -> Option<u32> {
+        let f = self.find(addr)?;
+        let n = count_of(f.e) - 1;
+        if f.e & KIND_MASK == LEAF_BITS {
+            f.slot.store(0, Relaxed);
+            f.cell.store(f.e - 1, Relaxed);
+            if n <= DEMOTE {
+                self.leaf_to_mini(f.cell, f.e - 1);
+            }
+        } else {
+            self.remove_from_mini(f.cell, f.e, f.slot);
+        }
+        Some(f.v)
+    }
+
+    #[inline(never)]
+    fn remove_from_mini(&self, cell: &AtomicUsize, e: usize, slot: &AtomicU32) {
+        let mini = mini_of(e);
+        let n = count_of(e) - 1;
+        // Swap-remove: the last record takes the hole.
+        let last = &mini[n];
+        if !core::ptr::eq(&last[1], slot) {
+            let i = mini.iter().position(|m| core::ptr::eq(&m[1], slot));
+            if let Some(i) = i {
+                put(&mini[i], last[0].load(Relaxed), last[1].load(Relaxed));
             }
         }
-        // Re-read: `to_rows` may have taken a stale duplicate off the count.
-        cell.store(count_of(cell.load(Relaxed)), Relaxed);
-        self.free_leaf(leaf);
-        n
+        put(last, 0, 0);
+        if n == 0 {
+            self.give_block(e);
+            cell.store(0, Relaxed);
+            return;
+        }
+        let kind = kind_of(e);
+        if kind > 1
+            && n * 4 <= mini.len()
+            && let Some(smaller) = self.take_block(kind - 1)
+        {
+            for (t, m) in mini_of(smaller).iter().zip(&mini[..n]) {
+                put(t, m[0].load(Relaxed), m[1].load(Relaxed));
+                put(m, 0, 0);
+            }
+            self.give_block(e);
+            cell.store(smaller + n, Relaxed);
+            return;
+        }
+        cell.store(e - 1, Relaxed);
+    }
+
+    /// Moves the records of the leaf of entry `e` (at most [`DEMOTE`]) to
+    /// a mini and gives the leaf back; if there is no memory for the mini,
+    /// the leaf stays.
+    #[cold]
+    #[inline(never)]
+    fn leaf_to_mini(&self, cell: &AtomicUsize, e: usize) {
+        let Some(leaf) = leaf_of(e) else {
+            return;
+        };
+        let n = count_of(e);
+        let Some(new) = self.take_block(mini_kind_for(n)) else {
+            return;
+        };
+        let mini = mini_of(new);
+        let mut j = 0;
+        for (s, slot) in leaf.iter().enumerate() {
+            let v = slot.load(Relaxed);
+            if v != 0 && j < mini.len() {
+                slot.store(0, Relaxed);
+                put(&mini[j], s as u32, v);
+                j += 1;
+            }
+        }
+        self.give_block(e);
+        cell.store(new + j, Relaxed);
     }
 
     /// Calls `f` with every record's address and slot value. Only with
     /// every shard lock held.
     pub(super) fn for_each_locked(&self, mut f: impl FnMut(u64, u32)) {
         self.for_each_entry_locked(|page, cell| {
-            if let Some(leaf) = leaf_of(cell.load(Relaxed)) {
+            let e = cell.load(Relaxed);
+            if let Some(leaf) = leaf_of(e) {
                 for (s, slot) in leaf.iter().enumerate() {
                     let v = slot.load(Relaxed);
                     if v != 0 {
                         f(slot_addr(page, s, v), v);
                     }
+                }
+            } else if kind_of(e) != 0 {
+                for m in &mini_of(e)[..count_of(e)] {
+                    let v = m[1].load(Relaxed);
+                    f(slot_addr(page, m[0].load(Relaxed) as usize, v), v);
                 }
             }
         });
@@ -579,14 +800,16 @@ impl Pages {
         }
     }
 
-    /// Drops every record: every count goes to zero and every leaf back
+    /// Drops every record: every entry goes to zero and all storage back
     /// to its arena, whose pages go back to the OS; the directory stays.
     /// Only with every shard lock held.
     pub(super) fn clear_locked(&self) {
         self.for_each_entry_locked(|_, cell| cell.store(0, Relaxed));
         let _g = self.grow.lock_guarded();
-        self.free.store(0, Relaxed);
-        self.leaves.reset();
+        for f in &self.free {
+            f.store(0, Relaxed);
+        }
+        self.blocks.reset();
     }
 
     /// Takes the growth lock without a guard object (fork prepare).
@@ -599,26 +822,24 @@ impl Pages {
         self.grow.raw_unlock();
     }
 
-    /// Leaves handed out by the arena (within its first chunk).
+    /// Bytes of storage handed out by the arena (within its first chunk).
     #[cfg(test)]
-    pub(super) fn leaves_made(&self) -> usize {
-        self.leaves.offset.load(Relaxed) / size_of::<Leaf>()
+    pub(super) fn blocks_made(&self) -> usize {
+        self.blocks.offset.load(Relaxed)
     }
 
-    /// Bytes of leaves and nodes populated.
+    /// Bytes of storage and nodes populated.
     pub(super) fn bytes(&self) -> u64 {
         // Relaxed: a statistic.
-        self.nodes.resident.load(Relaxed) + self.leaves.resident.load(Relaxed)
+        self.nodes.resident.load(Relaxed) + self.blocks.resident.load(Relaxed)
     }
 }
 
-/// Takes one record off the count of entry `cell`; whether the page now
-/// has a leaf and [`DEMOTE`] records or fewer.
+/// Writes a mini entry.
 #[inline(always)]
-pub(super) fn uncount(cell: &AtomicUsize) -> bool {
-    let e = cell.load(Relaxed) - 1;
-    cell.store(e, Relaxed);
-    count_of(e) <= DEMOTE && e >> COUNT_BITS != 0
+fn put(m: &MiniEntry, s: u32, v: u32) {
+    m[0].store(s, Relaxed);
+    m[1].store(v, Relaxed);
 }
 
 /// The address of the record in slot `s` of `page`, of value `v`.
@@ -675,9 +896,20 @@ mod tests {
         assert!(indexed(0x1000) && !indexed(0x1008) && !indexed(1 << 47) && !indexed(0));
     }
 
-    /// The count of the page of `addr`.
-    fn count(p: &Pages, addr: u64) -> usize {
-        p.entry(addr).map_or(0, |c| count_of(c.load(Relaxed)))
+    /// The kind and count of the entry of the page of `addr`.
+    fn state(p: &Pages, addr: u64) -> (usize, usize) {
+        p.entry(addr).map_or((0, 0), |c| {
+            (kind_of(c.load(Relaxed)), count_of(c.load(Relaxed)))
+        })
+    }
+
+    fn put_in(p: &Pages, a: u64) -> Result<Option<u32>, ()> {
+        p.insert(
+            a,
+            encode(a, SMALL).unwrap(),
+            |_| true,
+            |_, _| panic!("no clash"),
+        )
     }
 
     /// Fills the page at `page` with `n` records 32 bytes apart; their
@@ -686,119 +918,149 @@ mod tests {
         (0..n)
             .map(|i| {
                 let a = page + i * 32;
-                let want = if i + 1 < PROMOTE as u64 {
-                    Placed::Rows
-                } else {
-                    Placed::Slot(None)
-                };
-                assert_eq!(p.insert(a, encode(a, SMALL).unwrap()), Ok(want), "{i}");
+                assert_eq!(put_in(p, a), Ok(None), "{i}");
                 a
             })
             .collect()
     }
 
-    /// A page's records are counted and go to the rows until the page
-    /// holds [`PROMOTE`]; from then on they take slots, are found, listed
-    /// with their addresses, and removed; a granule's other half and a
-    /// lone record far away go to the rows.
-    #[test]
-    fn pages_count_promote_find_list_and_remove() {
-        let p = Pages::new();
-        let dense = fill(&p, 0x5555_0000_1000, 128);
-        assert_eq!(count(&p, dense[0]), 128);
-        let far = 0x7f12_3456_7890;
-        assert_eq!(p.insert(far, encode(far, SMALL).unwrap()), Ok(Placed::Rows));
-        assert_eq!(count(&p, far), 1);
-        assert!(
-            p.find(far).is_none() && p.find(dense[0]).is_none(),
-            "in the rows"
-        );
-        // The other half of a taken granule belongs in the rows too.
-        let twin = dense[30] + 16;
-        assert_eq!(
-            p.insert(twin, encode(twin, SMALL).unwrap()),
-            Ok(Placed::Rows)
-        );
-        assert!(p.find(twin).is_none());
-        assert_eq!(count(&p, twin), 129);
-        // Replacing the same address hands back the old record.
-        let at = dense[40];
-        let bigger = encode(at, Small { size: 200, ..SMALL }).unwrap();
-        let old = encode(at, SMALL).unwrap();
-        assert_eq!(p.insert(at, bigger), Ok(Placed::Slot(Some(old))));
-        assert_eq!(count(&p, at), 129, "a replacement is not a new record");
+    fn listed(p: &Pages) -> Vec<(u64, usize)> {
         let mut seen = vec![];
         p.for_each_locked(|a, v| seen.push((a, decode(v).size)));
-        let want: Vec<_> = dense[PROMOTE - 1..]
-            .iter()
-            .map(|&a| (a, if a == at { 200 } else { 40 }))
-            .collect();
-        assert_eq!(seen, want);
-        assert_eq!(p.remove(dense[50]).map(|(v, _)| decode(v)), Some(SMALL));
-        assert_eq!(p.remove(dense[50]), None);
-        assert_eq!(p.remove(0x6000_0000_0000), None, "no node there");
-        assert_eq!(count(&p, at), 128);
-        assert!(p.bytes() >= (size_of::<L2>() * 2 + size_of::<L3>() * 2 + 512) as u64);
+        seen.sort_unstable();
+        seen
     }
 
-    /// A page whose count falls to [`DEMOTE`] is due to give its leaf
-    /// back; demoting hands each slot record out, keeps the count, and the
-    /// leaf is the next one made (no new memory). A page at [`PROMOTE`]
-    /// going down and up by one does not flap.
+    /// A page's records go to a mini of 4 entries, then 8, 16, 32, then
+    /// to a leaf; each is found and listed with its address at each step,
+    /// and a record of the same address is replaced.
     #[test]
-    fn pages_demote_with_hysteresis() {
+    fn minis_grow_into_a_leaf() {
         let p = Pages::new();
         let page = 0x5555_0000_1000;
-        let recs = fill(&p, page, PROMOTE as u64);
-        // Down one, up one, at the threshold: the leaf stays.
-        assert_eq!(p.remove(recs[PROMOTE - 1]).map(|(_, due)| due), Some(false));
+        let mut all = vec![];
+        for (n, kind) in [(4, 1), (8, 2), (16, 3), (32, 4), (33, LEAF), (100, LEAF)] {
+            all.extend(fill(&p, page + all.len() as u64 * 32, n - all.len() as u64));
+            assert_eq!(state(&p, page), (kind, n as usize));
+            assert!(
+                all.iter()
+                    .all(|&a| p.find(a).is_some_and(|f| decode(f.v) == SMALL))
+            );
+            assert_eq!(listed(&p), all.iter().map(|&a| (a, 40)).collect::<Vec<_>>());
+        }
+        let bigger = encode(all[7], Small { size: 200, ..SMALL }).unwrap();
+        let old = encode(all[7], SMALL).unwrap();
+        assert_eq!(p.insert(all[7], bigger, |_| true, |_, _| {}), Ok(Some(old)));
         assert_eq!(
-            p.insert(recs[PROMOTE - 1], encode(recs[PROMOTE - 1], SMALL).unwrap()),
-            Ok(Placed::Slot(None))
+            state(&p, page),
+            (LEAF, 100),
+            "a replacement is no new record"
         );
-        // The rows' records go: due once the count is down to DEMOTE.
-        for (i, &a) in recs[..PROMOTE - 1].iter().enumerate() {
-            assert_eq!(p.uncount(a), PROMOTE - 1 - i <= DEMOTE, "{i}");
-        }
-        assert_eq!(count(&p, page), 1);
-        let bytes = p.bytes();
-        assert_eq!(p.demote(page, |_| false, |_, _| {}), 0, "no room: kept");
-        assert!(p.find(recs[PROMOTE - 1]).is_some());
-        let mut out = vec![];
-        let moved = p.demote(page, |n| n == 1, |a, v| out.push((a, decode(v))));
-        assert_eq!((moved, out), (1, vec![(recs[PROMOTE - 1], SMALL)]));
-        assert_eq!(count(&p, page), 1, "still counted, now in the rows");
-        assert!(p.find(recs[PROMOTE - 1]).is_none());
-        // Another page's leaf is the one given back.
-        let other = fill(&p, 0x5555_0000_3000, PROMOTE as u64);
-        assert!(p.find(other[PROMOTE - 1]).is_some());
-        assert_eq!(p.bytes(), bytes);
-        // Due only with a leaf, at DEMOTE.
-        let mut due = vec![];
-        for &a in other.iter().rev().take(PROMOTE - DEMOTE) {
-            due.push(if p.find(a).is_some() {
-                p.remove(a).unwrap().1
-            } else {
-                p.uncount(a)
-            });
-        }
-        assert_eq!(due.iter().filter(|&&d| d).count(), 1);
-        assert_eq!(due.last(), Some(&true));
-        assert_eq!(count(&p, other[0]), DEMOTE);
+        // In a leaf, the other half of a taken granule goes elsewhere.
+        assert_eq!(put_in(&p, all[3] + 16), Err(()));
+        assert!(p.find(all[3] + 16).is_none() && p.find(0x6000_0000_0000).is_none());
+        let far = 0x7f12_3456_7890;
+        assert_eq!(put_in(&p, far), Ok(None));
+        assert_eq!(state(&p, far), (1, 1));
+        assert!(p.bytes() >= (size_of::<L2>() * 2 + size_of::<L3>() * 2 + 512 + 32) as u64);
     }
 
-    /// A stop zeroes every count and hands leaves out afresh.
+    /// Both halves of a granule share a mini; turning it into a leaf hands
+    /// the second to the rows, if they have room (else the mini stays full
+    /// and the new record goes to the rows).
     #[test]
-    fn clear_zeroes_counts() {
+    fn twins_leave_for_the_rows_with_room() {
         let p = Pages::new();
-        let recs = fill(&p, 0x5555_0000_1000, PROMOTE as u64 + 3);
+        let page = 0x5555_0000_1000;
+        let mut all = fill(&p, page, 31);
+        let twin = page + 16;
+        assert_eq!(put_in(&p, twin), Ok(None));
+        all.push(twin);
+        assert_eq!(state(&p, page), (MINI_KINDS, 32));
+        let next = page + 31 * 32;
+        let v = encode(next, SMALL).unwrap();
+        assert_eq!(p.insert(next, v, |_| false, |_, _| panic!()), Err(()));
+        assert_eq!(state(&p, page), (MINI_KINDS, 32), "unchanged");
+        let mut out = vec![];
+        assert_eq!(
+            p.insert(next, v, |n| n == 1, |a, v| out.push((a, decode(v)))),
+            Ok(None)
+        );
+        assert_eq!(out, [(twin, SMALL)]);
+        assert_eq!(state(&p, page), (LEAF, 32));
+        assert!(p.find(twin).is_none() && p.find(next).is_some());
+    }
+
+    /// Emptying a page: its leaf becomes a mini at DEMOTE records (not
+    /// before: a page going down and up by one there does not flap), the
+    /// mini shrinks at a quarter, and goes when empty; storage given back
+    /// is handed out again before the arena's.
+    #[test]
+    fn pages_shrink_and_storage_is_reused() {
+        let p = Pages::new();
+        let page = 0x5555_0000_1000;
+        let mut recs = fill(&p, page, 40);
+        let made = p.blocks_made();
+        while recs.len() > DEMOTE + 1 {
+            let a = recs.pop().unwrap();
+            assert_eq!(p.remove(a).map(decode), Some(SMALL));
+            assert_eq!(p.remove(a), None);
+        }
+        assert_eq!(state(&p, page), (LEAF, DEMOTE + 1));
+        let a = recs.pop().unwrap();
+        assert!(p.remove(a).is_some());
+        assert_eq!(state(&p, page), (mini_kind_for(DEMOTE), DEMOTE));
+        assert_eq!(put_in(&p, a), Ok(None));
+        assert_eq!(
+            state(&p, page),
+            (mini_kind_for(DEMOTE), DEMOTE + 1),
+            "no flap"
+        );
+        recs.push(a);
+        assert_eq!(
+            listed(&p),
+            recs.iter().map(|&a| (a, 40)).collect::<Vec<_>>()
+        );
+        // Out of order, down to one: smaller minis on the way.
+        let mut kinds = vec![];
+        while recs.len() > 1 {
+            let a = recs.remove(recs.len() / 2);
+            assert!(p.remove(a).is_some());
+            kinds.push(state(&p, page).0);
+            assert!(recs.iter().all(|&a| p.find(a).is_some()));
+        }
+        assert_eq!(kinds.first(), Some(&mini_kind_for(DEMOTE)));
+        assert_eq!(kinds.last(), Some(&1));
+        assert!(p.remove(recs[0]).is_some());
+        assert_eq!(p.entry(page).unwrap().load(Relaxed), 0, "nothing left");
+        // The next page's growth takes what was given back.
+        fill(&p, page + 4096, 40);
+        assert_eq!(p.blocks_made(), made);
+    }
+
+    /// A page above a dense leaf starts with a leaf; above a sparse one,
+    /// with a mini.
+    #[test]
+    fn pages_above_dense_ones_start_with_a_leaf() {
+        let p = Pages::new();
+        fill(&p, 0x5555_0000_1000, DENSE as u64);
+        fill(&p, 0x5555_0000_2000, 1);
+        assert_eq!(state(&p, 0x5555_0000_2000), (LEAF, 1));
+        fill(&p, 0x5555_0000_3000, 1);
+        assert_eq!(state(&p, 0x5555_0000_3000), (1, 1));
+    }
+
+    /// A stop zeroes every entry and hands storage out afresh.
+    #[test]
+    fn clear_zeroes_entries() {
+        let p = Pages::new();
+        let recs = fill(&p, 0x5555_0000_1000, 40);
+        fill(&p, 0x5555_0000_8000, 3);
         p.clear_locked();
-        assert_eq!(count(&p, recs[0]), 0);
-        assert!(p.find(recs[PROMOTE]).is_none());
-        let mut n = 0;
-        p.for_each_locked(|_, _| n += 1);
-        assert_eq!(n, 0);
-        assert_eq!(fill(&p, 0x5555_0000_1000, PROMOTE as u64).len(), PROMOTE);
+        assert_eq!(state(&p, recs[0]), (0, 0));
+        assert!(p.find(recs[39]).is_none() && listed(&p).is_empty());
+        assert_eq!(p.blocks_made(), 0);
+        assert_eq!(fill(&p, 0x5555_0000_1000, 40).len(), 40);
     }
 
     /// Whether the page holding `at` is in memory.
@@ -811,30 +1073,30 @@ mod tests {
         v & 1 == 1
     }
 
-    /// Leaves' pages are in memory before a slot is first read (so the
+    /// Storage pages are in memory before a slot is first read (so the
     /// read does not map the zero page, to be copied at the first write),
     /// given back by a stop, and populated again when handed out anew.
     #[test]
-    fn leaves_are_populated_before_use() {
+    fn storage_is_populated_before_use() {
         let p = Pages::new();
         let page = 0x5555_0000_1000;
         assert!(p.find(page).is_none());
-        let recs = fill(&p, page, PROMOTE as u64);
-        let chunk = p.leaves.chunks[0].load(Relaxed);
-        // Untouched leaves ahead of the first are ready too.
+        let recs = fill(&p, page, 1);
+        let chunk = p.blocks.chunks[0].load(Relaxed);
+        // Untouched storage ahead of the first is ready too.
         for off in [0, 4096, POPULATE_STEP - 4096] {
             // SAFETY: inside the first chunk, of 1 MiB.
             assert!(resident(unsafe { chunk.add(off) }), "offset {off}");
         }
         // SAFETY: as above.
         assert!(!resident(unsafe { chunk.add(POPULATE_STEP) }), "bounded");
-        assert_eq!(p.leaves.resident.load(Relaxed), POPULATE_STEP as u64);
+        assert_eq!(p.blocks.resident.load(Relaxed), POPULATE_STEP as u64);
         p.clear_locked();
         assert!(!resident(chunk), "a stop gives the pages back");
-        assert_eq!(p.leaves.resident.load(Relaxed), 0);
-        assert!(p.find(recs[PROMOTE - 1]).is_none());
-        fill(&p, page + 4096, PROMOTE as u64);
+        assert_eq!(p.blocks.resident.load(Relaxed), 0);
+        assert!(p.find(recs[0]).is_none());
+        fill(&p, page + 4096, 1);
         assert!(resident(chunk), "handed out again, populated first");
-        assert_eq!(p.leaves.chunks[0].load(Relaxed), chunk, "the same mapping");
+        assert_eq!(p.blocks.chunks[0].load(Relaxed), chunk, "the same mapping");
     }
 }

@@ -247,13 +247,6 @@ impl Shard {
     }
 }
 
-/// Whether a record in the rows is counted in its page (see [`pages`]):
-/// it has a slot value, and small records go to slots at all.
-#[inline]
-fn small(r: &Record) -> bool {
-    clients::paged() && r.slot().is_some()
-}
-
 // === impl Table: the rows side of each operation ===
 
 impl Table {
@@ -273,20 +266,6 @@ impl Table {
         }
     }
 
-    /// [`Table::insert`] of a small record that its page has counted but
-    /// keeps in the rows (core layout). The shard lock is held. If it
-    /// cannot be stored, it is taken off the count again.
-    #[inline(never)]
-    pub(super) fn insert_small_rows(&self, shard: &Shard, r: &Record) -> bool {
-        let addr = r.addr as u64;
-        if self.insert_rows_in::<false>(shard, addr, r.encode()) {
-            return true;
-        }
-        // Back to the count it had: the page is not due to demote now.
-        let _ = self.pages.uncount(addr);
-        false
-    }
-
     /// Whether the shard's rows can take `n` more records, growing them if
     /// needed (core layout). The shard lock is held.
     pub(super) fn rows_room(&self, shard: &Shard, n: usize) -> bool {
@@ -298,15 +277,16 @@ impl Table {
         true
     }
 
-    /// Puts small record `r`, leaving its page's slot, in the rows (core
-    /// layout, with room: [`Table::rows_room`]), without changing any
-    /// totals: it stays live. The shard lock is held.
-    pub(super) fn move_to_rows(&self, shard: &Shard, addr: u64, r: &Record) {
+    /// Puts small record `r`, leaving its page (see [`super::pages`]), in
+    /// the rows (core layout, with room: [`Table::rows_room`]), without
+    /// changing any totals: it stays live. The shard lock is held.
+    pub(super) fn move_to_rows(&self, shard: &Shard, r: &Record) {
+        let addr = r.addr as u64;
         let rows = shard.rows::<false>();
         let h = hash(addr);
         if rows.find(addr, h).is_some() {
             // A record of the address is in the rows already (a stale
-            // one: each free removes its record): the slot's goes.
+            // one: each free removes its record): the page's goes.
             self.account(
                 shard,
                 addr,
@@ -314,7 +294,6 @@ impl Table {
                 -1,
                 -super::record::signed(r.size),
             );
-            let _ = self.pages.uncount(addr);
             return;
         }
         rows.place_from(r.encode(), home(addr, h, rows.cap()), 0);
@@ -412,10 +391,6 @@ impl Table {
         let addr = key(old[0]);
         let (h, size) = owner_of(old[0], old[1]);
         self.account(shard, addr, h, -1, -size);
-        if small(&Record::decode(&old)) {
-            // Its page counted it (demoting, if due, waits for a removal).
-            let _ = self.pages.uncount(addr);
-        }
         let mut w = *words;
         w[0] = with_dist(w[0], dist_of(old[0], i, rows.cap()));
         rows.write(i, &w);
@@ -443,11 +418,7 @@ impl Table {
         shard.len.store(shard.len.load(Relaxed) - 1, Relaxed);
         let (handle, size) = owner_of(old[0], old[1]);
         self.account(shard, addr, handle, -1, -size);
-        let r = Record::decode(&old);
-        if small(&r) && self.pages.uncount(addr) {
-            self.demote(shard, addr);
-        }
-        Some(r)
+        Some(Record::decode(&old))
     }
 
     /// [`Table::resize`] of a record in the shard's rows (or of none): the
@@ -476,14 +447,7 @@ impl Table {
         }
         let old = rows.read(i);
         let (handle, size) = owner_of(old[0], old[1]);
-        let was = Record::decode(&old);
-        let is_small = small(&Record {
-            size: new_size,
-            ..was
-        });
-        // In place, unless it became small or stopped being small: then it
-        // goes out and back in (the caller's insert counts it in its page).
-        if p as u64 == addr && small(&was) == is_small {
+        if p as u64 == addr {
             let new = (new_size as u64).min(MAX_SIZE);
             let top = 3 << SIZE_TOP_SHIFT;
             let lo = (1 << SIZE_LO_BITS) - 1;
@@ -499,10 +463,7 @@ impl Table {
         rows.remove_at(i);
         shard.len.store(shard.len.load(Relaxed) - 1, Relaxed);
         self.account(shard, addr, handle, -1, -size);
-        if small(&was) && self.pages.uncount(addr) {
-            self.demote(shard, addr);
-        }
-        (p, Resized::Moved(was))
+        (p, Resized::Moved(Record::decode(&old)))
     }
 
     /// Calls `f` on every record in the rows. Only with every lock held.

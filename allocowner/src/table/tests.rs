@@ -253,13 +253,6 @@ fn shards_agree_with_a_model() {
         "{in_slots} in slots, {in_rows} in rows"
     );
     assert_eq!(t.len(), model.len());
-    // The 16 dense pages took leaves five times over: given back and
-    // reused.
-    assert!(
-        (1..=16).contains(&t.pages.leaves_made()),
-        "{}",
-        t.pages.leaves_made()
-    );
     let mut seen = 0;
     t.for_each_locked(|r| {
         assert_eq!(model.get(&r.addr), Some(&r));
@@ -289,42 +282,42 @@ fn discard_fast_path_takes_only_its_common_case() {
         tid: 0,
         ts: 0,
     };
-    // A page's first records go to the rows; from the PROMOTE-th on, to
-    // slots.
+    // A page's first records go to a mini; from the 33rd on, to a leaf.
     let page = 0x5000_0000_1000;
-    let dense: Vec<Record> = (0..pages::PROMOTE + pages::DEMOTE + 1)
-        .map(|i| rec(page + i * 32, 40))
-        .collect();
+    let dense: Vec<Record> = (0..40).map(|i| rec(page + i * 32, 40)).collect();
     let big = rec(0x5000_0000_2000, 4000);
-    assert!(dense.iter().all(|r| t.insert(r)) && t.insert(&big));
-    let (small, first) = (dense[pages::PROMOTE], dense[0]);
+    let lone = rec(0x5000_0000_4000, 40);
+    assert!(dense.iter().all(|r| t.insert(r)) && t.insert(&big) && t.insert(&lone));
     assert!(!t.discard_fast_path(big.addr, big.size), "in the rows");
-    assert!(!t.discard_fast_path(first.addr, first.size), "in the rows");
+    assert!(!t.discard_fast_path(lone.addr, lone.size), "in a mini");
     assert!(!t.discard_fast_path(0x5000_0000_3000, 40), "no record");
-    assert_eq!(t.len(), dense.len() + 1);
+    assert_eq!(t.len(), dense.len() + 2);
+    let small = dense[5];
     assert!(t.discard_fast_path(small.addr, small.size));
     assert!(!t.discard_fast_path(small.addr, small.size), "already gone");
     assert!(!t.discard(small.addr, small.size), "already gone");
-    assert!(t.discard(big.addr, big.size));
+    assert!(t.discard(big.addr, big.size) && t.discard(lone.addr, lone.size));
     assert_eq!(t.remove(big.addr, big.size), None);
-    // Down to DEMOTE + 1 records, the next free is the slow path's: it
-    // demotes the page.
-    for r in &dense[..pages::PROMOTE - 1] {
-        assert!(t.discard(r.addr, r.size));
+    // Down to DEMOTE + 1 records, the next free is the slow path's: the
+    // page's leaf becomes a mini.
+    let mut left: Vec<Record> = dense.iter().filter(|r| **r != small).copied().collect();
+    while left.len() > pages::DEMOTE + 1 {
+        let r = left.pop().unwrap();
+        assert!(t.discard_fast_path(r.addr, r.size));
     }
-    let mut left: Vec<Record> = dense[pages::PROMOTE - 1..]
-        .iter()
-        .filter(|r| **r != small)
-        .copied()
-        .collect();
-    assert_eq!(left.len(), pages::DEMOTE + 1);
     let last = left.pop().unwrap();
-    assert!(t.pages.find(last.addr as u64).is_some());
-    assert!(!t.discard_fast_path(last.addr, last.size), "demotes");
+    assert!(
+        !t.discard_fast_path(last.addr, last.size),
+        "the slow path's"
+    );
     assert!(t.discard(last.addr, last.size));
-    let in_slots: u32 = t.shards.iter().map(|s| s.paged.load(Relaxed)).sum();
-    assert_eq!((in_slots, t.len()), (0, left.len()), "the rest in the rows");
+    assert!(
+        left.iter()
+            .all(|r| t.pages.find_in_leaf(r.addr as u64).is_none())
+    );
+    assert_eq!(t.len(), left.len());
     for r in left {
+        assert!(!t.discard_fast_path(r.addr, r.size), "in a mini");
         assert!(t.discard(r.addr, r.size));
     }
     t.lock_all();
