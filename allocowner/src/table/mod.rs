@@ -294,19 +294,18 @@ impl Table {
         let Some(_g) = shard.lock.try_lock_guarded() else {
             return false;
         };
-        let Some(f) = self.pages.find_in_leaf(addr) else {
+        let Some(f) = self.pages.find(addr) else {
             return false;
         };
-        // The page is not due to give its leaf back after this one.
-        if pages::count_of(f.e) <= pages::DEMOTE + 1 {
+        // The page's storage stays as it is after this one.
+        if !f.plain() {
             return false;
         }
         let s = pages::decode(f.v);
         let Some(p) = shard.pending.find(s.h24) else {
             return false;
         };
-        f.slot.store(0, Relaxed);
-        f.cell.store(f.e - 1, Relaxed);
+        self.pages.take(&f);
         shard.paged.store(shard.paged.load(Relaxed) - 1, Relaxed);
         p.add(-1, -signed(s.size));
         if shard.filtering.load(Relaxed) {

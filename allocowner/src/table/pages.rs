@@ -68,12 +68,10 @@ const L1_SHIFT: u32 = L2_SHIFT + L2_BITS;
 pub(super) const DEMOTE: usize = 8;
 /// A new page starts with a leaf at once when the page below it has a
 /// leaf with this many records (the heap fills densely there).
-const DENSE: usize = 48;
+const DENSE: usize = MINI_MAX + 1;
 
 /// One page's slots (a leaf).
 type Leaf = [AtomicU32; SLOTS];
-/// One record of a mini: its slot index and its slot value.
-type MiniEntry = [AtomicU32; 2];
 /// The entries of the pages of 2 MiB of address space (see `COUNT_BITS`).
 type L3 = [AtomicUsize; 1 << L3_BITS];
 
@@ -107,12 +105,18 @@ fn kind_of(e: usize) -> usize {
     (e & KIND_MASK) >> KIND_SHIFT
 }
 
+/// Words of slot-index bytes of a mini of `cap` records.
+const fn key_words(cap: usize) -> usize {
+    cap.div_ceil(8)
+}
+
 /// Bytes of storage of `kind`.
 const fn block_len(kind: usize) -> usize {
     if kind == LEAF {
         size_of::<Leaf>()
     } else {
-        (2 << kind) * size_of::<MiniEntry>()
+        let cap = 2 << kind;
+        key_words(cap) * 8 + cap * 4
     }
 }
 
@@ -134,18 +138,88 @@ fn leaf_of<'a>(e: usize) -> Option<&'a Leaf> {
         .then(|| unsafe { &*with_exposed_provenance_mut::<Leaf>(e >> ADDR_SHIFT) })
 }
 
-/// The mini an entry names (of a mini kind), all its entries.
+/// A page's records packed without order: the slot index of each in a
+/// byte (searched eight at a time), then the slot values. Its entry says
+/// how many there are.
+struct Mini<'a> {
+    keys: &'a [AtomicU64],
+    values: &'a [AtomicU32],
+}
+
+/// The mini an entry names (of a mini kind).
 #[inline(always)]
-fn mini_of<'a>(e: usize) -> &'a [MiniEntry] {
+fn mini_of<'a>(e: usize) -> Mini<'a> {
     let cap = 2 << kind_of(e);
+    let a = e >> ADDR_SHIFT;
+    let words = key_words(cap);
     // SAFETY: an entry of a mini kind holds the address of a block of
-    // `cap` entries from the arena (exposed by `Pages::take_block`), never
-    // unmapped, only touched under the page's shard lock.
+    // `block_len(kind)` bytes from the arena (exposed by
+    // `Pages::take_block`, 8-aligned), never unmapped, only touched under
+    // the page's shard lock: `words` words of keys, then `cap` values.
     unsafe {
-        core::slice::from_raw_parts(
-            with_exposed_provenance_mut::<MiniEntry>(e >> ADDR_SHIFT),
-            cap,
-        )
+        Mini {
+            keys: core::slice::from_raw_parts(with_exposed_provenance_mut(a), words),
+            values: core::slice::from_raw_parts(with_exposed_provenance_mut(a + words * 8), cap),
+        }
+    }
+}
+
+impl Mini<'_> {
+    #[inline(always)]
+    fn cap(&self) -> usize {
+        self.values.len()
+    }
+
+    #[inline(always)]
+    fn key(&self, i: usize) -> u32 {
+        (self.keys[i / 8].load(Relaxed) >> (i % 8 * 8)) as u32 & 0xff
+    }
+
+    #[inline(always)]
+    fn value(&self, i: usize) -> u32 {
+        self.values[i].load(Relaxed)
+    }
+
+    #[inline(always)]
+    fn set(&self, i: usize, key: u32, v: u32) {
+        let w = &self.keys[i / 8];
+        let shift = i % 8 * 8;
+        w.store(
+            (w.load(Relaxed) & !(0xff << shift)) | u64::from(key) << shift,
+            Relaxed,
+        );
+        self.values[i].store(v, Relaxed);
+    }
+
+    /// Copies the first `n` records to `to`.
+    fn copy_to(&self, to: &Mini<'_>, n: usize) {
+        for i in 0..n {
+            to.set(i, self.key(i), self.value(i));
+        }
+    }
+
+    /// Where the record of `addr` (slot index `key`) is among the first
+    /// `n`, if it is there.
+    #[inline(always)]
+    fn find(&self, n: usize, key: u32, addr: u64) -> Option<usize> {
+        const ONES: u64 = 0x0101_0101_0101_0101;
+        let pattern = ONES * u64::from(key);
+        for (w, word) in self.keys[..n.div_ceil(8)].iter().enumerate() {
+            let x = word.load(Relaxed) ^ pattern;
+            // The bytes of `x` that are zero (and maybe a few above one).
+            let mut zeros = x.wrapping_sub(ONES) & !x & (ONES << 7);
+            while zeros != 0 {
+                let i = w * 8 + zeros.trailing_zeros() as usize / 8;
+                if i >= n {
+                    break;
+                }
+                if self.key(i) == key && holds(self.value(i), addr) {
+                    return Some(i);
+                }
+                zeros &= zeros - 1;
+            }
+        }
+        None
     }
 }
 
@@ -378,6 +452,20 @@ pub(super) struct Found<'a> {
     pub(super) v: u32,
 }
 
+impl Found<'_> {
+    /// Whether removing the record needs no change of the page's storage
+    /// (see [`Pages::remove`]): then [`Pages::take`] removes it.
+    #[inline(always)]
+    pub(super) fn plain(&self) -> bool {
+        let n = count_of(self.e) - 1;
+        match kind_of(self.e) {
+            LEAF => n > DEMOTE,
+            1 => n > 0,
+            k => n * 4 > 2 << k,
+        }
+    }
+}
+
 impl Pages {
     pub(super) const fn new() -> Self {
         Pages {
@@ -519,7 +607,9 @@ impl Pages {
         Ok((old != 0).then_some(old))
     }
 
-    /// [`Pages::insert`] into a page without a leaf.
+    /// [`Pages::insert`] into a page without a leaf. The address has no
+    /// record (the allocator has just handed it out): the record is added
+    /// to the mini, without a search.
     #[inline(never)]
     fn insert_mini(
         &self,
@@ -538,33 +628,23 @@ impl Pages {
                 cell.store(e + 1, Relaxed);
             } else {
                 let e = self.take_block(1).ok_or(())?;
-                put(&mini_of(e)[0], si, v);
+                mini_of(e).set(0, si, v);
                 cell.store(e + 1, Relaxed);
             }
             return Ok(None);
         }
         let mini = mini_of(e);
         let n = count_of(e);
-        for m in &mini[..n] {
-            let old = m[1].load(Relaxed);
-            if m[0].load(Relaxed) == si && holds(old, addr) {
-                m[1].store(v, Relaxed);
-                return Ok(Some(old));
-            }
-        }
-        if n < mini.len() {
-            put(&mini[n], si, v);
+        if n < mini.cap() {
+            mini.set(n, si, v);
             cell.store(e + 1, Relaxed);
             return Ok(None);
         }
         if kind_of(e) < MINI_KINDS {
             let bigger = self.take_block(kind_of(e) + 1).ok_or(())?;
             let to = mini_of(bigger);
-            for (t, m) in to.iter().zip(mini) {
-                put(t, m[0].load(Relaxed), m[1].load(Relaxed));
-                put(m, 0, 0);
-            }
-            put(&to[n], si, v);
+            mini.copy_to(&to, n);
+            to.set(n, si, v);
             self.give_block(e);
             cell.store(bigger + n + 1, Relaxed);
             return Ok(None);
@@ -604,10 +684,11 @@ impl Pages {
         mut to_rows: impl FnMut(u64, u32),
     ) -> Result<(), ()> {
         let mini = mini_of(e);
+        let n = count_of(e);
         let mut taken = [false; SLOTS];
         let mut clashes = 0;
-        for m in mini {
-            let s = m[0].load(Relaxed) as usize;
+        for i in 0..n {
+            let s = mini.key(i) as usize;
             clashes += usize::from(taken[s]);
             taken[s] = true;
         }
@@ -617,33 +698,20 @@ impl Pages {
         let new = self.take_block(LEAF).ok_or(())?;
         let leaf = leaf_of(new).ok_or(())?;
         let page = addr & !((1 << PAGE_SHIFT) - 1);
-        let mut n = 0;
-        for m in mini {
-            let (s, v) = (m[0].load(Relaxed), m[1].load(Relaxed));
-            put(m, 0, 0);
-            let slot = &leaf[s as usize];
+        let mut kept = 0;
+        for i in 0..n {
+            let (s, v) = (mini.key(i) as usize, mini.value(i));
+            let slot = &leaf[s];
             if slot.load(Relaxed) == 0 {
                 slot.store(v, Relaxed);
-                n += 1;
+                kept += 1;
             } else {
-                to_rows(slot_addr(page, s as usize, v), v);
+                to_rows(slot_addr(page, s, v), v);
             }
         }
         self.give_block(e);
-        cell.store(new + n, Relaxed);
+        cell.store(new + kept, Relaxed);
         Ok(())
-    }
-
-    /// The record of `addr` in its page's leaf, if it is there (the free
-    /// path's fast path). Only with the page's shard lock held, for as
-    /// long as the references are used.
-    #[inline(always)]
-    pub(super) fn find_in_leaf(&self, addr: u64) -> Option<Found<'_>> {
-        let cell = self.entry(addr)?;
-        let e = cell.load(Relaxed);
-        let slot = &leaf_of(e)?[slot_index(addr)];
-        let v = slot.load(Relaxed);
-        holds(v, addr).then_some(Found { cell, e, slot, v })
     }
 
     /// The record of `addr` in its page (leaf or mini), if it is there.
@@ -661,16 +729,31 @@ impl Pages {
         if kind_of(e) == 0 {
             return None;
         }
-        let si = slot_index(addr) as u32;
-        mini_of(e)[..count_of(e)].iter().find_map(|m| {
-            let v = m[1].load(Relaxed);
-            (m[0].load(Relaxed) == si && holds(v, addr)).then_some(Found {
-                cell,
-                e,
-                slot: &m[1],
-                v,
-            })
+        let mini = mini_of(e);
+        let i = mini.find(count_of(e), slot_index(addr) as u32, addr)?;
+        Some(Found {
+            cell,
+            e,
+            slot: &mini.values[i],
+            v: mini.value(i),
         })
+    }
+
+    /// Removes a record found by [`Pages::find`] whose removal is
+    /// [`Found::plain`]: no call, for the free path's fast path. Only with
+    /// the page's shard lock held since it was found.
+    #[inline(always)]
+    pub(super) fn take(&self, f: &Found<'_>) {
+        if f.e & KIND_MASK == LEAF_BITS {
+            f.slot.store(0, Relaxed);
+        } else {
+            // Swap-remove: the last record takes the hole.
+            let mini = mini_of(f.e);
+            let n = count_of(f.e) - 1;
+            let i = (core::ptr::from_ref(f.slot).addr() - mini.values.as_ptr().addr()) / 4;
+            mini.set(i, mini.key(n), mini.value(n));
+        }
+        f.cell.store(f.e - 1, Relaxed);
     }
 
     /// Removes `addr`'s record from its page, returning its slot value.
@@ -680,11 +763,10 @@ impl Pages {
     #[inline(always)]
     pub(super) fn remove(&self, addr: u64) -> Option<u32> {
         let f = self.find(addr)?;
-        let n = count_of(f.e) - 1;
         if f.e & KIND_MASK == LEAF_BITS {
             f.slot.store(0, Relaxed);
             f.cell.store(f.e - 1, Relaxed);
-            if n <= DEMOTE {
+            if count_of(f.e) - 1 <= DEMOTE {
                 self.leaf_to_mini(f.cell, f.e - 1);
             }
         } else {
@@ -698,14 +780,8 @@ impl Pages {
         let mini = mini_of(e);
         let n = count_of(e) - 1;
         // Swap-remove: the last record takes the hole.
-        let last = &mini[n];
-        if !core::ptr::eq(&last[1], slot) {
-            let i = mini.iter().position(|m| core::ptr::eq(&m[1], slot));
-            if let Some(i) = i {
-                put(&mini[i], last[0].load(Relaxed), last[1].load(Relaxed));
-            }
-        }
-        put(last, 0, 0);
+        let i = (slot as *const AtomicU32).addr() - mini.values.as_ptr().addr();
+        mini.set(i / 4, mini.key(n), mini.value(n));
         if n == 0 {
             self.give_block(e);
             cell.store(0, Relaxed);
@@ -713,13 +789,10 @@ impl Pages {
         }
         let kind = kind_of(e);
         if kind > 1
-            && n * 4 <= mini.len()
+            && n * 4 <= mini.cap()
             && let Some(smaller) = self.take_block(kind - 1)
         {
-            for (t, m) in mini_of(smaller).iter().zip(&mini[..n]) {
-                put(t, m[0].load(Relaxed), m[1].load(Relaxed));
-                put(m, 0, 0);
-            }
+            mini.copy_to(&mini_of(smaller), n);
             self.give_block(e);
             cell.store(smaller + n, Relaxed);
             return;
@@ -736,17 +809,16 @@ impl Pages {
         let Some(leaf) = leaf_of(e) else {
             return;
         };
-        let n = count_of(e);
-        let Some(new) = self.take_block(mini_kind_for(n)) else {
+        let Some(new) = self.take_block(mini_kind_for(count_of(e))) else {
             return;
         };
         let mini = mini_of(new);
         let mut j = 0;
         for (s, slot) in leaf.iter().enumerate() {
             let v = slot.load(Relaxed);
-            if v != 0 && j < mini.len() {
+            if v != 0 && j < mini.cap() {
                 slot.store(0, Relaxed);
-                put(&mini[j], s as u32, v);
+                mini.set(j, s as u32, v);
                 j += 1;
             }
         }
@@ -767,9 +839,10 @@ impl Pages {
                     }
                 }
             } else if kind_of(e) != 0 {
-                for m in &mini_of(e)[..count_of(e)] {
-                    let v = m[1].load(Relaxed);
-                    f(slot_addr(page, m[0].load(Relaxed) as usize, v), v);
+                let mini = mini_of(e);
+                for i in 0..count_of(e) {
+                    let v = mini.value(i);
+                    f(slot_addr(page, mini.key(i) as usize, v), v);
                 }
             }
         });
@@ -833,13 +906,6 @@ impl Pages {
         // Relaxed: a statistic.
         self.nodes.resident.load(Relaxed) + self.blocks.resident.load(Relaxed)
     }
-}
-
-/// Writes a mini entry.
-#[inline(always)]
-fn put(m: &MiniEntry, s: u32, v: u32) {
-    m[0].store(s, Relaxed);
-    m[1].store(v, Relaxed);
 }
 
 /// The address of the record in slot `s` of `page`, of value `v`.
