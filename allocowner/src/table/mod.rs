@@ -47,7 +47,7 @@ mod rows;
 pub(crate) use clients::EPOCH_NS;
 pub(crate) use record::{Record, Resized};
 
-use pages::Pages;
+use pages::{Pages, Placed};
 use pending::PendingTotals;
 use record::{ADDR_MASK, signed};
 use rows::{Row, mapping_len};
@@ -200,31 +200,17 @@ impl Table {
             let addr = r.addr as u64;
             let shard = &self.shards[shard_of(addr)];
             let g = shard.lock.lock_guarded();
-            let placed = self.pages.insert(
-                addr,
-                v,
-                |n| self.rows_room(shard, n),
-                |a, v| {
-                    shard.paged.store(shard.paged.load(Relaxed) - 1, Relaxed);
-                    self.move_to_rows(shard, &Record::from_slot(a, v));
-                },
-            );
-            if let Ok(old) = placed {
-                match old {
-                    None => shard.paged.store(shard.paged.load(Relaxed) + 1, Relaxed),
-                    Some(old) => {
-                        let o = pages::decode(old);
-                        self.account(shard, addr, o.h24, -1, -signed(o.size));
+            match self.pages.insert(addr, v) {
+                Placed::Slot(old) => {
+                    self.account_inserted(shard, r, old);
+                    return true;
+                }
+                Placed::Mini(cell, e) => {
+                    if self.insert_mini(shard, cell, e, r, v) {
+                        return true;
                     }
                 }
-                self.account(
-                    shard,
-                    addr,
-                    record::pack_handle(r.handle) as u32,
-                    1,
-                    signed(r.size),
-                );
-                return true;
+                Placed::Rows => {}
             }
             // The granule is another address's: to the rows (the block is
             // ours, so nobody records this address meanwhile).
@@ -234,6 +220,55 @@ impl Table {
         // then never needs a place in memory on the slot path.
         let r = *r;
         self.insert_rows(&r)
+    }
+
+    /// [`Table::insert`] of small record `r` (slot value `v`) into its
+    /// page's mini, of entry `cell` (of value `e`): whether it is in. The
+    /// shard lock is held.
+    #[inline(never)]
+    fn insert_mini(
+        &self,
+        shard: &Shard,
+        cell: &core::sync::atomic::AtomicUsize,
+        e: usize,
+        r: &Record,
+        v: u32,
+    ) -> bool {
+        let placed = self.pages.insert_mini(
+            cell,
+            e,
+            r.addr as u64,
+            v,
+            |n| self.rows_room(shard, n),
+            |a, v| {
+                shard.paged.store(shard.paged.load(Relaxed) - 1, Relaxed);
+                self.move_to_rows(shard, &Record::from_slot(a, v));
+            },
+        );
+        placed
+            .map(|old| self.account_inserted(shard, r, old))
+            .is_ok()
+    }
+
+    /// Counts small record `r`, just put in its page (replacing `old` of
+    /// the same address, if any), in the shard and its stack's totals.
+    #[inline(always)]
+    fn account_inserted(&self, shard: &Shard, r: &Record, old: Option<u32>) {
+        let addr = r.addr as u64;
+        match old {
+            None => shard.paged.store(shard.paged.load(Relaxed) + 1, Relaxed),
+            Some(old) => {
+                let o = pages::decode(old);
+                self.account(shard, addr, o.h24, -1, -signed(o.size));
+            }
+        }
+        self.account(
+            shard,
+            addr,
+            record::pack_handle(r.handle) as u32,
+            1,
+            signed(r.size),
+        );
     }
 
     /// Whether the record of an allocation of `size` bytes at `addr` may

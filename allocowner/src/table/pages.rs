@@ -65,7 +65,7 @@ const L2_SHIFT: u32 = L3_SHIFT + L3_BITS;
 const L1_SHIFT: u32 = L2_SHIFT + L2_BITS;
 
 /// A page whose count falls to this gives its leaf back for a mini.
-pub(super) const DEMOTE: usize = 8;
+pub(super) const DEMOTE: usize = 2;
 /// A new page starts with a leaf at once when the page below it has a
 /// leaf with this many records (the heap fills densely there).
 const DENSE: usize = MINI_MAX + 1;
@@ -85,6 +85,9 @@ const COUNT_MASK: usize = (1 << COUNT_BITS) - 1;
 const KIND_SHIFT: u32 = COUNT_BITS;
 const KIND_MASK: usize = 7 << KIND_SHIFT;
 const ADDR_SHIFT: u32 = 16;
+/// Set on a page that had a leaf, until a stop: when it fills again (a
+/// heap reused after a phase of frees), it takes a leaf at once.
+const HAD_LEAF: usize = 1 << 12;
 /// The kind of a leaf; kinds 1 to [`MINI_KINDS`] are minis of
 /// `2 << kind` entries.
 const LEAF: usize = 5;
@@ -92,7 +95,16 @@ const MINI_KINDS: usize = 4;
 const LEAF_BITS: usize = LEAF << KIND_SHIFT;
 /// The biggest mini's entries.
 const MINI_MAX: usize = 2 << MINI_KINDS;
+/// A full mini of this many records becomes a leaf at once (not a mini
+/// twice as big) when a page beside it is dense.
+const EARLY: usize = 4;
 const _: () = assert!(DEMOTE * 2 <= MINI_MAX && MINI_MAX < DENSE && DENSE <= SLOTS);
+
+/// Whether an entry has a leaf holding [`DENSE`] records or more.
+fn is_dense(cell: &AtomicUsize) -> bool {
+    let e = cell.load(Relaxed);
+    e & KIND_MASK == LEAF_BITS && count_of(e) >= DENSE
+}
 
 /// The records an entry counts.
 #[inline(always)]
@@ -442,6 +454,17 @@ pub(super) struct Pages {
     free: [AtomicUsize; LEAF + 1],
 }
 
+/// Where [`Pages::insert`] put a record.
+pub(super) enum Placed<'a> {
+    /// In its leaf's slot, replacing the record of the same address if
+    /// `Some`.
+    Slot(Option<u32>),
+    /// Nowhere yet: the page, of this entry and value, has no leaf.
+    Mini(&'a AtomicUsize, usize),
+    /// Nowhere: it goes to the rows.
+    Rows,
+}
+
 /// A record found in its page ([`Pages::find`]).
 pub(super) struct Found<'a> {
     /// Its page's entry, and the entry's value.
@@ -460,8 +483,8 @@ impl Found<'_> {
         let n = count_of(self.e) - 1;
         match kind_of(self.e) {
             LEAF => n > DEMOTE,
-            1 => n > 0,
-            k => n * 4 > 2 << k,
+            1 => true,
+            k => n * 8 > 2 << k,
         }
     }
 }
@@ -574,44 +597,41 @@ impl Pages {
         self.free[kind].store(a, Relaxed);
     }
 
-    /// Puts small record `v` of `addr` in its page: in its leaf's slot, or
-    /// in its mini (made, grown, or turned into a leaf as needed).
-    /// `Ok(Some(old))` if it replaced the record of the same address;
-    /// `Err(())` if it goes to the rows instead (its granule is another
-    /// address's, or no memory). Records that turning a full mini into a
-    /// leaf leaves without a slot go to `to_rows`, if `room` says the rows
-    /// can take that many (else the mini stays full). Only with the page's
-    /// shard lock held.
+    /// Puts small record `v` of `addr` in its page's leaf, if it has one:
+    /// [`Placed::Slot`] (with the record of the same address it replaced,
+    /// if any); [`Placed::Rows`] if it goes to the rows instead (its
+    /// granule is another address's, or no memory); [`Placed::Mini`] if
+    /// the page has no leaf: then [`Pages::insert_mini`]. Only with the
+    /// page's shard lock held.
     #[inline(always)]
-    pub(super) fn insert(
-        &self,
-        addr: u64,
-        v: u32,
-        room: impl FnOnce(usize) -> bool,
-        to_rows: impl FnMut(u64, u32),
-    ) -> Result<Option<u32>, ()> {
-        let cell = self.entry_or_make(addr).ok_or(())?;
+    pub(super) fn insert(&self, addr: u64, v: u32) -> Placed<'_> {
+        let Some(cell) = self.entry_or_make(addr) else {
+            return Placed::Rows;
+        };
         let e = cell.load(Relaxed);
         let Some(leaf) = leaf_of(e) else {
-            return self.insert_mini(cell, e, addr, v, room, to_rows);
+            return Placed::Mini(cell, e);
         };
         let slot = &leaf[slot_index(addr)];
         let old = slot.load(Relaxed);
         if old != 0 && !holds(old, addr) {
-            return Err(());
+            return Placed::Rows;
         }
         slot.store(v, Relaxed);
         if old == 0 {
             cell.store(e + 1, Relaxed);
         }
-        Ok((old != 0).then_some(old))
+        Placed::Slot((old != 0).then_some(old))
     }
 
-    /// [`Pages::insert`] into a page without a leaf. The address has no
-    /// record (the allocator has just handed it out): the record is added
-    /// to the mini, without a search.
-    #[inline(never)]
-    fn insert_mini(
+    /// [`Pages::insert`] into a page without a leaf, of entry `cell` (of
+    /// value `e`): into its mini (made, grown, or turned into a leaf as
+    /// needed). The address has no record (the allocator has just handed
+    /// it out): the record is added, without a search. `Err(())` if it
+    /// goes to the rows instead. Records that turning a full mini into a
+    /// leaf leaves without a slot go to `to_rows`, if `room` says the rows
+    /// can take that many (else the mini stays full).
+    pub(super) fn insert_mini(
         &self,
         cell: &AtomicUsize,
         e: usize,
@@ -621,17 +641,25 @@ impl Pages {
         to_rows: impl FnMut(u64, u32),
     ) -> Result<Option<u32>, ()> {
         let si = slot_index(addr) as u32;
-        if kind_of(e) == 0 {
-            if self.dense_below(addr) {
-                let e = self.take_block(LEAF).ok_or(())?;
-                leaf_of(e).ok_or(())?[si as usize].store(v, Relaxed);
-                cell.store(e + 1, Relaxed);
-            } else {
+        if count_of(e) == 0 {
+            // A page's first record: a leaf at once if it had one, or if a
+            // page beside it is dense; else a mini (the page may have an
+            // empty one).
+            if e & HAD_LEAF != 0 || self.dense_beside(addr) {
+                let leaf = self.take_block(LEAF).ok_or(())?;
+                leaf_of(leaf).ok_or(())?[si as usize].store(v, Relaxed);
+                if kind_of(e) != 0 {
+                    self.give_block(e);
+                }
+                cell.store(leaf + 1, Relaxed);
+                return Ok(None);
+            }
+            if kind_of(e) == 0 {
                 let e = self.take_block(1).ok_or(())?;
                 mini_of(e).set(0, si, v);
                 cell.store(e + 1, Relaxed);
+                return Ok(None);
             }
-            return Ok(None);
         }
         let mini = mini_of(e);
         let n = count_of(e);
@@ -640,13 +668,15 @@ impl Pages {
             cell.store(e + 1, Relaxed);
             return Ok(None);
         }
-        if kind_of(e) < MINI_KINDS {
+        // A full mini grows, or becomes a leaf when it is the biggest, or
+        // from 16 records beside a dense page.
+        if kind_of(e) < MINI_KINDS && !(n >= EARLY && self.dense_beside(addr)) {
             let bigger = self.take_block(kind_of(e) + 1).ok_or(())?;
             let to = mini_of(bigger);
             mini.copy_to(&to, n);
             to.set(n, si, v);
             self.give_block(e);
-            cell.store(bigger + n + 1, Relaxed);
+            cell.store(bigger + (e & HAD_LEAF) + n + 1, Relaxed);
             return Ok(None);
         }
         self.mini_to_leaf(cell, e, addr, room, to_rows)?;
@@ -660,14 +690,13 @@ impl Pages {
         Ok(None)
     }
 
-    /// Whether the page below `addr`'s (in the same level-3 node) has a
-    /// leaf holding [`DENSE`] records or more.
-    fn dense_below(&self, addr: u64) -> bool {
-        (addr >> PAGE_SHIFT) & ((1 << L3_BITS) - 1) != 0
-            && self.entry(addr - (1 << PAGE_SHIFT)).is_some_and(|c| {
-                let e = c.load(Relaxed);
-                e & KIND_MASK == LEAF_BITS && count_of(e) >= DENSE
-            })
+    /// Whether the page below or above `addr`'s (in the same level-3 node)
+    /// has a leaf holding [`DENSE`] records or more.
+    fn dense_beside(&self, addr: u64) -> bool {
+        const LAST: u64 = (1 << L3_BITS) - 1;
+        let i3 = (addr >> PAGE_SHIFT) & LAST;
+        i3 != 0 && self.entry(addr - (1 << PAGE_SHIFT)).is_some_and(is_dense)
+            || i3 != LAST && self.entry(addr + (1 << PAGE_SHIFT)).is_some_and(is_dense)
     }
 
     /// Turns the full mini of entry `e` into a leaf; records whose slot is
@@ -685,12 +714,12 @@ impl Pages {
     ) -> Result<(), ()> {
         let mini = mini_of(e);
         let n = count_of(e);
-        let mut taken = [false; SLOTS];
+        let mut taken = 0u128;
         let mut clashes = 0;
         for i in 0..n {
-            let s = mini.key(i) as usize;
-            clashes += usize::from(taken[s]);
-            taken[s] = true;
+            let bit = 1u128 << mini.key(i);
+            clashes += usize::from(taken & bit != 0);
+            taken |= bit;
         }
         if clashes > 0 && !room(clashes) {
             return Err(());
@@ -757,8 +786,9 @@ impl Pages {
     }
 
     /// Removes `addr`'s record from its page, returning its slot value.
-    /// A leaf left with [`DEMOTE`] records becomes a mini, a mini a quarter
-    /// full a smaller one, an empty mini goes (each if memory allows).
+    /// A leaf left with [`DEMOTE`] records becomes a mini, a mini an eighth
+    /// full one a quarter full (each if memory allows); the smallest mini
+    /// stays, empty, for the page's next record.
     /// Only with the page's shard lock held.
     #[inline(always)]
     pub(super) fn remove(&self, addr: u64) -> Option<u32> {
@@ -782,19 +812,13 @@ impl Pages {
         // Swap-remove: the last record takes the hole.
         let i = (slot as *const AtomicU32).addr() - mini.values.as_ptr().addr();
         mini.set(i / 4, mini.key(n), mini.value(n));
-        if n == 0 {
-            self.give_block(e);
-            cell.store(0, Relaxed);
-            return;
-        }
-        let kind = kind_of(e);
-        if kind > 1
-            && n * 4 <= mini.cap()
-            && let Some(smaller) = self.take_block(kind - 1)
+        if kind_of(e) > 1
+            && n * 8 <= mini.cap()
+            && let Some(smaller) = self.take_block(mini_kind_for(n))
         {
             mini.copy_to(&mini_of(smaller), n);
             self.give_block(e);
-            cell.store(smaller + n, Relaxed);
+            cell.store(smaller + (e & HAD_LEAF) + n, Relaxed);
             return;
         }
         cell.store(e - 1, Relaxed);
@@ -813,17 +837,33 @@ impl Pages {
             return;
         };
         let mini = mini_of(new);
+        let n = count_of(e).min(mini.cap());
+        // SAFETY: the same 512 bytes as pairs of slots (blocks are
+        // 8-aligned); no other access races with these, all made under the
+        // page's shard lock.
+        let pairs = unsafe { &*core::ptr::from_ref(leaf).cast::<[AtomicU64; SLOTS / 2]>() };
         let mut j = 0;
-        for (s, slot) in leaf.iter().enumerate() {
-            let v = slot.load(Relaxed);
-            if v != 0 && j < mini.cap() {
-                slot.store(0, Relaxed);
-                mini.set(j, s as u32, v);
-                j += 1;
+        // From the top: blocks are mostly freed in the order they were
+        // allocated, bottom up, and the last ones are found at once.
+        for (w, pair) in pairs.iter().enumerate().rev() {
+            if j == n {
+                break;
+            }
+            // Two empty slots at a time, then each of a pair not empty.
+            if pair.load(Relaxed) == 0 {
+                continue;
+            }
+            for s in [2 * w, 2 * w + 1] {
+                let v = leaf[s].load(Relaxed);
+                if v != 0 && j < mini.cap() {
+                    leaf[s].store(0, Relaxed);
+                    mini.set(j, s as u32, v);
+                    j += 1;
+                }
             }
         }
         self.give_block(e);
-        cell.store(new + j, Relaxed);
+        cell.store(new + HAD_LEAF + j, Relaxed);
     }
 
     /// Calls `f` with every record's address and slot value. Only with
@@ -969,8 +1009,25 @@ mod tests {
         })
     }
 
+    /// [`Pages::insert`], then [`Pages::insert_mini`] if the page has no
+    /// leaf, as the table does.
+    fn ins(
+        p: &Pages,
+        a: u64,
+        v: u32,
+        room: impl FnOnce(usize) -> bool,
+        to_rows: impl FnMut(u64, u32),
+    ) -> Result<Option<u32>, ()> {
+        match p.insert(a, v) {
+            Placed::Slot(old) => Ok(old),
+            Placed::Rows => Err(()),
+            Placed::Mini(cell, e) => p.insert_mini(cell, e, a, v, room, to_rows),
+        }
+    }
+
     fn put_in(p: &Pages, a: u64) -> Result<Option<u32>, ()> {
-        p.insert(
+        ins(
+            p,
             a,
             encode(a, SMALL).unwrap(),
             |_| true,
@@ -1016,7 +1073,7 @@ mod tests {
         }
         let bigger = encode(all[7], Small { size: 200, ..SMALL }).unwrap();
         let old = encode(all[7], SMALL).unwrap();
-        assert_eq!(p.insert(all[7], bigger, |_| true, |_, _| {}), Ok(Some(old)));
+        assert_eq!(ins(&p, all[7], bigger, |_| true, |_, _| {}), Ok(Some(old)));
         assert_eq!(
             state(&p, page),
             (LEAF, 100),
@@ -1045,11 +1102,11 @@ mod tests {
         assert_eq!(state(&p, page), (MINI_KINDS, 32));
         let next = page + 31 * 32;
         let v = encode(next, SMALL).unwrap();
-        assert_eq!(p.insert(next, v, |_| false, |_, _| panic!()), Err(()));
+        assert_eq!(ins(&p, next, v, |_| false, |_, _| panic!()), Err(()));
         assert_eq!(state(&p, page), (MINI_KINDS, 32), "unchanged");
         let mut out = vec![];
         assert_eq!(
-            p.insert(next, v, |n| n == 1, |a, v| out.push((a, decode(v)))),
+            ins(&p, next, v, |n| n == 1, |a, v| out.push((a, decode(v)))),
             Ok(None)
         );
         assert_eq!(out, [(twin, SMALL)]);
@@ -1058,9 +1115,10 @@ mod tests {
     }
 
     /// Emptying a page: its leaf becomes a mini at DEMOTE records (not
-    /// before: a page going down and up by one there does not flap), the
-    /// mini shrinks at a quarter, and goes when empty; storage given back
-    /// is handed out again before the arena's.
+    /// before: a page going down and up by one there does not flap); the
+    /// smallest mini stays when empty, and the page's next record takes a
+    /// leaf again. A mini an eighth full becomes a smaller one. Storage
+    /// given back is handed out again before the arena's.
     #[test]
     fn pages_shrink_and_storage_is_reused() {
         let p = Pages::new();
@@ -1087,21 +1145,27 @@ mod tests {
             listed(&p),
             recs.iter().map(|&a| (a, 40)).collect::<Vec<_>>()
         );
-        // Out of order, down to one: smaller minis on the way.
+        for &a in &recs {
+            assert!(p.remove(a).is_some());
+        }
+        assert_eq!(state(&p, page), (1, 0), "an empty mini stays");
+        assert!(listed(&p).is_empty() && p.find(recs[0]).is_none());
+        assert_eq!(put_in(&p, recs[0]), Ok(None));
+        assert_eq!(state(&p, page), (LEAF, 1), "it had a leaf");
+        // A mini of 32, out of order down to none: smaller at an eighth.
+        let other = 0x5555_0010_0000;
+        let mut recs = fill(&p, other, 32);
+        assert_eq!(state(&p, other), (MINI_KINDS, 32));
         let mut kinds = vec![];
-        while recs.len() > 1 {
+        while !recs.is_empty() {
             let a = recs.remove(recs.len() / 2);
             assert!(p.remove(a).is_some());
-            kinds.push(state(&p, page).0);
+            kinds.push(state(&p, other));
             assert!(recs.iter().all(|&a| p.find(a).is_some()));
         }
-        assert_eq!(kinds.first(), Some(&mini_kind_for(DEMOTE)));
-        assert_eq!(kinds.last(), Some(&1));
-        assert!(p.remove(recs[0]).is_some());
-        assert_eq!(p.entry(page).unwrap().load(Relaxed), 0, "nothing left");
-        // The next page's growth takes what was given back.
-        fill(&p, page + 4096, 40);
-        assert_eq!(p.blocks_made(), made);
+        kinds.dedup_by_key(|k| k.0);
+        assert_eq!(kinds, [(MINI_KINDS, 31), (2, 4), (1, 1)]);
+        assert_eq!(p.blocks_made(), made, "all given back and taken again");
     }
 
     /// A page above a dense leaf starts with a leaf; above a sparse one,
