@@ -2,12 +2,15 @@
 //! kept outside the allocation, in memory mapped straight from the OS.
 //!
 //! Most records are small allocations, and those (with the core client
-//! alone) live in a page index ([`pages`]): a 4-byte slot per 32-byte
-//! granule of each heap page that has any, reached through a radix
-//! directory over the address, as page_ext reaches a page's data from its
-//! frame number. The rest (big or over-aligned allocations, handles beyond
-//! 20 bits, the thread client's wider records) go to hashed rows
-//! ([`rows`]).
+//! alone) live in a page index ([`pages`]): storage per heap page that has
+//! any, reached through a radix directory over the address, as page_ext
+//! reaches a page's data from its frame number; a 4-byte slot per 32-byte
+//! granule on a page with many, 5 bytes a record packed on a page with few.
+//! The rest (big or over-aligned allocations, handles beyond 20 bits, the
+//! thread client's wider records) go to hashed rows ([`rows`]). Measured
+//! with `stats()` (`cargo run --release -p benches --example side_table`),
+//! that is 12 to 18 bytes per live record on a heap of small and
+//! mid-sized blocks, 36 with one small block per page.
 //!
 //! Both are split into [`SHARDS`] shards by 64 KiB region of the heap,
 //! each behind its own spin lock: two threads only contend when their
@@ -68,7 +71,7 @@ struct Shard {
     cap: AtomicU32,
     /// Records in the rows.
     len: AtomicU32,
-    /// Records in page slots (of this shard's regions).
+    /// Records in the page index (of this shard's regions).
     paged: AtomicU32,
     /// Core rows, `cap` of them.
     rows: AtomicPtr<Row>,
@@ -186,12 +189,14 @@ impl Table {
     /// OS, or an address beyond 48 bits). The caller has set the thread's
     /// re-entrancy guard to `Locked`. The address is one the allocator has
     /// just handed out, so it has no record (each free removes its record
-    /// before the block goes back); a record of it that is still where this
-    /// one goes is replaced.
+    /// before the block goes back); a record of it that is still in the
+    /// leaf slot or the row where this one goes is replaced (a mini adds
+    /// without a search).
     ///
-    /// With the core client alone, a small record takes its page slot
-    /// (inlined into the allocation path); the rest (and every record of
-    /// the thread client's layout) go to the shard's rows.
+    /// With the core client alone, a small record goes to its page (a
+    /// leaf's slot, inlined into the allocation path, or a mini); the rest
+    /// (and every record of the thread client's layout) go to the shard's
+    /// rows.
     #[inline(always)]
     pub(crate) fn insert(&self, r: &Record) -> bool {
         if clients::paged()
@@ -283,7 +288,7 @@ impl Table {
 
     /// Removes the record of the `size`-byte allocation at `addr`, taking
     /// it off its stack's totals, and returns it. The caller has set the
-    /// thread's re-entrancy guard to `Locked`. Looks in the page slot first
+    /// thread's re-entrancy guard to `Locked`. Looks in the page first
     /// (where most records are), then in the rows (a record too big for a
     /// slot, or one whose slot was taken).
     pub(crate) fn remove(&self, addr: usize, size: usize) -> Option<Record> {
@@ -313,9 +318,10 @@ impl Table {
     }
 
     /// [`Table::discard`]'s common case with no call in it, so that the
-    /// free path needs no saved registers: a small block whose record is
-    /// in its page slot, the shard lock free, and the stack's totals
-    /// already pending in the shard. True if it discarded the record;
+    /// free path needs few saved registers: a small block whose record is
+    /// in its page (a leaf's slot or a mini) and leaves the page's storage
+    /// as it is, the shard lock free, and the stack's totals already
+    /// pending in the shard. True if it discarded the record;
     /// false if anything else holds, with nothing changed (then `discard`
     /// goes the whole way). The caller has set the thread's guard to
     /// `Locked`.
@@ -349,7 +355,7 @@ impl Table {
         true
     }
 
-    /// Removes the record of `addr` from its page slot, if it is there,
+    /// Removes the record of `addr` from its page, if it is there,
     /// taking it off its stack's totals; returns the slot's value. The
     /// shard lock is held.
     #[inline(always)]
@@ -408,7 +414,7 @@ impl Table {
         if Self::may_be_paged(addr, size)
             && let Some(f) = self.pages.find(addr)
         {
-            // The slot stays put while the lock is held.
+            // The record stays put while the lock is held.
             let p = realloc();
             if p.is_null() {
                 return (p, Resized::Kept);

@@ -1,40 +1,48 @@
 //! The side table's page index, page_ext for heap pages: each 4 KiB page of
-//! the heap that holds the start of a small allocation gets a leaf of 128
-//! four-byte slots, one per 32-byte granule, reached through a three-level
-//! radix directory over the address. A record is found by index, never
-//! searched for: no hashing, no probing, no record ever moved, and the
-//! records of neighbouring allocations share cache lines (a line of slots
-//! covers 512 bytes of heap).
+//! the heap that holds the start of a small allocation keeps its records
+//! in storage of its own, reached through a three-level radix directory
+//! over the address: a *leaf* of 128 four-byte slots, one per 32-byte
+//! granule, where a record is found by index (no hashing, no probing, and
+//! the records of neighbouring allocations share cache lines), or, while
+//! the page holds few, a *mini*: its records packed without order, a byte
+//! of slot index each (searched eight at a time) and the slot value.
 //!
-//! A slot holds a whole record in 32 bits because most of it is implied:
-//! the address by the slot's position (and one bit for the 16-byte half of
-//! the granule), the size in 8 bits, the alignment in 3, the stack handle
-//! in 20. A record that does not fit (bigger than [`MAX_SMALL`] bytes,
-//! aligned to more than 16, a handle beyond 20 bits, or a granule already
-//! taken: two live allocations 16 bytes apart, which glibc's 32-byte
-//! chunks never make) goes to the hashed rows instead.
+//! A slot value holds a whole record in 32 bits because most of it is
+//! implied: the address by the slot's position (and one bit for the
+//! 16-byte half of the granule), the size in 8 bits, the alignment in 3,
+//! the stack handle in 20. A record that does not fit (bigger than
+//! [`MAX_SMALL`] bytes, aligned to more than 16, a handle beyond 20 bits)
+//! goes to the hashed rows instead, as does, in a leaf, the second of two
+//! live allocations 16 bytes apart (one granule; glibc's 32-byte chunks
+//! never make them).
 //!
-//! Memory: a leaf is 512 bytes, which pays only on a page that holds many
-//! small records: against the hashed rows' 18-27 bytes a record, from about
-//! two dozen. So a page's level-3 directory entry counts its small records
-//! (wherever they are), and the page gets a leaf only once it holds
-//! [`PROMOTE`] of them; until then they go to the rows. Those already in
-//! the rows stay there (a free looks in the slot, then in the rows), new
-//! ones take slots. A page whose count falls to [`DEMOTE`] moves its few
-//! slot records to the rows and gives its leaf back to a free list: with
-//! the gap between the two, a page at either threshold does not flap.
-//! A leaf thus costs at most 512 / ([`DEMOTE`] + 1) bytes per record.
-//! Leaves and directory nodes come from two arenas of mappings; a stop
-//! gives the leaves' pages back to the OS and starts their arena afresh,
-//! and keeps the directory (with every count zeroed), so a later enable
-//! does not make it all again. The bytes counted are those populated:
-//! every byte the arenas made resident, handed out or not yet (an
-//! untouched mapping tail costs no memory).
+//! Memory: a leaf is 512 bytes, 4 a record on a full page but the whole
+//! 512 for a page with one small block; the hashed rows cost 18-27 bytes
+//! a record. A mini costs 5 bytes a record plus its spare room: 24, 40,
+//! 80 or 160 bytes for 4, 8, 16 or 32 records (grown when full, shrunk to
+//! a quarter full when an eighth full). So a page starts with a mini
+//! and gets a leaf at its 33rd record; it gets one at once, at its first
+//! record, if it had one before (a heap filled again after its blocks were
+//! freed: one bit in its entry, until a stop), or when its first mini is
+//! full, if a page beside it has a leaf of [`DENSE`] records (the heap
+//! fills densely there). A leaf left with [`DEMOTE`] records becomes a
+//! mini again (with the gap between 33 and 2, a page does not flap), so it
+//! costs at most 512 / 3 bytes a record; the smallest mini stays, empty,
+//! for the page's next record. The page's directory entry holds where its
+//! storage is, its kind and its number of records: no header, no lookup.
 //!
-//! Locking: every slot and leaf pointer of a page is only touched with the
-//! lock of the page's shard held (a page lies in one 64 KiB shard region);
+//! Storage and directory nodes come from two arenas of mappings, storage
+//! given back goes to a free list of its size; a stop gives the storage's
+//! pages back to the OS and starts its arena afresh, and keeps the
+//! directory (every entry zeroed), so a later enable does not make it all
+//! again. The bytes counted ([`Pages::bytes`]) are those populated: every
+//! byte the arenas made resident, handed out, free or not yet handed out
+//! (an untouched mapping tail costs no memory).
+//!
+//! Locking: a page's entry and storage are only touched with the lock of
+//! the page's shard held (a page lies in one 64 KiB shard region);
 //! directory nodes, shared by several shards, are made under the arenas'
-//! lock and read with Acquire.
+//! lock (`grow`, which also guards the free lists) and read with Acquire.
 
 use core::ptr::null_mut;
 use core::sync::atomic::Ordering::{Acquire, Relaxed, Release};
@@ -64,10 +72,10 @@ const L3_SHIFT: u32 = PAGE_SHIFT;
 const L2_SHIFT: u32 = L3_SHIFT + L3_BITS;
 const L1_SHIFT: u32 = L2_SHIFT + L2_BITS;
 
-/// A page whose count falls to this gives its leaf back for a mini.
+/// A page whose leaf is left with this many records takes a mini again.
 pub(super) const DEMOTE: usize = 2;
-/// A new page starts with a leaf at once when the page below it has a
-/// leaf with this many records (the heap fills densely there).
+/// A page beside a leaf with this many records takes a leaf early (the
+/// heap fills densely there).
 const DENSE: usize = MINI_MAX + 1;
 
 /// One page's slots (a leaf).
@@ -95,7 +103,7 @@ const MINI_KINDS: usize = 4;
 const LEAF_BITS: usize = LEAF << KIND_SHIFT;
 /// The biggest mini's entries.
 const MINI_MAX: usize = 2 << MINI_KINDS;
-/// A full mini of this many records becomes a leaf at once (not a mini
+/// A full mini of this many records or more becomes a leaf (not a mini
 /// twice as big) when a page beside it is dense.
 const EARLY: usize = 4;
 const _: () = assert!(DEMOTE * 2 <= MINI_MAX && MINI_MAX < DENSE && DENSE <= SLOTS);
@@ -810,7 +818,7 @@ impl Pages {
         let mini = mini_of(e);
         let n = count_of(e) - 1;
         // Swap-remove: the last record takes the hole.
-        let i = (slot as *const AtomicU32).addr() - mini.values.as_ptr().addr();
+        let i = core::ptr::from_ref(slot).addr() - mini.values.as_ptr().addr();
         mini.set(i / 4, mini.key(n), mini.value(n));
         if kind_of(e) > 1
             && n * 8 <= mini.cap()

@@ -210,7 +210,7 @@ fn shards_agree_with_a_model() {
         // The dense pages empty in every other phase (below DEMOTE), and
         // fill in the last.
         let free = if r % 4 == 3 && (step / 20_000) % 2 == 0 {
-            r & 62 != 62
+            r & 0b11_1110 != 0b11_1110
         } else {
             r & 6 == 0
         };
