@@ -353,13 +353,13 @@ fn slot_index(addr: u64) -> usize {
 }
 
 /// An arena of mappings of 1 MiB, doubling every second one up to
-/// 256 MiB, handed out in order, never given back. Only touched with
-/// `Pages::grow` held (or every shard lock, which excludes its holders).
+/// 256 MiB, handed out in order, never unmapped ([`Arena::reset`] gives
+/// their pages back and starts over). Only touched with `Pages::grow`
+/// held (or every shard lock, which excludes its holders).
 ///
 /// Pages are populated for writing ([`sys::populate`]) [`POPULATE_STEP`]
-/// at a time ahead of what is handed out, and again on the next enable
-/// after [`Arena::zero`], so that a slot's first read never maps the zero
-/// page.
+/// at a time ahead of what is handed out, so that a slot's first read
+/// never maps the zero page.
 struct Arena {
     chunks: [AtomicPtr<u8>; MAX_CHUNKS],
     /// The chunk being handed out, and the offset in it.
@@ -390,8 +390,8 @@ impl Arena {
         }
     }
 
-    /// `n` zeroed bytes (a multiple of 512, at most 1 MiB), or null when
-    /// the OS refuses a mapping.
+    /// `n` zeroed bytes (a multiple of 8, at most 1 MiB), 8-aligned, or
+    /// null when the OS refuses a mapping.
     fn take(&self, n: usize) -> *mut u8 {
         loop {
             let cur = self.cur.load(Relaxed);
