@@ -211,10 +211,13 @@ impl Mini<'_> {
         self.values[i].store(v, Relaxed);
     }
 
-    /// Copies the first `n` records to `to`.
+    /// Copies the first `n` records to `to` (a word of keys at a time).
     fn copy_to(&self, to: &Mini<'_>, n: usize) {
-        for i in 0..n {
-            to.set(i, self.key(i), self.value(i));
+        for (t, k) in to.keys.iter().zip(&self.keys[..n.div_ceil(8)]) {
+            t.store(k.load(Relaxed), Relaxed);
+        }
+        for (t, v) in to.values.iter().zip(&self.values[..n]) {
+            t.store(v.load(Relaxed), Relaxed);
         }
     }
 
@@ -618,6 +621,14 @@ impl Pages {
         };
         let e = cell.load(Relaxed);
         let Some(leaf) = leaf_of(e) else {
+            // A mini with records and room: the record is added (the
+            // address has no record: the allocator just handed it out).
+            let n = count_of(e);
+            if n != 0 && n < 2 << kind_of(e) {
+                mini_of(e).set(n, slot_index(addr) as u32, v);
+                cell.store(e + 1, Relaxed);
+                return Placed::Slot(None);
+            }
             return Placed::Mini(cell, e);
         };
         let slot = &leaf[slot_index(addr)];
