@@ -46,7 +46,7 @@
 
 use core::ptr::null_mut;
 use core::sync::atomic::Ordering::{Acquire, Relaxed, Release};
-use core::sync::atomic::{AtomicPtr, AtomicU32, AtomicU64, AtomicUsize};
+use core::sync::atomic::{AtomicPtr, AtomicU8, AtomicU32, AtomicU64, AtomicUsize};
 
 use core::ptr::with_exposed_provenance_mut;
 
@@ -162,7 +162,11 @@ fn leaf_of<'a>(e: usize) -> Option<&'a Leaf> {
 /// byte (searched eight at a time), then the slot values. Its entry says
 /// how many there are.
 struct Mini<'a> {
+    /// The slot-index bytes, by word (to search them) and by byte (to
+    /// read and write one): the same memory, only touched under the
+    /// page's shard lock, so that these accesses of two sizes never race.
     keys: &'a [AtomicU64],
+    key_bytes: &'a [AtomicU8],
     values: &'a [AtomicU32],
 }
 
@@ -175,10 +179,13 @@ fn mini_of<'a>(e: usize) -> Mini<'a> {
     // SAFETY: an entry of a mini kind holds the address of a block of
     // `block_len(kind)` bytes from the arena (exposed by
     // `Pages::take_block`, 8-aligned), never unmapped, only touched under
-    // the page's shard lock: `words` words of keys, then `cap` values.
+    // the page's shard lock: `words` words of keys (also seen as bytes:
+    // atomics of two sizes over the same memory, never racing since all
+    // are under that lock), then `cap` values.
     unsafe {
         Mini {
             keys: core::slice::from_raw_parts(with_exposed_provenance_mut(a), words),
+            key_bytes: core::slice::from_raw_parts(with_exposed_provenance_mut(a), words * 8),
             values: core::slice::from_raw_parts(with_exposed_provenance_mut(a + words * 8), cap),
         }
     }
@@ -192,7 +199,7 @@ impl Mini<'_> {
 
     #[inline(always)]
     fn key(&self, i: usize) -> u32 {
-        (self.keys[i / 8].load(Relaxed) >> (i % 8 * 8)) as u32 & 0xff
+        u32::from(self.key_bytes[i].load(Relaxed))
     }
 
     #[inline(always)]
@@ -202,12 +209,7 @@ impl Mini<'_> {
 
     #[inline(always)]
     fn set(&self, i: usize, key: u32, v: u32) {
-        let w = &self.keys[i / 8];
-        let shift = i % 8 * 8;
-        w.store(
-            (w.load(Relaxed) & !(0xff << shift)) | u64::from(key) << shift,
-            Relaxed,
-        );
+        self.key_bytes[i].store(key as u8, Relaxed);
         self.values[i].store(v, Relaxed);
     }
 
@@ -228,7 +230,8 @@ impl Mini<'_> {
         const ONES: u64 = 0x0101_0101_0101_0101;
         let pattern = ONES * u64::from(key);
         for (w, word) in self.keys[..n.div_ceil(8)].iter().enumerate() {
-            let x = word.load(Relaxed) ^ pattern;
+            // Byte k of the word is key 8w + k (little-endian order).
+            let x = u64::from_le(word.load(Relaxed)) ^ pattern;
             // The bytes of `x` that are zero (and maybe a few above one).
             let mut zeros = x.wrapping_sub(ONES) & !x & (ONES << 7);
             while zeros != 0 {
