@@ -19,14 +19,14 @@
 //! Memory: a leaf is 512 bytes, 4 a record on a full page but the whole
 //! 512 for a page with one small block; the hashed rows cost 18-27 bytes
 //! a record. A mini costs 5 bytes a record plus its spare room: 24, 40,
-//! 80 or 160 bytes for 4, 8, 16 or 32 records (grown when full, shrunk to
+//! 80 or 120 bytes for 4, 8, 16 or 24 records (grown when full, shrunk to
 //! a quarter full when an eighth full). So a page starts with a mini
-//! and gets a leaf at its 33rd record; it gets one at once, at its first
+//! and gets a leaf at its 25th record; it gets one at once, at its first
 //! record, if it had one before (a heap filled again after its blocks were
 //! freed: one bit in its entry, until a stop), or when its first mini is
 //! full, if a page beside it has a leaf of [`DENSE`] records (the heap
 //! fills densely there). A leaf left with [`DEMOTE`] records becomes a
-//! mini again (with the gap between 33 and 2, a page does not flap), so it
+//! mini again (with the gap between 25 and 2, a page does not flap), so it
 //! costs at most 512 / 3 bytes a record; the smallest mini stays, empty,
 //! for the page's next record. The page's directory entry holds where its
 //! storage is, its kind and its number of records: no header, no lookup.
@@ -74,9 +74,11 @@ const L1_SHIFT: u32 = L2_SHIFT + L2_BITS;
 
 /// A page whose leaf is left with this many records takes a mini again.
 pub(super) const DEMOTE: usize = 2;
-/// A page beside a leaf with this many records takes a leaf early (the
-/// heap fills densely there).
-const DENSE: usize = MINI_MAX + 1;
+/// A page beside a leaf with this many records takes a leaf early: the
+/// heap fills densely there. (At [`MINI_MAX`] + 1, leaves spread page by
+/// page over heaps that minis serve better: the mixed heap of the
+/// `side_table` example went from 19 to 26 bytes a record.)
+const DENSE: usize = 48;
 
 /// One page's slots (a leaf).
 type Leaf = [AtomicU32; SLOTS];
@@ -97,14 +99,16 @@ const ADDR_SHIFT: u32 = 16;
 /// heap reused after a phase of frees), it takes a leaf at once.
 const HAD_LEAF: usize = 1 << 12;
 /// The kind of a leaf; kinds 1 to [`MINI_KINDS`] are minis of
-/// `2 << kind` entries.
+/// [`MINI_CAPS`]`[kind]` entries.
 const LEAF: usize = 5;
 const MINI_KINDS: usize = 4;
 const LEAF_BITS: usize = LEAF << KIND_SHIFT;
 /// The biggest mini's entries.
-const MINI_MAX: usize = 2 << MINI_KINDS;
-/// A full mini of this many records or more becomes a leaf (not a mini
-/// twice as big) when a page beside it is dense.
+const MINI_MAX: usize = MINI_CAPS[MINI_KINDS];
+/// Records a mini of each kind holds.
+const MINI_CAPS: [usize; MINI_KINDS + 1] = [0, 4, 8, 16, 24];
+/// A full mini of this many records or more becomes a leaf (not a bigger
+/// mini) when a page beside it is dense.
 const EARLY: usize = 4;
 const _: () = assert!(DEMOTE * 2 <= MINI_MAX && MINI_MAX < DENSE && DENSE <= SLOTS);
 
@@ -135,7 +139,7 @@ const fn block_len(kind: usize) -> usize {
     if kind == LEAF {
         size_of::<Leaf>()
     } else {
-        let cap = 2 << kind;
+        let cap = MINI_CAPS[kind];
         key_words(cap) * 8 + cap * 4
     }
 }
@@ -143,7 +147,7 @@ const fn block_len(kind: usize) -> usize {
 /// The smallest mini with room for twice `n` records.
 fn mini_kind_for(n: usize) -> usize {
     let mut k = 1;
-    while k < MINI_KINDS && (2 << k) < 2 * n {
+    while k < MINI_KINDS && MINI_CAPS[k] < 2 * n {
         k += 1;
     }
     k
@@ -173,7 +177,7 @@ struct Mini<'a> {
 /// The mini an entry names (of a mini kind).
 #[inline(always)]
 fn mini_of<'a>(e: usize) -> Mini<'a> {
-    let cap = 2 << kind_of(e);
+    let cap = MINI_CAPS[kind_of(e)];
     let a = e >> ADDR_SHIFT;
     let words = key_words(cap);
     // SAFETY: an entry of a mini kind holds the address of a block of
@@ -498,7 +502,7 @@ impl Found<'_> {
         match kind_of(self.e) {
             LEAF => n > DEMOTE,
             1 => true,
-            k => n * 8 > 2 << k,
+            k => n * 8 > MINI_CAPS[k],
         }
     }
 }
@@ -627,7 +631,7 @@ impl Pages {
             // A mini with records and room: the record is added (the
             // address has no record: the allocator just handed it out).
             let n = count_of(e);
-            if n != 0 && n < 2 << kind_of(e) {
+            if n != 0 && n < MINI_CAPS[kind_of(e)] {
                 mini_of(e).set(n, slot_index(addr) as u32, v);
                 cell.store(e + 1, Relaxed);
                 return Placed::Slot(None);
@@ -1084,7 +1088,7 @@ mod tests {
         let p = Pages::new();
         let page = 0x5555_0000_1000;
         let mut all = vec![];
-        for (n, kind) in [(4, 1), (8, 2), (16, 3), (32, 4), (33, LEAF), (100, LEAF)] {
+        for (n, kind) in [(4, 1), (8, 2), (16, 3), (24, 4), (25, LEAF), (100, LEAF)] {
             all.extend(fill(&p, page + all.len() as u64 * 32, n - all.len() as u64));
             assert_eq!(state(&p, page), (kind, n as usize));
             assert!(
@@ -1117,22 +1121,22 @@ mod tests {
     fn twins_leave_for_the_rows_with_room() {
         let p = Pages::new();
         let page = 0x5555_0000_1000;
-        let mut all = fill(&p, page, 31);
+        let mut all = fill(&p, page, MINI_MAX as u64 - 1);
         let twin = page + 16;
         assert_eq!(put_in(&p, twin), Ok(None));
         all.push(twin);
-        assert_eq!(state(&p, page), (MINI_KINDS, 32));
-        let next = page + 31 * 32;
+        assert_eq!(state(&p, page), (MINI_KINDS, MINI_MAX));
+        let next = page + (MINI_MAX as u64 - 1) * 32;
         let v = encode(next, SMALL).unwrap();
         assert_eq!(ins(&p, next, v, |_| false, |_, _| panic!()), Err(()));
-        assert_eq!(state(&p, page), (MINI_KINDS, 32), "unchanged");
+        assert_eq!(state(&p, page), (MINI_KINDS, MINI_MAX), "unchanged");
         let mut out = vec![];
         assert_eq!(
             ins(&p, next, v, |n| n == 1, |a, v| out.push((a, decode(v)))),
             Ok(None)
         );
         assert_eq!(out, [(twin, SMALL)]);
-        assert_eq!(state(&p, page), (LEAF, 32));
+        assert_eq!(state(&p, page), (LEAF, MINI_MAX));
         assert!(p.find(twin).is_none() && p.find(next).is_some());
     }
 
@@ -1174,10 +1178,10 @@ mod tests {
         assert!(listed(&p).is_empty() && p.find(recs[0]).is_none());
         assert_eq!(put_in(&p, recs[0]), Ok(None));
         assert_eq!(state(&p, page), (LEAF, 1), "it had a leaf");
-        // A mini of 32, out of order down to none: smaller at an eighth.
+        // The biggest mini, out of order down to none: smaller at an eighth.
         let other = 0x5555_0010_0000;
-        let mut recs = fill(&p, other, 32);
-        assert_eq!(state(&p, other), (MINI_KINDS, 32));
+        let mut recs = fill(&p, other, MINI_MAX as u64);
+        assert_eq!(state(&p, other), (MINI_KINDS, MINI_MAX));
         let mut kinds = vec![];
         while !recs.is_empty() {
             let a = recs.remove(recs.len() / 2);
@@ -1186,7 +1190,7 @@ mod tests {
             assert!(recs.iter().all(|&a| p.find(a).is_some()));
         }
         kinds.dedup_by_key(|k| k.0);
-        assert_eq!(kinds, [(MINI_KINDS, 31), (2, 4), (1, 1)]);
+        assert_eq!(kinds, [(MINI_KINDS, MINI_MAX - 1), (2, 3), (1, 1)]);
         assert_eq!(p.blocks_made(), made, "all given back and taken again");
     }
 

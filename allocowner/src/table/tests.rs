@@ -282,7 +282,7 @@ fn discard_fast_path_takes_only_its_common_case() {
         tid: 0,
         ts: 0,
     };
-    // A page's first records go to a mini; from the 33rd on, to a leaf.
+    // A page's first records go to a mini; from the 25th on, to a leaf.
     let page = 0x5000_0000_1000;
     let dense: Vec<Record> = (0..40).map(|i| rec(page + i * 32, 40)).collect();
     let big = rec(0x5000_0000_2000, 4000);
