@@ -90,7 +90,7 @@ fn main() {
         "| {name} | {} | {} | {:.1} |",
         s.live_records,
         s.table_bytes,
-        s.table_bytes as f64 / s.live_records.max(1) as f64
+        s.bytes_per_record()
     );
     drop(black_box(kept));
 }

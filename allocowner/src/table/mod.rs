@@ -2,12 +2,15 @@
 //! kept outside the allocation, in memory mapped straight from the OS.
 //!
 //! Most records are small allocations, and those (with the core client
-//! alone) live in a page index ([`pages`]): a 4-byte slot per 32-byte
-//! granule of each heap page that has any, reached through a radix
-//! directory over the address, as page_ext reaches a page's data from its
-//! frame number. The rest (big or over-aligned allocations, handles beyond
-//! 20 bits, the thread client's wider records) go to hashed rows
-//! ([`rows`]).
+//! alone) live in a page index ([`pages`]): storage per heap page that has
+//! any, reached through a radix directory over the address, as page_ext
+//! reaches a page's data from its frame number; a 4-byte slot per 32-byte
+//! granule on a page with many, 5 bytes a record packed on a page with few.
+//! The rest (big or over-aligned allocations, handles beyond 20 bits, the
+//! thread client's wider records) go to hashed rows ([`rows`]). Measured
+//! with `stats()` (`cargo run --release -p benches --example side_table`),
+//! that is 12 to 19 bytes per live record on a heap of small and
+//! mid-sized blocks, 36 with one small block per page.
 //!
 //! Both are split into [`SHARDS`] shards by 64 KiB region of the heap,
 //! each behind its own spin lock: two threads only contend when their
@@ -47,7 +50,7 @@ mod rows;
 pub(crate) use clients::EPOCH_NS;
 pub(crate) use record::{Record, Resized};
 
-use pages::Pages;
+use pages::{Pages, Placed};
 use pending::PendingTotals;
 use record::{ADDR_MASK, signed};
 use rows::{Row, mapping_len};
@@ -68,7 +71,7 @@ struct Shard {
     cap: AtomicU32,
     /// Records in the rows.
     len: AtomicU32,
-    /// Records in page slots (of this shard's regions).
+    /// Records in the page index (of this shard's regions).
     paged: AtomicU32,
     /// Core rows, `cap` of them.
     rows: AtomicPtr<Row>,
@@ -186,12 +189,14 @@ impl Table {
     /// OS, or an address beyond 48 bits). The caller has set the thread's
     /// re-entrancy guard to `Locked`. The address is one the allocator has
     /// just handed out, so it has no record (each free removes its record
-    /// before the block goes back); a record of it that is still where this
-    /// one goes is replaced.
+    /// before the block goes back); a record of it that is still in the
+    /// leaf slot or the row where this one goes is replaced (a mini adds
+    /// without a search).
     ///
-    /// With the core client alone, a small record takes its page slot
-    /// (inlined into the allocation path); the rest (and every record of
-    /// the thread client's layout) go to the shard's rows.
+    /// With the core client alone, a small record goes to its page (a
+    /// leaf's slot, inlined into the allocation path, or a mini); the rest
+    /// (and every record of the thread client's layout) go to the shard's
+    /// rows.
     #[inline(always)]
     pub(crate) fn insert(&self, r: &Record) -> bool {
         if clients::paged()
@@ -200,22 +205,17 @@ impl Table {
             let addr = r.addr as u64;
             let shard = &self.shards[shard_of(addr)];
             let g = shard.lock.lock_guarded();
-            if let Ok(old) = self.pages.insert(addr, v) {
-                match old {
-                    None => shard.paged.store(shard.paged.load(Relaxed) + 1, Relaxed),
-                    Some(old) => {
-                        let o = pages::decode(old);
-                        self.account(shard, addr, o.h24, -1, -signed(o.size));
+            match self.pages.insert(addr, v) {
+                Placed::Slot(old) => {
+                    self.account_inserted(shard, r, old);
+                    return true;
+                }
+                Placed::Mini(cell, e) => {
+                    if self.insert_mini(shard, cell, e, r, v) {
+                        return true;
                     }
                 }
-                self.account(
-                    shard,
-                    addr,
-                    record::pack_handle(r.handle) as u32,
-                    1,
-                    signed(r.size),
-                );
-                return true;
+                Placed::Rows => {}
             }
             // The granule is another address's: to the rows (the block is
             // ours, so nobody records this address meanwhile).
@@ -225,6 +225,55 @@ impl Table {
         // then never needs a place in memory on the slot path.
         let r = *r;
         self.insert_rows(&r)
+    }
+
+    /// [`Table::insert`] of small record `r` (slot value `v`) into its
+    /// page's mini, of entry `cell` (of value `e`): whether it is in. The
+    /// shard lock is held.
+    #[inline(never)]
+    fn insert_mini(
+        &self,
+        shard: &Shard,
+        cell: &core::sync::atomic::AtomicUsize,
+        e: usize,
+        r: &Record,
+        v: u32,
+    ) -> bool {
+        let placed = self.pages.insert_mini(
+            cell,
+            e,
+            r.addr as u64,
+            v,
+            |n| self.rows_room(shard, n),
+            |a, v| {
+                shard.paged.store(shard.paged.load(Relaxed) - 1, Relaxed);
+                self.move_to_rows(shard, &Record::from_slot(a, v));
+            },
+        );
+        placed
+            .map(|old| self.account_inserted(shard, r, old))
+            .is_ok()
+    }
+
+    /// Counts small record `r`, just put in its page (replacing `old` of
+    /// the same address, if any), in the shard and its stack's totals.
+    #[inline(always)]
+    fn account_inserted(&self, shard: &Shard, r: &Record, old: Option<u32>) {
+        let addr = r.addr as u64;
+        match old {
+            None => shard.paged.store(shard.paged.load(Relaxed) + 1, Relaxed),
+            Some(old) => {
+                let o = pages::decode(old);
+                self.account(shard, addr, o.h24, -1, -signed(o.size));
+            }
+        }
+        self.account(
+            shard,
+            addr,
+            record::pack_handle(r.handle) as u32,
+            1,
+            signed(r.size),
+        );
     }
 
     /// Whether the record of an allocation of `size` bytes at `addr` may
@@ -239,7 +288,7 @@ impl Table {
 
     /// Removes the record of the `size`-byte allocation at `addr`, taking
     /// it off its stack's totals, and returns it. The caller has set the
-    /// thread's re-entrancy guard to `Locked`. Looks in the page slot first
+    /// thread's re-entrancy guard to `Locked`. Looks in the page first
     /// (where most records are), then in the rows (a record too big for a
     /// slot, or one whose slot was taken).
     pub(crate) fn remove(&self, addr: usize, size: usize) -> Option<Record> {
@@ -269,9 +318,10 @@ impl Table {
     }
 
     /// [`Table::discard`]'s common case with no call in it, so that the
-    /// free path needs no saved registers: a small block whose record is
-    /// in its page slot, the shard lock free, and the stack's totals
-    /// already pending in the shard. True if it discarded the record;
+    /// free path needs few saved registers: a small block whose record is
+    /// in its page (a leaf's slot or a mini) and leaves the page's storage
+    /// as it is, the shard lock free, and the stack's totals already
+    /// pending in the shard. True if it discarded the record;
     /// false if anything else holds, with nothing changed (then `discard`
     /// goes the whole way). The caller has set the thread's guard to
     /// `Locked`.
@@ -285,15 +335,18 @@ impl Table {
         let Some(_g) = shard.lock.try_lock_guarded() else {
             return false;
         };
-        let Some(slot) = self.pages.find(addr) else {
+        let Some(f) = self.pages.find(addr) else {
             return false;
         };
-        let v = slot.load(Relaxed);
-        let s = pages::decode(v);
+        // The page's storage stays as it is after this one.
+        if !f.plain() {
+            return false;
+        }
+        let s = pages::decode(f.v);
         let Some(p) = shard.pending.find(s.h24) else {
             return false;
         };
-        slot.store(0, Relaxed);
+        self.pages.take(&f);
         shard.paged.store(shard.paged.load(Relaxed) - 1, Relaxed);
         p.add(-1, -signed(s.size));
         if shard.filtering.load(Relaxed) {
@@ -302,7 +355,7 @@ impl Table {
         true
     }
 
-    /// Removes the record of `addr` from its page slot, if it is there,
+    /// Removes the record of `addr` from its page, if it is there,
     /// taking it off its stack's totals; returns the slot's value. The
     /// shard lock is held.
     #[inline(always)]
@@ -359,26 +412,27 @@ impl Table {
         let shard = &self.shards[shard_of(addr)];
         let guard = shard.lock.lock_guarded();
         if Self::may_be_paged(addr, size)
-            && let Some(slot) = self.pages.find(addr)
+            && let Some(f) = self.pages.find(addr)
         {
-            // The slot stays put while the lock is held.
+            // The record stays put while the lock is held.
             let p = realloc();
             if p.is_null() {
                 return (p, Resized::Kept);
             }
-            let v = slot.load(Relaxed);
+            let v = f.v;
             if p as u64 == addr
                 && let Some(grown) = pages::with_size(v, new_size)
             {
-                slot.store(grown, Relaxed);
+                f.slot.store(grown, Relaxed);
                 let old = pages::decode(v);
                 self.account(shard, addr, old.h24, 0, signed(new_size) - signed(old.size));
                 return (p, Resized::Kept);
             }
             // Moved, or too big for a slot now: the caller puts the record
             // back at `p` (the block is the caller's until it returns).
-            slot.store(0, Relaxed);
-            self.account_removed_slot(shard, addr, v);
+            if self.pages.remove(addr).is_some() {
+                self.account_removed_slot(shard, addr, v);
+            }
             return (p, Resized::Moved(Record::from_slot(addr, v)));
         }
         self.resize_rows_in::<T>(shard, guard, addr, new_size, realloc)
@@ -462,8 +516,9 @@ impl Table {
     }
 
     /// Populates the pages [`Table::clear_locked`] gave back (at the next
-    /// enable; see [`sys::populate`]): every shard's rows, under its lock,
-    /// and the page index's leaves. The thread's guard is `Locked`.
+    /// enable; see [`sys::populate`]): every shard's rows, under its lock.
+    /// (The page index's leaves are populated as they are handed out
+    /// again.) The thread's guard is `Locked`.
     pub(crate) fn refill(&self) {
         for s in &self.shards {
             let _g = s.lock.lock_guarded();
@@ -476,7 +531,6 @@ impl Table {
                 }
             }
         }
-        self.pages.refill();
     }
 
     /// Number of live records. Exact only with every lock held.
@@ -495,8 +549,11 @@ impl Table {
             .for_each_locked(|addr, v| f(Record::from_slot(addr, v)));
     }
 
-    /// Bytes of the table: the rows' mappings and the page index's leaves
-    /// and nodes.
+    /// Bytes of memory the table holds: the rows' mappings (whole, spare
+    /// rows included; every page of them is populated) and every byte the
+    /// page index's arenas populated (leaves and directory nodes, handed
+    /// out or not yet; free leaves included). The statics (the shards, the
+    /// top of the directory) are not counted.
     pub(crate) fn bytes(&self) -> u64 {
         // Relaxed: a statistic.
         self.bytes.load(Relaxed) + self.pages.bytes()

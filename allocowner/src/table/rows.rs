@@ -266,6 +266,40 @@ impl Table {
         }
     }
 
+    /// Whether the shard's rows can take `n` more records, growing them if
+    /// needed (core layout). The shard lock is held.
+    pub(super) fn rows_room(&self, shard: &Shard, n: usize) -> bool {
+        while (shard.len.load(Relaxed) as usize + n) * 8 > shard.cap() * 7 {
+            if !self.grow::<false>(shard) {
+                return false;
+            }
+        }
+        true
+    }
+
+    /// Puts small record `r`, leaving its page (see [`super::pages`]), in
+    /// the rows (core layout, with room: [`Table::rows_room`]), without
+    /// changing any totals: it stays live. The shard lock is held.
+    pub(super) fn move_to_rows(&self, shard: &Shard, r: &Record) {
+        let addr = r.addr as u64;
+        let rows = shard.rows::<false>();
+        let h = hash(addr);
+        if rows.find(addr, h).is_some() {
+            // A record of the address is in the rows already (a stale
+            // one: each free removes its record): the page's goes.
+            self.account(
+                shard,
+                addr,
+                super::record::pack_handle(r.handle) as u32,
+                -1,
+                -super::record::signed(r.size),
+            );
+            return;
+        }
+        rows.place_from(r.encode(), home(addr, h, rows.cap()), 0);
+        shard.len.store(shard.len.load(Relaxed) + 1, Relaxed);
+    }
+
     /// Inserts into the shard's rows. The shard lock is held.
     #[inline(always)]
     fn insert_rows_in<const T: bool>(&self, shard: &Shard, addr: u64, words: [u64; 4]) -> bool {
@@ -453,7 +487,7 @@ impl Table {
 
     /// Moves the shard into a 1.5× bigger mapping. False if the OS refused.
     #[cold]
-    fn grow<const T: bool>(&self, shard: &Shard) -> bool {
+    pub(super) fn grow<const T: bool>(&self, shard: &Shard) -> bool {
         let old = shard.rows::<T>();
         let old_cap = old.cap();
         // Use the whole last page.

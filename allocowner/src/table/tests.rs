@@ -186,7 +186,14 @@ fn shards_agree_with_a_model() {
     for step in 0..200_000u64 {
         let r = rand();
         let (off, max) = SPOTS[(r >> 3) as usize % SPOTS.len()];
-        let (addr, max, align) = match r % 3 {
+        let (addr, max, align) = match r % 4 {
+            // Pages filled with small blocks: each gets a leaf and gives it
+            // back, again and again.
+            3 => (
+                0x5555_1000_0000 + (r >> 16) % 16 * 4096 + (r >> 24) % 128 * 32,
+                32,
+                8,
+            ),
             // A few dense pages.
             0 => (0x5555_0000_0000 + (r >> 16) % 64 * 8192 + off, max, 16),
             // Pages scattered over 8 GiB.
@@ -196,13 +203,22 @@ fn shards_agree_with_a_model() {
                 16,
             ),
             // 32-byte blocks aligned to 64, all in the rows.
-            _ => (0x6666_0000_0000 + (r >> 16) % 4096 * 32, 32, 64),
+            2 => (0x6666_0000_0000 + (r >> 16) % 4096 * 32, 32, 64),
+            _ => unreachable!(),
         };
         let addr = addr as usize;
-        if r & 6 == 0 {
+        // The dense pages empty in every other phase (below DEMOTE), and
+        // fill in the last.
+        let free = if r % 4 == 3 && (step / 20_000) % 2 == 0 {
+            r & 0b11_1110 != 0b11_1110
+        } else {
+            r & 6 == 0
+        };
+        if free {
             let size = model.get(&addr).map_or(8, |r: &Record| r.size);
+            let fast = r & 1 == 1 && t.discard_fast_path(addr, size);
             assert_eq!(
-                t.discard(addr, size),
+                fast || t.discard(addr, size),
                 model.remove(&addr).is_some(),
                 "step {step}"
             );
@@ -233,7 +249,7 @@ fn shards_agree_with_a_model() {
     let in_slots: u32 = t.shards.iter().map(|s| s.paged.load(Relaxed)).sum();
     let in_rows: u32 = t.shards.iter().map(|s| s.len.load(Relaxed)).sum();
     assert!(
-        in_slots > 5000 && in_rows > 5000,
+        in_slots > 500 && in_rows > 5000,
         "{in_slots} in slots, {in_rows} in rows"
     );
     assert_eq!(t.len(), model.len());
@@ -266,16 +282,40 @@ fn discard_fast_path_takes_only_its_common_case() {
         tid: 0,
         ts: 0,
     };
-    let (small, big) = (rec(0x5000_0000_1000, 40), rec(0x5000_0000_2000, 4000));
-    assert!(t.insert(&small) && t.insert(&big));
+    // A page's first records go to a mini; from the 25th on, to a leaf.
+    let page = 0x5000_0000_1000;
+    let dense: Vec<Record> = (0..40).map(|i| rec(page + i * 32, 40)).collect();
+    let big = rec(0x5000_0000_2000, 4000);
+    let lone = rec(0x5000_0000_4000, 40);
+    assert!(dense.iter().all(|r| t.insert(r)) && t.insert(&big) && t.insert(&lone));
     assert!(!t.discard_fast_path(big.addr, big.size), "in the rows");
     assert!(!t.discard_fast_path(0x5000_0000_3000, 40), "no record");
-    assert_eq!(t.len(), 2);
+    assert_eq!(t.len(), dense.len() + 2);
+    assert!(t.discard_fast_path(lone.addr, lone.size), "alone in a mini");
+    let small = dense[5];
     assert!(t.discard_fast_path(small.addr, small.size));
     assert!(!t.discard_fast_path(small.addr, small.size), "already gone");
     assert!(!t.discard(small.addr, small.size), "already gone");
-    assert!(t.discard(big.addr, big.size));
+    assert!(t.discard(big.addr, big.size) && !t.discard(lone.addr, lone.size));
     assert_eq!(t.remove(big.addr, big.size), None);
+    // Down to DEMOTE + 1 records, the next free is the slow path's: the
+    // page's leaf becomes a mini.
+    let mut left: Vec<Record> = dense.iter().filter(|r| **r != small).copied().collect();
+    while left.len() > pages::DEMOTE + 1 {
+        let r = left.pop().unwrap();
+        assert!(t.discard_fast_path(r.addr, r.size));
+    }
+    let last = left.pop().unwrap();
+    assert!(
+        !t.discard_fast_path(last.addr, last.size),
+        "the slow path's"
+    );
+    assert!(t.discard(last.addr, last.size));
+    assert_eq!(t.len(), left.len());
+    // In a mini now, whose records the fast path takes.
+    for r in left {
+        assert!(t.discard_fast_path(r.addr, r.size), "in a mini");
+    }
     t.lock_all();
     t.publish_locked();
     t.unlock_all();
