@@ -53,14 +53,14 @@ fn thread_cpu() -> Duration {
     Duration::new(ts.tv_sec as u64, ts.tv_nsec as u32)
 }
 
-/// The calling thread's page faults (minor) and involuntary context
-/// switches so far.
-fn thread_events() -> (i64, i64) {
+/// The calling thread's page faults (minor), involuntary context switches
+/// (preempted) and voluntary ones (blocked, e.g. on a lock) so far.
+fn thread_events() -> (i64, i64, i64) {
     // SAFETY: a zeroed rusage is valid output storage.
     let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
     // SAFETY: `ru` is valid for writing.
     unsafe { libc::getrusage(libc::RUSAGE_THREAD, &raw mut ru) };
-    (ru.ru_minflt, ru.ru_nivcsw)
+    (ru.ru_minflt, ru.ru_nivcsw, ru.ru_nvcsw)
 }
 
 /// One measured segment: the workload thread's CPU and wall-clock time,
@@ -72,6 +72,7 @@ struct Segment {
     wall: Duration,
     faults: i64,
     preempted: i64,
+    blocked: i64,
 }
 
 fn passes(buf: &mut [u8], n: u64) -> Segment {
@@ -85,6 +86,7 @@ fn passes(buf: &mut [u8], n: u64) -> Segment {
         wall: w.elapsed(),
         faults: e2.0 - e.0,
         preempted: e2.1 - e.1,
+        blocked: e2.2 - e.2,
     }
 }
 
@@ -98,6 +100,7 @@ fn on(buf: &mut [u8], n: u64, mode: Mode, warm_up: Duration) -> On {
         wall: w.elapsed(),
         faults: 0,
         preempted: 0,
+        blocked: 0,
     };
     let until = Instant::now() + warm_up;
     let mut k = 0u8;
@@ -116,6 +119,7 @@ fn on(buf: &mut [u8], n: u64, mode: Mode, warm_up: Duration) -> On {
         wall: w.elapsed(),
         faults: 0,
         preempted: 0,
+        blocked: 0,
     };
     let total = warm_up + seg.wall;
     let share = seg.wall.as_secs_f64() / total.as_secs_f64();
@@ -203,7 +207,7 @@ fn main() {
         wall.push(rw);
         mon.push(o.monitor.as_secs_f64() / on.wall.as_secs_f64());
         per_round.push(format!(
-            "round {r}: off {:.0}/{:.0} ms, on {:.0}/{:.0} ms (cpu/wall): {rc:.3}x cpu, {rw:.3}x wall; faults {}/{}, preempted {}/{}",
+            "round {r}: off {:.0}/{:.0} ms, on {:.0}/{:.0} ms (cpu/wall): {rc:.3}x cpu, {rw:.3}x wall; faults {}/{}, preempted {}/{}, blocked {}/{}",
             off.cpu.as_secs_f64() * 1e3,
             off.wall.as_secs_f64() * 1e3,
             on.cpu.as_secs_f64() * 1e3,
@@ -212,6 +216,8 @@ fn main() {
             on.faults,
             off.preempted,
             on.preempted,
+            off.blocked,
+            on.blocked,
         ));
     }
     for l in &per_round {
