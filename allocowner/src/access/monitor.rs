@@ -729,6 +729,7 @@ mod tests {
     use super::*;
 
     #[test]
+    #[allow(clippy::single_range_in_vec_init)] // lists of one range
     fn uncovered_parts_of_a_new_target() {
         let old = [10..20, 30..40, 50..60];
         assert_eq!(uncovered(&[0..5], &old), [0..5]);
