@@ -14,13 +14,22 @@
 //! kernel time of its write-protect faults or traps, not the time it waits
 //! for a core, so the figure does not depend on the machine being idle) and
 //! its wall-clock time (which does). The printed ratios are the medians over
-//! rounds of on/off within one round; the monitor thread's CPU time is given
-//! as a share of one core over the measured segment.
+//! rounds of on/off within one round; the monitor thread's CPU time (its
+//! whole thread's, sleeps included) is given as a share of one core, the
+//! warm-up's share removed in proportion to its length. Each round's line
+//! also gives the workload thread's page faults (the write faults the
+//! monitor causes), the times it was preempted and the times it blocked:
+//! enough to tell the monitor's cost from the machine's load (a round with
+//! many more preemptions "on" than "off" lost its core to something). The
+//! monitor's TLB shootdowns, the main cost when it runs on another core
+//! than the program's, show in the `TLB` row of `/proc/interrupts`.
 //!
 //! ```text
 //! cargo bench -p benches --bench access                  # write-protect (default)
 //! cargo bench -p benches --bench access -- mprotect      # the opt-in mode
 //! ACCESS_ROUNDS=21 cargo bench -p benches --bench access # more rounds (default 11)
+//! ACCESS_WARM_UP_MS=0 ACCESS_SEGMENT_MS=250 cargo bench -p benches --bench access
+//!                                                        # the first 250 ms of a session
 //! ```
 //!
 //! The monitor's own work runs on its thread, so instruction counts under
