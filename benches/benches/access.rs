@@ -99,43 +99,34 @@ fn passes(buf: &mut [u8], n: u64) -> Segment {
     }
 }
 
+/// `f`'s result and its wall-clock time on this thread.
+fn timed<R>(f: impl FnOnce() -> R) -> (R, Duration) {
+    let t = Instant::now();
+    let r = f();
+    (r, t.elapsed())
+}
+
 /// One "on" segment.
-fn on(buf: &mut [u8], n: u64, mode: Mode, warm_up: Duration) -> On {
-    let mut m = Monitor::with_mode(Attrs::default(), mode).expect("default attributes");
-    let (c, w) = (thread_cpu(), Instant::now());
-    m.start().expect("the detector runs on this kernel");
-    let start = Segment {
-        cpu: thread_cpu().saturating_sub(c),
-        wall: w.elapsed(),
-        faults: 0,
-        preempted: 0,
-        blocked: 0,
-    };
+fn on(buf: &mut [u8], passes_per_segment: u64, mode: Mode, warm_up: Duration) -> On {
+    let mut monitor = Monitor::with_mode(Attrs::default(), mode).expect("default attributes");
+    let ((), start) = timed(|| monitor.start().expect("the detector runs on this kernel"));
     let until = Instant::now() + warm_up;
-    let mut k = 0u8;
+    let mut round = 0u8;
     while Instant::now() < until {
-        pass(buf, k);
-        k = k.wrapping_add(1);
+        pass(buf, round);
+        round = round.wrapping_add(1);
     }
     // The monitor's CPU time so far is not readable from here; the warm-up
     // share is removed using the warm-up's length (the monitor's cost per
     // second is steady by then).
-    let seg = passes(buf, n);
-    let (c, w) = (thread_cpu(), Instant::now());
-    let s = m.stop().expect("recording is off: nothing to fail");
-    let stop = Segment {
-        cpu: thread_cpu().saturating_sub(c),
-        wall: w.elapsed(),
-        faults: 0,
-        preempted: 0,
-        blocked: 0,
-    };
+    let seg = passes(buf, passes_per_segment);
+    let (summary, stop) = timed(|| monitor.stop().expect("recording is off: nothing to fail"));
     let total = warm_up + seg.wall;
     let share = seg.wall.as_secs_f64() / total.as_secs_f64();
     On {
         seg,
-        monitor: s.cpu.mul_f64(share),
-        samples: s.samples,
+        monitor: summary.cpu.mul_f64(share),
+        samples: summary.samples,
         start,
         stop,
     }
@@ -149,9 +140,10 @@ struct On {
     monitor: Duration,
     /// Sampling intervals run, warm-up included.
     samples: u64,
-    /// `Monitor::start` and `Monitor::stop` on the workload's thread.
-    start: Segment,
-    stop: Segment,
+    /// `Monitor::start` and `Monitor::stop`, wall-clock on the workload's
+    /// thread.
+    start: Duration,
+    stop: Duration,
 }
 
 fn median(v: &mut [f64]) -> f64 {
@@ -208,8 +200,8 @@ fn main() {
         };
         let on = o.seg;
         samples += o.samples;
-        start_ms.push(o.start.wall.as_secs_f64() * 1e3);
-        stop_ms.push(o.stop.wall.as_secs_f64() * 1e3);
+        start_ms.push(o.start.as_secs_f64() * 1e3);
+        stop_ms.push(o.stop.as_secs_f64() * 1e3);
         let rc = on.cpu.as_secs_f64() / off.cpu.as_secs_f64();
         let rw = on.wall.as_secs_f64() / off.wall.as_secs_f64();
         cpu.push(rc);
