@@ -123,8 +123,10 @@ const UFFDIO_WRITEPROTECT: u64 = iowr(0xAA, 0x06, 24);
 const UFFDIO_REGISTER_MODE_WP: u64 = 1 << 1;
 const UFFDIO_WRITEPROTECT_MODE_WP: u64 = 1 << 0;
 const PAGEMAP_SCAN: u64 = iowr(b'f' as u64, 16, 96);
+const PM_SCAN_WP_MATCHING: u64 = 1 << 0;
 const PM_SCAN_CHECK_WPASYNC: u64 = 1 << 1;
 const PAGE_IS_WRITTEN: u64 = 1 << 1;
+const PAGE_IS_PRESENT: u64 = 1 << 3;
 
 #[repr(C)]
 struct UffdioApi {
@@ -367,6 +369,58 @@ impl UffdWp {
             return Err(DetectError::last("PAGEMAP_SCAN"));
         }
         Ok(n > 0)
+    }
+
+    /// Write-protects every page of `range` that is present and writable,
+    /// in one `PAGEMAP_SCAN` (`PM_SCAN_WP_MATCHING`); pages never touched
+    /// are left alone, so their first touch costs no extra fault.
+    ///
+    /// Done once for each new part of the target, this is what the
+    /// sampling converges to anyway (a sampled page that is not written
+    /// again stays protected), reached at once: a reset of a page that is
+    /// already protected changes no page-table entry, so it needs no TLB
+    /// flush, which on another CPU running the program is an interrupt of
+    /// the program (an inter-processor interrupt, a VM exit under a
+    /// hypervisor). Without it every reset of a page written once long ago
+    /// cost one, for the first tens of seconds of a session. What the
+    /// checks say is unchanged: a sampled page is still reset one interval
+    /// before it is checked. A page written after this costs one write
+    /// fault, once.
+    pub(crate) fn protect_present(&self, range: &Range<usize>) -> Result<(), DetectError> {
+        // An output vector is needed: without one the kernel takes a fast
+        // path that protects every entry, untouched ones included. The scan
+        // stops when it is full; go on from where it stopped.
+        let mut out = [PageRegion::default(); 64];
+        let mut start = range.start as u64;
+        while start < range.end as u64 {
+            let mut arg = PmScanArg {
+                size: size_of::<PmScanArg>() as u64,
+                flags: PM_SCAN_WP_MATCHING | PM_SCAN_CHECK_WPASYNC,
+                start,
+                end: range.end as u64,
+                walk_end: 0,
+                vec: out.as_mut_ptr() as u64,
+                vec_len: out.len() as u64,
+                max_pages: 0,
+                category_inverted: 0,
+                category_mask: PAGE_IS_PRESENT | PAGE_IS_WRITTEN,
+                category_anyof_mask: 0,
+                return_mask: PAGE_IS_WRITTEN,
+            };
+            // SAFETY: PAGEMAP_SCAN reads `arg` and writes at most `vec_len`
+            // page_region entries to `vec`, which points at `out`; it only
+            // changes page protections inside the range, which the caller
+            // registered for write-protect tracking.
+            let n = unsafe { libc::ioctl(self.pagemap.as_raw_fd(), PAGEMAP_SCAN, &raw mut arg) };
+            if n < 0 {
+                return Err(DetectError::last("PAGEMAP_SCAN(PM_SCAN_WP_MATCHING)"));
+            }
+            if arg.walk_end <= start {
+                break; // no progress: leave the rest unprotected
+            }
+            start = arg.walk_end;
+        }
+        Ok(())
     }
 
     /// Checks on scratch pages that a write is seen, a read is not, and a
@@ -739,6 +793,17 @@ impl Detector {
         }
     }
 
+    /// Write-protects the present pages of new target `ranges` (see
+    /// [`UffdWp::protect_present`]); nothing in mprotect mode. Failures
+    /// (a mapping that went away) only cost the flushes this saves.
+    pub(crate) fn protect_present(&self, ranges: &[Range<usize>]) {
+        if let Detector::Wp(d) = self {
+            for r in ranges {
+                let _ = d.protect_present(r);
+            }
+        }
+    }
+
     /// Resets the page at `addr`, sampled for region slot `slot`. `prot`
     /// is the page's protection now (mprotect mode restores it).
     pub(crate) fn prepare(&self, slot: usize, addr: usize, prot: i32) -> bool {
@@ -780,6 +845,42 @@ mod tests {
         assert_eq!(UFFDIO_WRITEPROTECT, 0xc018_aa06);
         assert_eq!(PAGEMAP_SCAN, 0xc060_6610);
         assert_eq!(size_of::<PmScanArg>(), 96);
+    }
+
+    /// Bit 57 of a `/proc/self/pagemap` entry: the page is write-protected
+    /// by a userfaultfd (a present page, or a marker on an untouched one).
+    fn uffd_wp_bits(addr: usize, pages: usize) -> Vec<bool> {
+        use std::os::unix::fs::FileExt;
+        let f = File::open("/proc/self/pagemap").unwrap();
+        let mut buf = vec![0u8; pages * 8];
+        f.read_exact_at(&mut buf, (addr / PAGE * 8) as u64).unwrap();
+        buf.chunks_exact(8)
+            .map(|e| u64::from_le_bytes(e.try_into().unwrap()) & (1 << 57) != 0)
+            .collect()
+    }
+
+    #[test]
+    fn protect_present_protects_touched_pages_only_and_keeps_checks_exact() {
+        let d = UffdWp::open().unwrap();
+        let s = Scratch::new(4).unwrap();
+        d.register(&(s.addr..s.addr + s.len)).unwrap();
+        s.write(0);
+        s.write(1);
+        assert_eq!(uffd_wp_bits(s.addr, 4), [false; 4]);
+        d.protect_present(&(s.addr..s.addr + s.len)).unwrap();
+        // Touched pages are protected, untouched ones get no marker.
+        assert_eq!(uffd_wp_bits(s.addr, 4), [true, true, false, false]);
+        assert!(!d.written(s.addr).unwrap() && !d.written(s.addr + PAGE).unwrap());
+        // A protected page is seen written after a write, then reset.
+        s.write(1);
+        assert!(d.written(s.addr + PAGE).unwrap());
+        assert!(!d.written(s.addr).unwrap());
+        d.reset(s.addr + PAGE, PAGE).unwrap();
+        assert!(!d.written(s.addr + PAGE).unwrap());
+        // First touch of an untouched page: written, as before.
+        s.write(3);
+        assert_eq!(uffd_wp_bits(s.addr, 4), [true, true, false, false]);
+        assert!(d.written(s.addr + 3 * PAGE).unwrap());
     }
 
     #[test]

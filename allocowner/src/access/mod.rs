@@ -221,7 +221,9 @@
 //!
 //! Each sampling interval costs two ioctls (write-protect) or two `mprotect`
 //! calls per region, plus at most one fault per region in the program:
-//! bounded by the number of regions, not by the heap's size. Mprotect mode
+//! bounded by the number of regions, not by the heap's size. In
+//! write-protect mode each new part of the target also has its present
+//! pages write-protected once (see [Overhead](#overhead)). Mprotect mode
 //! also reads `/proc/self/maps` twice per interval, to change no protection
 //! it does not own: about 75 µs a read for a process of 30 mappings on the
 //! loaded 2-core VM below, so up to 3% of a core more on the monitor thread
@@ -255,29 +257,61 @@
 //!
 //! # Overhead
 //!
-//! `cargo bench -p benches --bench access` runs the workload (400 passes of
-//! writes over the 16 MiB hot set, 120 to 500 ms depending on the load,
-//! the monitor started before and stopped after each) with the monitor
-//! off, then on at the default attributes in each mode, interleaved:
+//! `cargo bench -p benches --bench access` (`-- mprotect` for the other
+//! mode) measures the steady state on the accuracy workload: 256 MiB of
+//! heap written once, a 16 MiB hot set written continuously (a write every
+//! 64 bytes, pass after pass), DAMON's default attributes, recording off.
+//! Eleven rounds each run the same number of passes (about 0.6 s) with the
+//! monitor off and on (started 1.5 s before the measured part, past its
+//! first regions update), in alternating order, and time the workload
+//! thread's CPU (`CLOCK_THREAD_CPUTIME_ID`: its user time plus the kernel
+//! time of the faults and interrupts the monitor causes it, not the time it
+//! waits for a core) and wall-clock time; the figures are the medians of
+//! the per-round on/off ratios. Runs of 2026-12-05 on a 2-core VM shared
+//! with another job (load average 2 to 4):
 //!
-//! | case | wall-clock ratio, 3 runs | workload thread CPU ratio | monitor thread CPU |
+//! | mode | workload CPU, 3 runs | workload wall-clock, 3 runs | monitor thread |
 //! |---|---|---|---|
-//! | monitor off | 1.00x | 1.00x | - |
-//! | on, write-protect (default) | 1.01x, 1.05x, 1.07x | 1.02x, 1.02x, 1.05x | 1.0% of a core |
-//! | on, mprotect (opt-in) | 1.03x, 1.04x, 1.13x | 1.00x, 1.03x, 1.04x | 2.9% of a core |
+//! | write-protect (default) | 1.009x, 1.014x, 1.011x | 1.056x, 1.026x, 1.034x | 1.5% of a core |
+//! | write-protect, before the bulk protection below | 1.028x, 1.017x, 1.065x | 1.036x, 1.033x, 1.073x | 1.2 to 3.4% |
+//! | mprotect (opt-in) | 1.013x | 1.072x | 5.4% |
 //!
-//! These runs were on a 2-core VM shared with other jobs (load average
-//! about 6): the wall-clock ratio also counts the time the workload waits
-//! for a core while the monitor thread runs, so it varies by several percent
-//! between runs; the CPU time of the workload's own thread (its user time
-//! plus the kernel time of the faults the monitor causes) is the steadier
-//! figure. The monitor thread runs under `SCHED_BATCH`, so its 200 wake-ups
-//! a second never preempt the program (before that change the wall-clock
-//! ratio was 1.06x to 1.24x on the same machine). Start costs 0.2 ms;
-//! [`Monitor::stop`] returns once the file is flushed (tens of
-//! microseconds), and the thread then closes the userfaultfd, for which the
-//! kernel unprotects every registered page (about 10 ms for 256 MiB, off the
-//! caller's thread).
+//! With two busy loops beside it the CPU ratio stays at 1.010x while the
+//! wall-clock ratio is meaningless (0.94x): the wall-clock time counts the
+//! time the workload waits for a core, which depends on the load, and on a
+//! busy 2-core machine the monitor's 200 wake-ups a second take turns from
+//! it. The monitor thread runs under `SCHED_BATCH`, so its wake-ups never
+//! preempt the program.
+//!
+//! Where the time went: the cost to the program is not the monitor's system
+//! calls (two per region per interval, about 1 µs each, 30 regions here)
+//! but what a reset does to the program's CPU. Write-protecting a page that
+//! is writable changes its page-table entry, and the kernel must flush it
+//! from the TLB of every CPU running the program: an inter-processor
+//! interrupt of the program (a VM exit under a hypervisor), waited for by
+//! the monitor. DAMON samples a fresh random page per region each interval,
+//! and a page written once long ago is still writable, so nearly every reset
+//! cost one (1133 TLB shootdowns a second in the run at 1.065x, with the
+//! monitor on the idle core; 6 to 7% of the program's CPU time when the
+//! monitor runs on another core than the program's, about 1% when they
+//! share one). The monitor now write-protects, once, the present pages of
+//! each new part of the target (one `PAGEMAP_SCAN` with
+//! `PM_SCAN_WP_MATCHING`, at the first sampling interval after the part
+//! appears, on the monitor thread): a reset of a page that is already
+//! protected changes nothing and needs no flush, and only the pages written
+//! since their last check (the hot ones) still cost one. That is the state
+//! sampling converges to anyway (a sampled page that is not written again
+//! stays protected), reached at once; what the checks say is unchanged (a
+//! sampled page is still reset one interval before it is checked), and a
+//! page written after it costs one write fault, once (here 4096 faults for
+//! the hot set, about 5 ms, at the start). Untouched pages are left alone,
+//! so first touches cost no extra fault.
+//!
+//! Start costs 0.3 to 0.8 ms on the caller's thread; [`Monitor::stop`] returns
+//! once the file is flushed, and the thread then closes the userfaultfd,
+//! for which the kernel unprotects every registered page (about 5 to 10 ms
+//! for 256 MiB, off the caller's thread; the figure the bench prints for
+//! stop also counts the wait for the monitor thread to be scheduled).
 //!
 //! # Attribution
 //!

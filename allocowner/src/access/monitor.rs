@@ -94,7 +94,8 @@ pub struct Summary {
     pub nr_regions: usize,
     /// The recorder's figures (zero when recording was off).
     pub write: WriteStats,
-    /// CPU time the monitor spent (its thread, or the ticks).
+    /// CPU time the monitor spent: its whole thread's (sleeps included), or
+    /// the ticks'.
     pub cpu: Duration,
 }
 
@@ -133,6 +134,9 @@ struct Session {
     prepared: bool,
     published: Arc<Mutex<Vec<Region>>>,
     cpu: Duration,
+    /// New parts of the target whose present pages are to be
+    /// write-protected at the next step (see `Detector::protect_present`).
+    unprotected: Vec<Range<usize>>,
 }
 
 impl Session {
@@ -175,6 +179,7 @@ impl Session {
             prepared: false,
             published,
             cpu: Duration::ZERO,
+            unprotected: Vec::new(),
         };
         s.refresh_targets();
         s.regions =
@@ -194,12 +199,25 @@ impl Session {
         })
     }
 
-    /// `damon_va_update`: re-read the target and register new mappings.
+    /// `damon_va_update`: re-read the target and register new mappings;
+    /// their new parts get their present pages write-protected at the next
+    /// step, on the monitor thread (not in `start`, on the caller's).
     fn refresh_targets(&mut self) {
         if let Ok(mut t) = target::current() {
             t.sort_by_key(|r| r.start);
             self.detector.register(&t);
+            self.unprotected.extend(uncovered(&t, &self.targets));
             self.targets = t;
+        }
+    }
+
+    /// Write-protects the present pages of the target's new parts. Called
+    /// between the checks and the resets of a step, so that it never
+    /// clears a write a check has yet to see.
+    fn protect_new(&mut self) {
+        if !self.unprotected.is_empty() {
+            self.detector.protect_present(&self.unprotected);
+            self.unprotected.clear();
         }
     }
 
@@ -267,7 +285,16 @@ impl Session {
 
     /// One sampling interval's work, after its sleep. Returns whether an
     /// aggregation completed.
+    ///
+    /// A ticked session adds up each tick's CPU time (the ticks run on the
+    /// caller's thread, among its other work); a threaded one reads its
+    /// thread's clock once, in [`Session::finish`], which saves two
+    /// `clock_gettime` system calls per sampling interval (the thread CPU
+    /// clock has no vDSO fast path) and also counts the sleeps' cost.
     fn step(&mut self) -> bool {
+        if self.virtual_clock.is_none() {
+            return self.step_inner();
+        }
         let t0 = thread_cpu();
         let aggregated = self.step_inner();
         self.cpu += thread_cpu().saturating_sub(t0);
@@ -315,6 +342,7 @@ impl Session {
             self.sz_limit = regions::sz_limit(&self.regions, self.attrs.min_nr_regions);
             self.next_update += self.attrs.sis(self.attrs.update);
         }
+        self.protect_new();
         self.prepare();
         aggregated
     }
@@ -335,7 +363,13 @@ impl Session {
             aggregations: self.aggregations,
             nr_regions: self.regions.len(),
             write: WriteStats::default(),
-            cpu: self.cpu,
+            // A threaded session finishes on its own thread: all of that
+            // thread's time is the monitor's.
+            cpu: if self.virtual_clock.is_none() {
+                thread_cpu()
+            } else {
+                self.cpu
+            },
         };
         let r = match self.writer.take() {
             Some(w) => w.finish().map(|stats| {
@@ -598,6 +632,36 @@ impl Drop for Monitor {
     }
 }
 
+/// The parts of `new` that no range of `old` covers; both sorted by start,
+/// without overlaps.
+fn uncovered(new: &[Range<usize>], old: &[Range<usize>]) -> Vec<Range<usize>> {
+    let mut out = Vec::new();
+    let mut j = 0;
+    for r in new {
+        let mut start = r.start;
+        while j < old.len() && old[j].end <= start {
+            j += 1;
+        }
+        let mut k = j;
+        while start < r.end {
+            match old.get(k) {
+                Some(o) if o.start < r.end => {
+                    if o.start > start {
+                        out.push(start..o.start);
+                    }
+                    start = start.max(o.end);
+                    k += 1;
+                }
+                _ => {
+                    out.push(start..r.end);
+                    break;
+                }
+            }
+        }
+    }
+    out
+}
+
 fn run(
     mut session: Session,
     shared: &Shared,
@@ -663,6 +727,25 @@ fn run(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    #[allow(clippy::single_range_in_vec_init)] // lists of one range
+    fn uncovered_parts_of_a_new_target() {
+        let old = [10..20, 30..40, 50..60];
+        assert_eq!(uncovered(&[0..5], &old), [0..5]);
+        assert_eq!(
+            uncovered(&[10..20, 30..40], &old),
+            Vec::<Range<usize>>::new()
+        );
+        assert_eq!(uncovered(&[12..18], &old), Vec::<Range<usize>>::new());
+        // A mapping that grew at both ends, one that spans two old ones,
+        // and one past the last.
+        assert_eq!(uncovered(&[5..25], &old), [5..10, 20..25]);
+        assert_eq!(uncovered(&[35..55], &old), [40..50]);
+        assert_eq!(uncovered(&[0..100], &old), [0..10, 20..30, 40..50, 60..100]);
+        assert_eq!(uncovered(&[15..22, 45..70], &old), [20..22, 45..50, 60..70]);
+        assert_eq!(uncovered(&[1..2, 3..4], &[]), [1..2, 3..4]);
+    }
 
     #[test]
     fn attrs_defaults_are_damons_and_are_checked() {
