@@ -1,0 +1,328 @@
+//! Stress of the side table's page index (minis of 4 to 24 records, a leaf
+//! from the 25th, back to a mini at 2, storage moved between free lists):
+//! several threads allocate, free (their own blocks and each other's) and
+//! reallocate small blocks on shared heap pages, in phases that fill pages
+//! past 25 records and empty them down to 0-3, again and again. After each
+//! phase (every worker joined) the table is compared with an exact model
+//! of the live blocks: each is recorded once, with its size; the stacks
+//! that own them own nothing else (no record of a freed block survives);
+//! each such stack's live totals (the depot's, through `live_totals`) are
+//! exactly its records'. A second scenario forks while the workers churn:
+//! the child's table is consistent (every stack's totals are its records')
+//! and it allocates and frees without deadlocking.
+//!
+//! Each scenario runs in a child process of its own, tracking enabled
+//! there. Nothing depends on timing: the interleavings vary, the checks
+//! hold for every one.
+
+use std::collections::{HashMap, HashSet};
+use std::hint::black_box;
+
+use allocowner::StackHandle;
+
+mod common;
+
+#[global_allocator]
+static ALLOC: allocowner::OwnerAlloc = allocowner::OwnerAlloc::system();
+
+const WORKERS: usize = 4;
+const ROUNDS: usize = 12;
+
+/// A small xorshift generator (deterministic per seed).
+struct Rng(u64);
+
+impl Rng {
+    fn below(&mut self, n: usize) -> usize {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        (self.0 % n as u64) as usize
+    }
+}
+
+/// A block of exactly `size` bytes (capacity == size), from one call site.
+#[inline(never)]
+fn site(size: usize) -> Vec<u8> {
+    let mut v = Vec::with_capacity(size);
+    v.resize(size, 1);
+    assert_eq!(v.capacity(), size);
+    black_box(v)
+}
+
+/// Sizes mostly small (many blocks a page, pages past 25 records), some
+/// mid-sized, a few past the page index's 256 bytes.
+fn size(rng: &mut Rng) -> usize {
+    match rng.below(10) {
+        0..=5 => 1 + rng.below(24),
+        6..=8 => 25 + rng.below(200),
+        _ => 200 + rng.below(200),
+    }
+}
+
+/// Reallocates `v` to `new` bytes (grow or shrink, crossing 256 at times):
+/// capacity and length stay the block's exact size.
+fn resize(v: &mut Vec<u8>, new: usize) {
+    let cap = v.capacity();
+    if new > cap {
+        v.resize(cap, 2);
+        v.reserve_exact(new - cap);
+        v.resize(new, 2);
+    } else {
+        v.truncate(new);
+        v.shrink_to_fit();
+    }
+    assert_eq!(v.capacity(), new);
+}
+
+/// One worker's phase: from `live`, fill up to `fill` blocks, reallocate
+/// some, then free all but `keep` (in random order), handing some to the
+/// next worker through `give` and freeing what it got in `got`.
+fn phase(
+    rng: &mut Rng,
+    live: &mut Vec<Vec<u8>>,
+    got: Vec<Vec<u8>>,
+    fill: usize,
+    keep: usize,
+) -> Vec<Vec<u8>> {
+    // Frees of another thread's blocks, on its pages.
+    drop(got);
+    while live.len() < fill {
+        live.push(site(size(rng)));
+        // Churn at the edge: alloc/free pairs keep pages crossing a
+        // threshold back and forth.
+        if rng.below(4) == 0 {
+            let i = rng.below(live.len());
+            live.swap_remove(i);
+        }
+    }
+    for _ in 0..fill / 8 {
+        let i = rng.below(live.len());
+        let new = size(rng);
+        resize(&mut live[i], new);
+    }
+    let mut give = Vec::new();
+    while live.len() > keep {
+        let i = rng.below(live.len());
+        let v = live.swap_remove(i);
+        if rng.below(8) == 0 {
+            give.push(v);
+        }
+    }
+    give
+}
+
+/// Runs `rounds` of phases over `WORKERS` threads, checking after each;
+/// `between` runs while the workers of a phase are at work.
+fn churn(rounds: usize, mut between: impl FnMut(usize)) {
+    let mut lives: Vec<Vec<Vec<u8>>> = (0..WORKERS).map(|_| Vec::new()).collect();
+    let mut gifts: Vec<Vec<Vec<u8>>> = (0..WORKERS).map(|_| Vec::new()).collect();
+    let mut rngs: Vec<Rng> = (0..WORKERS)
+        .map(|i| Rng(0x9e37_79b9_7f4a_7c15 ^ (i as u64 + 1) * 0x1234_5678))
+        .collect();
+    for round in 0..rounds {
+        // Fill far past 25 a page, then empty to a few a page (0-3 left on
+        // most pages), or to a middle level.
+        let (fill, keep) = match round % 3 {
+            0 => (3000, 60),
+            1 => (2500, 600),
+            _ => (3000, 0),
+        };
+        let results: Vec<_> = std::thread::scope(|s| {
+            let handles: Vec<_> = lives
+                .iter_mut()
+                .zip(rngs.iter_mut())
+                .zip(std::mem::take(&mut gifts))
+                .map(|((live, rng), got)| s.spawn(move || phase(rng, live, got, fill, keep)))
+                .collect();
+            between(round);
+            handles
+                .into_iter()
+                .map(|h| h.join().expect("worker"))
+                .collect()
+        });
+        // Worker i's gifts go to worker i + 1, freed in its next phase.
+        gifts = results;
+        gifts.rotate_right(1);
+        if let Err(e) = check(&lives, &gifts) {
+            panic!("round {round}: {e}");
+        }
+    }
+}
+
+/// The table against the model: every live block (`lives` and `gifts`)
+/// recorded once with its size; the stacks owning them own nothing else;
+/// their depot totals equal their records.
+fn check(lives: &[Vec<Vec<u8>>], gifts: &[Vec<Vec<u8>>]) -> Result<(), String> {
+    let model: HashMap<usize, usize> = lives
+        .iter()
+        .chain(gifts)
+        .flatten()
+        .map(|v| (v.as_ptr() as usize, v.capacity()))
+        .collect();
+    let snap = allocowner::snapshot();
+    let mut seen: HashMap<usize, Vec<usize>> = HashMap::new();
+    let mut ours = HashSet::new();
+    for a in &snap.allocations {
+        if model.contains_key(&a.addr) {
+            seen.entry(a.addr).or_default().push(a.size);
+            ours.insert(a.stack);
+        }
+    }
+    for (addr, size) in &model {
+        match seen.get(addr).map(Vec::as_slice) {
+            Some([s]) if s == size => {}
+            other => {
+                return Err(format!(
+                    "block {addr:#x} of {size} bytes: recorded as {other:?}"
+                ));
+            }
+        }
+    }
+    if ours.contains(&StackHandle::DUMMY) {
+        return Err("a model block owned by the dummy owner".into());
+    }
+    // The site's stacks own exactly the model's blocks: a record of a
+    // freed block left behind (a free that missed it) shows here.
+    let mut count = 0u64;
+    let mut bytes = 0u64;
+    let mut per: HashMap<StackHandle, (u64, u64)> = HashMap::new();
+    for a in snap.allocations.iter().filter(|a| ours.contains(&a.stack)) {
+        if !model.contains_key(&a.addr) {
+            return Err(format!(
+                "a record of freed block {:#x} ({} bytes) survives",
+                a.addr, a.size
+            ));
+        }
+        count += 1;
+        bytes += a.size as u64;
+        let e = per.entry(a.stack).or_default();
+        *e = (e.0 + 1, e.1 + a.size as u64);
+    }
+    let want = (
+        model.len() as u64,
+        model.values().map(|&s| s as u64).sum::<u64>(),
+    );
+    if (count, bytes) != want {
+        return Err(format!("records {:?} vs model {want:?}", (count, bytes)));
+    }
+    for (h, rec) in &per {
+        let s = &snap.stacks[h];
+        if (s.live_count, s.live_bytes) != *rec {
+            return Err(format!(
+                "stack {h:?}: snapshot totals {:?} vs its records {rec:?}",
+                (s.live_count, s.live_bytes)
+            ));
+        }
+        // The depot, read again (nothing of ours moved since).
+        let now = allocowner::live_totals(*h);
+        if now != *rec {
+            return Err(format!(
+                "stack {h:?}: live_totals {now:?} vs its records {rec:?}"
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Every stack's totals in `snap` equal its records (the dummy owner's
+/// aside: the snapshot's own buffers change it while it is taken).
+fn consistent(snap: &allocowner::Snapshot) -> Result<(), String> {
+    let mut per: HashMap<StackHandle, (u64, u64)> = HashMap::new();
+    for a in &snap.allocations {
+        let e = per.entry(a.stack).or_default();
+        *e = (e.0 + 1, e.1 + a.size as u64);
+    }
+    for s in snap.stacks.values() {
+        if s.handle == StackHandle::DUMMY {
+            continue;
+        }
+        let rec = per.get(&s.handle).copied().unwrap_or_default();
+        if (s.live_count, s.live_bytes) != rec {
+            return Err(format!(
+                "stack {:?}: totals {:?} vs records {rec:?}",
+                s.handle,
+                (s.live_count, s.live_bytes)
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// The forked child: its table is consistent, and small blocks on pages
+/// crossing every threshold are recorded and freed exactly.
+fn forked_child() -> i32 {
+    let before = allocowner::snapshot();
+    if let Err(e) = consistent(&before) {
+        eprintln!("forked child, at fork: {e}");
+        return 1;
+    }
+    drop(before);
+    let mut rng = Rng(0x5151);
+    let mut live = Vec::new();
+    let got = phase(&mut rng, &mut live, Vec::new(), 1500, 40);
+    if let Err(e) = check(&[live], &[got]) {
+        eprintln!("forked child, after churn: {e}");
+        return 2;
+    }
+    0
+}
+
+/// The child-process side of each scenario.
+fn child_side(name: &str) {
+    allocowner::enable().expect("allocowner");
+    match name {
+        "churn" | "one_arena" => churn(ROUNDS, |_| {}),
+        "fork" => churn(4, |round| {
+            // A fork while the workers churn (every shard and the growth
+            // lock held across it by the fork handlers).
+            for i in 0..3 {
+                let pid = common::fork_run(forked_child);
+                let code = common::wait_within(pid, 120);
+                assert_eq!(code, 0, "round {round}, fork {i}: child exit code");
+            }
+        }),
+        other => panic!("TABLE_STRESS={other}: expected churn, one_arena or fork"),
+    }
+    println!("TABLE STRESS {name} DONE");
+}
+
+/// Runs scenario `name` in a child process (this binary again, test
+/// `test` alone), with `env` added.
+fn run(test: &str, name: &str, env: &[(&str, &str)]) {
+    if let Ok(name) = std::env::var("TABLE_STRESS") {
+        child_side(&name);
+        return;
+    }
+    let mut cmd = common::rerun(test, &[("TABLE_STRESS", name)]);
+    cmd.envs(env.iter().copied());
+    let out = common::output_within(&mut cmd, 300);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        out.status.success() && stdout.contains(&format!("TABLE STRESS {name} DONE")),
+        "{}\n{stdout}\n{stderr}",
+        out.status
+    );
+}
+
+#[test]
+fn churn_on_shared_pages_matches_the_model() {
+    run("churn_on_shared_pages_matches_the_model", "churn", &[]);
+}
+
+/// The same with glibc's one arena: every thread's blocks share the same
+/// heap pages (and shards), so frees and allocations of several threads
+/// take the same pages across their thresholds.
+#[test]
+fn churn_in_one_arena_matches_the_model() {
+    run(
+        "churn_in_one_arena_matches_the_model",
+        "one_arena",
+        &[("MALLOC_ARENA_MAX", "1")],
+    );
+}
+
+#[test]
+fn fork_during_churn_leaves_a_consistent_table() {
+    run("fork_during_churn_leaves_a_consistent_table", "fork", &[]);
+}
