@@ -15,15 +15,144 @@
 //! there. Nothing depends on timing: the interleavings vary, the checks
 //! hold for every one.
 
+use std::alloc::{GlobalAlloc, Layout, System};
 use std::collections::{HashMap, HashSet};
 use std::hint::black_box;
+use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU32, AtomicUsize, Ordering};
 
 use allocowner::StackHandle;
 
 mod common;
 
 #[global_allocator]
-static ALLOC: allocowner::OwnerAlloc = allocowner::OwnerAlloc::system();
+static ALLOC: allocowner::OwnerAlloc<Slab> = allocowner::OwnerAlloc::new(Slab);
+
+/// The inner allocator: System, or, once [`SLAB_ON`] is set (the `twins`
+/// scenario), blocks of up to 16 bytes from a slab of 16-byte cells, so
+/// that two live blocks 16 bytes apart share one of the page index's
+/// 32-byte granules (glibc's 32-byte chunks never do): a full mini with
+/// both halves of a granule becomes a leaf and hands one to the rows, and
+/// a leaf sends the second half's record to the rows.
+struct Slab;
+
+const CELLS: usize = 1 << 16;
+static SLAB_ON: AtomicBool = AtomicBool::new(false);
+
+#[repr(align(4096))]
+struct Cells([AtomicU8; CELLS * 16]);
+
+/// The cells' memory (atomics only for their interior mutability: each
+/// cell is plain memory of the block's owner while it is handed out).
+static MEM: Cells = Cells([const { AtomicU8::new(0) }; CELLS * 16]);
+/// Spin lock over `FREE_HEAD`, `NEXT` and `BUMP`.
+static SLAB_LOCK: AtomicBool = AtomicBool::new(false);
+/// Free cells: a stack linked through `NEXT`, by index + 1 (0: empty).
+static FREE_HEAD: AtomicU32 = AtomicU32::new(0);
+static NEXT: [AtomicU32; CELLS] = [const { AtomicU32::new(0) }; CELLS];
+/// Cells never handed out start here.
+static BUMP: AtomicUsize = AtomicUsize::new(0);
+
+fn slab_base() -> *mut u8 {
+    // Writable through this pointer: the bytes are inside `AtomicU8`s'
+    // `UnsafeCell`s.
+    (&raw const MEM.0).cast::<u8>().cast_mut()
+}
+
+/// The cell index of `p`, if it is a slab cell.
+fn cell_of(p: *mut u8) -> Option<usize> {
+    let off = (p as usize).wrapping_sub(slab_base() as usize);
+    (off < CELLS * 16).then_some(off / 16)
+}
+
+fn slab_lock() {
+    // Acquire/Release: the lock orders the free list's updates.
+    while SLAB_LOCK
+        .compare_exchange_weak(false, true, Ordering::Acquire, Ordering::Relaxed)
+        .is_err()
+    {
+        std::hint::spin_loop();
+    }
+}
+
+fn slab_unlock() {
+    SLAB_LOCK.store(false, Ordering::Release);
+}
+
+/// A free cell, or `None` if all are handed out.
+fn slab_take() -> Option<usize> {
+    slab_lock();
+    // Relaxed below: under the lock.
+    let head = FREE_HEAD.load(Ordering::Relaxed);
+    let cell = if head != 0 {
+        let i = head as usize - 1;
+        FREE_HEAD.store(NEXT[i].load(Ordering::Relaxed), Ordering::Relaxed);
+        Some(i)
+    } else {
+        let b = BUMP.load(Ordering::Relaxed);
+        (b < CELLS).then(|| {
+            BUMP.store(b + 1, Ordering::Relaxed);
+            b
+        })
+    };
+    slab_unlock();
+    cell
+}
+
+fn slab_give(i: usize) {
+    slab_lock();
+    NEXT[i].store(FREE_HEAD.load(Ordering::Relaxed), Ordering::Relaxed);
+    FREE_HEAD.store(i as u32 + 1, Ordering::Relaxed);
+    slab_unlock();
+}
+
+// SAFETY: a cell is handed out to one block at a time (the free list and
+// the bump index are under `SLAB_LOCK`), 16 bytes, 16-aligned (`MEM` is
+// 4096-aligned), inside `MEM`; every other layout goes to System, and a
+// pointer is given back to whichever made it (`cell_of`).
+unsafe impl GlobalAlloc for Slab {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        // Relaxed: set once before the threads that use the slab start.
+        if SLAB_ON.load(Ordering::Relaxed)
+            && layout.size() <= 16
+            && layout.align() <= 16
+            && let Some(i) = slab_take()
+        {
+            // SAFETY: cell `i` lies inside `MEM`.
+            return unsafe { slab_base().add(i * 16) };
+        }
+        // SAFETY: the caller's contract, forwarded.
+        unsafe { System.alloc(layout) }
+    }
+
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        if let Some(i) = cell_of(ptr) {
+            slab_give(i);
+        } else {
+            // SAFETY: the caller's contract, forwarded (made by System).
+            unsafe { System.dealloc(ptr, layout) }
+        }
+    }
+
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        if cell_of(ptr).is_none() && !SLAB_ON.load(Ordering::Relaxed) {
+            // SAFETY: the caller's contract, forwarded (made by System).
+            return unsafe { System.realloc(ptr, layout, new_size) };
+        }
+        // SAFETY: `new_size` with the old alignment is a valid layout (the
+        // caller's contract).
+        let new = unsafe { Layout::from_size_align_unchecked(new_size, layout.align()) };
+        // SAFETY: a non-zero size (the caller's contract).
+        let p = unsafe { self.alloc(new) };
+        if !p.is_null() {
+            // SAFETY: both blocks are live and distinct; the smaller size
+            // lies within each.
+            unsafe { std::ptr::copy_nonoverlapping(ptr, p, layout.size().min(new_size)) };
+            // SAFETY: `ptr` was made by this allocator with `layout`.
+            unsafe { self.dealloc(ptr, layout) };
+        }
+        p
+    }
+}
 
 const WORKERS: usize = 4;
 const ROUNDS: usize = 12;
@@ -269,9 +398,13 @@ fn forked_child() -> i32 {
 
 /// The child-process side of each scenario.
 fn child_side(name: &str) {
+    if name == "twins" {
+        // Relaxed: before tracking and the workers start.
+        SLAB_ON.store(true, Ordering::Relaxed);
+    }
     allocowner::enable().expect("allocowner");
     match name {
-        "churn" | "one_arena" => churn(ROUNDS, |_| {}),
+        "churn" | "one_arena" | "twins" => churn(ROUNDS, |_| {}),
         "fork" => churn(4, |round| {
             // A fork while the workers churn (every shard and the growth
             // lock held across it by the fork handlers).
@@ -281,7 +414,7 @@ fn child_side(name: &str) {
                 assert_eq!(code, 0, "round {round}, fork {i}: child exit code");
             }
         }),
-        other => panic!("TABLE_STRESS={other}: expected churn, one_arena or fork"),
+        other => panic!("TABLE_STRESS={other}: expected churn, one_arena, twins or fork"),
     }
     println!("TABLE STRESS {name} DONE");
 }
@@ -319,6 +452,17 @@ fn churn_in_one_arena_matches_the_model() {
         "churn_in_one_arena_matches_the_model",
         "one_arena",
         &[("MALLOC_ARENA_MAX", "1")],
+    );
+}
+
+/// The same with the slab's 16-byte cells: blocks 16 bytes apart (both
+/// halves of a granule) in minis, leaves and the rows.
+#[test]
+fn churn_with_blocks_sharing_granules_matches_the_model() {
+    run(
+        "churn_with_blocks_sharing_granules_matches_the_model",
+        "twins",
+        &[],
     );
 }
 
