@@ -246,7 +246,7 @@ fn churn(rounds: usize, mut between: impl FnMut(usize)) {
     let mut lives: Vec<Vec<Vec<u8>>> = (0..WORKERS).map(|_| Vec::new()).collect();
     let mut gifts: Vec<Vec<Vec<u8>>> = (0..WORKERS).map(|_| Vec::new()).collect();
     let mut rngs: Vec<Rng> = (0..WORKERS)
-        .map(|i| Rng(0x9e37_79b9_7f4a_7c15 ^ (i as u64 + 1) * 0x1234_5678))
+        .map(|i| Rng(0x9e37_79b9_7f4a_7c15 ^ ((i as u64 + 1) * 0x1234_5678)))
         .collect();
     for round in 0..rounds {
         // Fill far past 25 a page, then empty to a few a page (0-3 left on
