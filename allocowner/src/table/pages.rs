@@ -87,7 +87,7 @@ type Leaf = [AtomicU32; SLOTS];
 type L3 = [AtomicUsize; 1 << L3_BITS];
 
 /// A page's level-3 directory entry: the address of its storage (or 0)
-/// from [`ADDR_SHIFT`] up, its kind (none, a mini of 4 to 32 entries, a
+/// from [`ADDR_SHIFT`] up, its kind (none, a mini of 4 to 24 entries, a
 /// leaf) in three bits from [`KIND_SHIFT`], and in the low bits the
 /// number of records it holds. Only touched with the page's shard lock
 /// held.
@@ -701,7 +701,7 @@ impl Pages {
             return Ok(None);
         }
         // A full mini grows, or becomes a leaf when it is the biggest, or
-        // from 16 records beside a dense page.
+        // from [`EARLY`] records beside a dense page.
         if kind_of(e) < MINI_KINDS && !(n >= EARLY && self.dense_beside(addr)) {
             let bigger = self.take_block(kind_of(e) + 1).ok_or(())?;
             let to = mini_of(bigger);
@@ -1092,7 +1092,7 @@ mod tests {
         seen
     }
 
-    /// A page's records go to a mini of 4 entries, then 8, 16, 32, then
+    /// A page's records go to a mini of 4 entries, then 8, 16, 24, then
     /// to a leaf; each is found and listed with its address at each step,
     /// and a record of the same address is replaced.
     #[test]
