@@ -396,6 +396,32 @@ fn forked_child() -> i32 {
     0
 }
 
+/// The same churn, cycle after cycle on one thread: the table's memory
+/// stops growing once the first cycles are done (storage given back is
+/// handed out again; free lists do not grow under churn), and every cycle
+/// ends with no record of ours left.
+fn plateau() {
+    let mut bytes = Vec::new();
+    for cycle in 0..8 {
+        let mut rng = Rng(0x77);
+        let mut live = Vec::new();
+        let gifts = phase(&mut rng, &mut live, Vec::new(), 20_000, 300);
+        let gifts = phase(&mut rng, &mut live, gifts, 20_000, 0);
+        drop(gifts);
+        if let Err(e) = check(&[live], &[]) {
+            panic!("cycle {cycle}: {e}");
+        }
+        bytes.push(allocowner::stats().table_bytes);
+    }
+    println!("table bytes by cycle: {bytes:?}");
+    // A populate step (64 KiB) of slack over the third cycle's figure.
+    let settled = bytes[2] + (64 << 10);
+    assert!(
+        bytes[3..].iter().all(|&b| b <= settled),
+        "the table keeps growing under the same churn: {bytes:?}"
+    );
+}
+
 /// The child-process side of each scenario.
 fn child_side(name: &str) {
     if name == "twins" {
@@ -414,7 +440,8 @@ fn child_side(name: &str) {
                 assert_eq!(code, 0, "round {round}, fork {i}: child exit code");
             }
         }),
-        other => panic!("TABLE_STRESS={other}: expected churn, one_arena, twins or fork"),
+        "plateau" => plateau(),
+        other => panic!("TABLE_STRESS={other}: expected churn, one_arena, twins, fork or plateau"),
     }
     println!("TABLE STRESS {name} DONE");
 }
@@ -431,6 +458,7 @@ fn run(test: &str, name: &str, env: &[(&str, &str)]) {
     let out = common::output_within(&mut cmd, 300);
     let stdout = String::from_utf8_lossy(&out.stdout);
     let stderr = String::from_utf8_lossy(&out.stderr);
+    eprint!("{stdout}");
     assert!(
         out.status.success() && stdout.contains(&format!("TABLE STRESS {name} DONE")),
         "{}\n{stdout}\n{stderr}",
@@ -464,6 +492,11 @@ fn churn_with_blocks_sharing_granules_matches_the_model() {
         "twins",
         &[],
     );
+}
+
+#[test]
+fn repeated_churn_does_not_grow_the_table() {
+    run("repeated_churn_does_not_grow_the_table", "plateau", &[]);
 }
 
 #[test]
