@@ -23,7 +23,8 @@
 //! a quarter full when an eighth full). So a page starts with a mini
 //! and gets a leaf at its 25th record; it gets one at once, at its first
 //! record, if it had one before (a heap filled again after its blocks were
-//! freed: one bit in its entry, until a stop), or when its first mini is
+//! freed: one bit in its entry, until a stop, or until that leaf empties
+//! without getting past [`DEMOTE`] records), or when its first mini is
 //! full, if a page beside it has a leaf of [`DENSE`] records (the heap
 //! fills densely there). A leaf left with [`DEMOTE`] records becomes a
 //! mini again (with the gap between 25 and 2, a page does not flap), so it
@@ -86,7 +87,7 @@ type Leaf = [AtomicU32; SLOTS];
 type L3 = [AtomicUsize; 1 << L3_BITS];
 
 /// A page's level-3 directory entry: the address of its storage (or 0)
-/// from [`ADDR_SHIFT`] up, its kind (none, a mini of 4 to 32 entries, a
+/// from [`ADDR_SHIFT`] up, its kind (none, a mini of 4 to 24 entries, a
 /// leaf) in three bits from [`KIND_SHIFT`], and in the low bits the
 /// number of records it holds. Only touched with the page's shard lock
 /// held.
@@ -95,8 +96,10 @@ const COUNT_MASK: usize = (1 << COUNT_BITS) - 1;
 const KIND_SHIFT: u32 = COUNT_BITS;
 const KIND_MASK: usize = 7 << KIND_SHIFT;
 const ADDR_SHIFT: u32 = 16;
-/// Set on a page that had a leaf, until a stop: when it fills again (a
-/// heap reused after a phase of frees), it takes a leaf at once.
+/// Set on a page that had a leaf of more than [`DEMOTE`] records, until a
+/// stop or until a leaf it takes this way empties without getting past
+/// [`DEMOTE`]: when it fills again (a heap reused after a phase of frees),
+/// it takes a leaf at once.
 const HAD_LEAF: usize = 1 << 12;
 /// The kind of a leaf; kinds 1 to [`MINI_KINDS`] are minis of
 /// [`MINI_CAPS`]`[kind]` entries.
@@ -467,8 +470,9 @@ pub(super) struct Pages {
     /// Leaves and minis.
     blocks: Arena,
     /// Storage given back, by kind, each block holding the next one's
-    /// address in its first eight bytes (a leaf's other bytes are zero).
-    /// Under `grow`.
+    /// address in its first eight bytes (a leaf's other bytes are zero; a
+    /// mini's may hold stale records, never read: only the first `count`
+    /// of a mini are). Under `grow`.
     free: [AtomicUsize; LEAF + 1],
 }
 
@@ -576,9 +580,10 @@ impl Pages {
         p
     }
 
-    /// Storage of `kind`, zeroed, from its free list or the arena, as an
-    /// entry's address bits and kind (count 0); `None` if the OS refused
-    /// memory.
+    /// Storage of `kind` from its free list or the arena, as an entry's
+    /// address bits and kind (count 0); `None` if the OS refused memory.
+    /// A leaf is all zero; a mini from the free list may hold stale records
+    /// past its count (never read).
     #[cold]
     #[inline(never)]
     fn take_block(&self, kind: usize) -> Option<usize> {
@@ -604,7 +609,8 @@ impl Pages {
         Some(a << ADDR_SHIFT | kind << KIND_SHIFT)
     }
 
-    /// Puts the storage entry `e` names (all zero) on its free list.
+    /// Puts the storage entry `e` names on its free list: a leaf all zero
+    /// (its count was 0 or its records moved out), a mini as it is.
     #[cold]
     fn give_block(&self, e: usize) {
         let (a, kind) = (e >> ADDR_SHIFT, kind_of(e));
@@ -695,7 +701,7 @@ impl Pages {
             return Ok(None);
         }
         // A full mini grows, or becomes a leaf when it is the biggest, or
-        // from 16 records beside a dense page.
+        // from [`EARLY`] records beside a dense page.
         if kind_of(e) < MINI_KINDS && !(n >= EARLY && self.dense_beside(addr)) {
             let bigger = self.take_block(kind_of(e) + 1).ok_or(())?;
             let to = mini_of(bigger);
@@ -889,7 +895,13 @@ impl Pages {
             }
         }
         self.give_block(e);
-        cell.store(new + HAD_LEAF + j, Relaxed);
+        // Only a leaf that held more than DEMOTE records marks its page: a
+        // leaf taken at a marked page's first record that never got past
+        // DEMOTE (one block allocated and freed in turn) would otherwise
+        // move the page between a leaf and a mini at each record, taking
+        // `grow` twice each time.
+        let had = if count_of(e) == DEMOTE { HAD_LEAF } else { 0 };
+        cell.store(new + had + j, Relaxed);
     }
 
     /// Calls `f` with every record's address and slot value. Only with
@@ -1080,7 +1092,7 @@ mod tests {
         seen
     }
 
-    /// A page's records go to a mini of 4 entries, then 8, 16, 32, then
+    /// A page's records go to a mini of 4 entries, then 8, 16, 24, then
     /// to a leaf; each is found and listed with its address at each step,
     /// and a record of the same address is replaced.
     #[test]
@@ -1192,6 +1204,42 @@ mod tests {
         kinds.dedup_by_key(|k| k.0);
         assert_eq!(kinds, [(MINI_KINDS, MINI_MAX - 1), (2, 3), (1, 1)]);
         assert_eq!(p.blocks_made(), made, "all given back and taken again");
+    }
+
+    /// A page that had a leaf takes one at its first record again, but a
+    /// record or two coming and going there afterwards do not move it
+    /// between a leaf and a mini each time (only a leaf that held more
+    /// than DEMOTE records marks its page).
+    #[test]
+    fn a_lone_record_does_not_flap_a_page() {
+        let p = Pages::new();
+        let page = 0x5555_0000_1000;
+        let recs = fill(&p, page, 40);
+        for &a in &recs {
+            assert!(p.remove(a).is_some());
+        }
+        assert_eq!(state(&p, page), (1, 0));
+        assert_eq!(put_in(&p, recs[0]), Ok(None));
+        assert_eq!(state(&p, page), (LEAF, 1), "the heap fills again");
+        assert!(p.remove(recs[0]).is_some());
+        assert_eq!(state(&p, page), (1, 0));
+        for round in 0..3 {
+            for n in [1, 2, 1] {
+                let rs = fill(&p, page, n);
+                assert_eq!(state(&p, page), (1, n as usize), "round {round}: a mini");
+                for &a in &rs {
+                    assert!(p.remove(a).is_some());
+                }
+                assert_eq!(state(&p, page), (1, 0));
+            }
+        }
+        // Filled past DEMOTE and emptied again, it is marked again.
+        let recs = fill(&p, page, 30);
+        for &a in &recs {
+            assert!(p.remove(a).is_some());
+        }
+        assert_eq!(put_in(&p, recs[0]), Ok(None));
+        assert_eq!(state(&p, page), (LEAF, 1));
     }
 
     /// A page above a dense leaf starts with a leaf; above a sparse one,
