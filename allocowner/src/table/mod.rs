@@ -9,7 +9,7 @@
 //! The rest (big or over-aligned allocations, handles beyond 20 bits, the
 //! thread client's wider records) go to hashed rows ([`rows`]). Measured
 //! with `stats()` (`cargo run --release -p benches --example side_table`),
-//! that is 12 to 19 bytes per live record on a heap of small and
+//! that is 13 to 19 bytes per live record on a heap of small and
 //! mid-sized blocks, 36 with one small block per page.
 //!
 //! Both are split into [`SHARDS`] shards by 64 KiB region of the heap,

@@ -33,7 +33,7 @@
 //! storage is, its kind and its number of records: no header, no lookup.
 //!
 //! Storage and directory nodes come from two arenas of mappings, storage
-//! given back goes to a free list of its size; a stop gives the storage's
+//! given back goes to a free list of its size and shard; a stop gives the storage's
 //! pages back to the OS and starts its arena afresh, and keeps the
 //! directory (every entry zeroed), so a later enable does not make it all
 //! again. The bytes counted ([`Pages::bytes`]) are those populated: every
@@ -43,7 +43,9 @@
 //! Locking: a page's entry and storage are only touched with the lock of
 //! the page's shard held (a page lies in one 64 KiB shard region);
 //! directory nodes, shared by several shards, are made under the arenas'
-//! lock (`grow`, which also guards the free lists) and read with Acquire.
+//! lock (`grow`) and read with Acquire. Storage given back goes to a free
+//! list of its shard (under the shard's lock); only a shard with none of
+//! a kind to reuse takes `grow` to carve storage from the arena.
 
 use core::ptr::null_mut;
 use core::sync::atomic::Ordering::{Acquire, Relaxed, Release};
@@ -464,16 +466,19 @@ impl Arena {
 
 pub(super) struct Pages {
     l1: [AtomicPtr<L2>; 1 << L1_BITS],
-    /// Taken to make a directory node or storage, and for the free lists.
+    /// Taken to make a directory node, or storage when a shard's free
+    /// list of its kind is empty.
     grow: SpinLock,
     nodes: Arena,
     /// Leaves and minis.
     blocks: Arena,
-    /// Storage given back, by kind, each block holding the next one's
-    /// address in its first eight bytes (a leaf's other bytes are zero; a
-    /// mini's may hold stale records, never read: only the first `count`
-    /// of a mini are). Under `grow`.
-    free: [AtomicUsize; LEAF + 1],
+    /// Storage given back, by shard and kind, each block holding the next
+    /// one's address in its first eight bytes (a leaf's other bytes are
+    /// zero; a mini's may hold stale records, never read: only the first
+    /// `count` of a mini are). Under the shard's lock: pages filling and
+    /// emptying (storage changing kind) take no lock shared by all
+    /// threads once their shard has storage to reuse.
+    free: [[AtomicUsize; LEAF + 1]; super::SHARDS],
 }
 
 /// Where [`Pages::insert`] put a record.
@@ -518,7 +523,7 @@ impl Pages {
             grow: SpinLock::new(),
             nodes: Arena::new(),
             blocks: Arena::new(),
-            free: [const { AtomicUsize::new(0) }; LEAF + 1],
+            free: [const { [const { AtomicUsize::new(0) }; LEAF + 1] }; super::SHARDS],
         }
     }
 
@@ -580,24 +585,26 @@ impl Pages {
         p
     }
 
-    /// Storage of `kind` from its free list or the arena, as an entry's
-    /// address bits and kind (count 0); `None` if the OS refused memory.
-    /// A leaf is all zero; a mini from the free list may hold stale records
-    /// past its count (never read).
+    /// Storage of `kind` for a page of `shard` from the shard's free list
+    /// or the arena, as an entry's address bits and kind (count 0); `None`
+    /// if the OS refused memory. A leaf is all zero; a mini from the free
+    /// list may hold stale records past its count (never read). Only with
+    /// the shard's lock held.
     #[cold]
     #[inline(never)]
-    fn take_block(&self, kind: usize) -> Option<usize> {
-        let _g = self.grow.lock_guarded();
-        // Relaxed: the lists are only touched under `grow`.
-        let head = self.free[kind].load(Relaxed);
+    fn take_block(&self, kind: usize, shard: usize) -> Option<usize> {
+        let list = &self.free[shard][kind];
+        // Relaxed: the list is only touched under the shard's lock.
+        let head = list.load(Relaxed);
         let a = if head != 0 {
             // SAFETY: a block of the arena given back by `give_block`,
             // whose first eight bytes link the list; exposed when made.
             let link = unsafe { &*with_exposed_provenance_mut::<AtomicU64>(head) };
-            self.free[kind].store(link.load(Relaxed) as usize, Relaxed);
+            list.store(link.load(Relaxed) as usize, Relaxed);
             link.store(0, Relaxed);
             head
         } else {
+            let _g = self.grow.lock_guarded();
             let p = self.blocks.take(block_len(kind));
             if p.is_null() {
                 return None;
@@ -609,16 +616,18 @@ impl Pages {
         Some(a << ADDR_SHIFT | kind << KIND_SHIFT)
     }
 
-    /// Puts the storage entry `e` names on its free list: a leaf all zero
-    /// (its count was 0 or its records moved out), a mini as it is.
+    /// Puts the storage entry `e` names, of a page of `shard`, on the
+    /// shard's free list: a leaf all zero (its count was 0 or its records
+    /// moved out), a mini as it is. Only with the shard's lock held.
     #[cold]
-    fn give_block(&self, e: usize) {
+    fn give_block(&self, e: usize, shard: usize) {
         let (a, kind) = (e >> ADDR_SHIFT, kind_of(e));
-        let _g = self.grow.lock_guarded();
+        let list = &self.free[shard][kind];
         // SAFETY: a block of the arena (see `take_block`), now unused.
         let link = unsafe { &*with_exposed_provenance_mut::<AtomicU64>(a) };
-        link.store(self.free[kind].load(Relaxed) as u64, Relaxed);
-        self.free[kind].store(a, Relaxed);
+        // Relaxed: the list is only touched under the shard's lock.
+        link.store(list.load(Relaxed) as u64, Relaxed);
+        list.store(a, Relaxed);
     }
 
     /// Puts small record `v` of `addr` in its page's leaf, if it has one:
@@ -673,21 +682,22 @@ impl Pages {
         to_rows: impl FnMut(u64, u32),
     ) -> Result<Option<u32>, ()> {
         let si = slot_index(addr) as u32;
+        let shard = super::shard_of(addr);
         if count_of(e) == 0 {
             // A page's first record: a leaf at once if it had one, or if a
             // page beside it is dense; else a mini (the page may have an
             // empty one).
             if e & HAD_LEAF != 0 || self.dense_beside(addr) {
-                let leaf = self.take_block(LEAF).ok_or(())?;
+                let leaf = self.take_block(LEAF, shard).ok_or(())?;
                 leaf_of(leaf).ok_or(())?[si as usize].store(v, Relaxed);
                 if kind_of(e) != 0 {
-                    self.give_block(e);
+                    self.give_block(e, shard);
                 }
                 cell.store(leaf + 1, Relaxed);
                 return Ok(None);
             }
             if kind_of(e) == 0 {
-                let e = self.take_block(1).ok_or(())?;
+                let e = self.take_block(1, shard).ok_or(())?;
                 mini_of(e).set(0, si, v);
                 cell.store(e + 1, Relaxed);
                 return Ok(None);
@@ -703,11 +713,11 @@ impl Pages {
         // A full mini grows, or becomes a leaf when it is the biggest, or
         // from [`EARLY`] records beside a dense page.
         if kind_of(e) < MINI_KINDS && !(n >= EARLY && self.dense_beside(addr)) {
-            let bigger = self.take_block(kind_of(e) + 1).ok_or(())?;
+            let bigger = self.take_block(kind_of(e) + 1, shard).ok_or(())?;
             let to = mini_of(bigger);
             mini.copy_to(&to, n);
             to.set(n, si, v);
-            self.give_block(e);
+            self.give_block(e, shard);
             cell.store(bigger + (e & HAD_LEAF) + n + 1, Relaxed);
             return Ok(None);
         }
@@ -756,7 +766,8 @@ impl Pages {
         if clashes > 0 && !room(clashes) {
             return Err(());
         }
-        let new = self.take_block(LEAF).ok_or(())?;
+        let shard = super::shard_of(addr);
+        let new = self.take_block(LEAF, shard).ok_or(())?;
         let leaf = leaf_of(new).ok_or(())?;
         let page = addr & !((1 << PAGE_SHIFT) - 1);
         let mut kept = 0;
@@ -770,7 +781,7 @@ impl Pages {
                 to_rows(slot_addr(page, s, v), v);
             }
         }
-        self.give_block(e);
+        self.give_block(e, shard);
         cell.store(new + kept, Relaxed);
         Ok(())
     }
@@ -829,16 +840,16 @@ impl Pages {
             f.slot.store(0, Relaxed);
             f.cell.store(f.e - 1, Relaxed);
             if count_of(f.e) - 1 <= DEMOTE {
-                self.leaf_to_mini(f.cell, f.e - 1);
+                self.leaf_to_mini(f.cell, f.e - 1, super::shard_of(addr));
             }
         } else {
-            self.remove_from_mini(f.cell, f.e, f.slot);
+            self.remove_from_mini(f.cell, f.e, f.slot, super::shard_of(addr));
         }
         Some(f.v)
     }
 
     #[inline(never)]
-    fn remove_from_mini(&self, cell: &AtomicUsize, e: usize, slot: &AtomicU32) {
+    fn remove_from_mini(&self, cell: &AtomicUsize, e: usize, slot: &AtomicU32, shard: usize) {
         let mini = mini_of(e);
         let n = count_of(e) - 1;
         // Swap-remove: the last record takes the hole.
@@ -846,10 +857,10 @@ impl Pages {
         mini.set(i / 4, mini.key(n), mini.value(n));
         if kind_of(e) > 1
             && n * 8 <= mini.cap()
-            && let Some(smaller) = self.take_block(mini_kind_for(n))
+            && let Some(smaller) = self.take_block(mini_kind_for(n), shard)
         {
             mini.copy_to(&mini_of(smaller), n);
-            self.give_block(e);
+            self.give_block(e, shard);
             cell.store(smaller + (e & HAD_LEAF) + n, Relaxed);
             return;
         }
@@ -861,11 +872,11 @@ impl Pages {
     /// the leaf stays.
     #[cold]
     #[inline(never)]
-    fn leaf_to_mini(&self, cell: &AtomicUsize, e: usize) {
+    fn leaf_to_mini(&self, cell: &AtomicUsize, e: usize, shard: usize) {
         let Some(leaf) = leaf_of(e) else {
             return;
         };
-        let Some(new) = self.take_block(mini_kind_for(count_of(e))) else {
+        let Some(new) = self.take_block(mini_kind_for(count_of(e)), shard) else {
             return;
         };
         let mini = mini_of(new);
@@ -894,7 +905,7 @@ impl Pages {
                 }
             }
         }
-        self.give_block(e);
+        self.give_block(e, shard);
         // Only a leaf that held more than DEMOTE records marks its page: a
         // leaf taken at a marked page's first record that never got past
         // DEMOTE (one block allocated and freed in turn) would otherwise
@@ -957,7 +968,7 @@ impl Pages {
     pub(super) fn clear_locked(&self) {
         self.for_each_entry_locked(|_, cell| cell.store(0, Relaxed));
         let _g = self.grow.lock_guarded();
-        for f in &self.free {
+        for f in self.free.iter().flatten() {
             f.store(0, Relaxed);
         }
         self.blocks.reset();
@@ -1191,7 +1202,9 @@ mod tests {
         assert_eq!(put_in(&p, recs[0]), Ok(None));
         assert_eq!(state(&p, page), (LEAF, 1), "it had a leaf");
         // The biggest mini, out of order down to none: smaller at an eighth.
-        let other = 0x5555_0010_0000;
+        // (A page of the same 64 KiB region: the same shard, whose free
+        // lists the storage given back above is on.)
+        let other = 0x5555_0000_8000;
         let mut recs = fill(&p, other, MINI_MAX as u64);
         assert_eq!(state(&p, other), (MINI_KINDS, MINI_MAX));
         let mut kinds = vec![];
