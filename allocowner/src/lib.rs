@@ -203,19 +203,23 @@
 //! were taken, and where the cost goes):
 //!
 //! - Off: one relaxed load and a compare per call; nothing is mapped.
-//!   0.3%–1.2% more instructions than `System` on a `BTreeMap`, a JSON
-//!   parse and random-size churn, 2%–3% on two real programs from
-//!   crates.io (jaq, syn) whose allocations are cheap and frequent.
-//! - On (exact): 1.27×–1.53× `System`'s instructions on the synthetic
-//!   work, one thread (1.24×–1.51× with 8 threads and 1.35×–1.76× wall
-//!   time in the older alloc bench run; dhat-rs 12×–35× there); 3.3×–3.5×
-//!   on jaq and syn, whose deep recursive stacks are mostly new chains.
-//! - Sampled (`sample_bytes`): 1.01×–1.03× on the synthetic work,
-//!   1.06×–1.08× on jaq and syn.
-//! - Memory: 13.7 bytes of side table per live allocation (4 bytes for a
-//!   small block), `16 + 8 × frames` bytes per unique stack in the depot,
-//!   both mapped straight from the OS and shown apart in [`stats`] and in
-//!   every report; 26 KiB of thread-locals per thread, and 272 KiB of
+//!   0.1%–0.9% more instructions than `System` on a `BTreeMap`, a JSON
+//!   parse and random-size churn, 1.4%–2.1% on two real programs from
+//!   crates.io (jaq, syn) whose allocations are cheap and frequent (their
+//!   CPU time within 2%).
+//! - On (exact): 1.29×–1.59× `System`'s instructions on the synthetic
+//!   work, one thread (1.45×–1.77× instructions and 1.95×–2.02× wall time
+//!   with 8 threads on 2 cores; dhat-rs 12.8×–35.7× instructions);
+//!   3.5×–3.8× on jaq and syn, whose deep recursive stacks are mostly new
+//!   chains.
+//! - Sampled (`sample_bytes`): 1.01×–1.03× instructions on the synthetic
+//!   work; on jaq and syn 1.05×–1.07× instructions and within 1.03× CPU
+//!   time.
+//! - Memory: 13–19 bytes of side table per live allocation on heaps of
+//!   small and mid-sized blocks, 36 with one small block per page
+//!   ([`Stats::bytes_per_record`]), `16 + 8 × frames` bytes per unique
+//!   stack in the depot, both mapped straight from the OS and shown apart
+//!   in [`stats`] and in every report; 26 KiB of thread-locals per thread, and 272 KiB of
 //!   static memory touched as used.
 //! - A snapshot stalls allocating threads while it copies; `enable()` reads
 //!   `mallinfo2`, which walks malloc's free lists once.

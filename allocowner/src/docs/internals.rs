@@ -14,10 +14,14 @@
 //! record layout is fixed from their needs when tracking is first enabled.
 //!
 //! - **The page index.** With the core client alone, a block of up to 256
-//!   bytes (aligned to at most 16) has its record in a 4-byte slot of its
-//!   heap page's leaf (128 slots, one per 32-byte granule), found by
-//!   address through a three-level radix directory as page_ext finds a
-//!   page's data: never probed for.
+//!   bytes (aligned to at most 16) has its record in its heap page's
+//!   storage, found by address through a three-level radix directory as
+//!   page_ext finds a page's data: a *mini* of records packed 5 bytes each
+//!   (4 to 24 of them, searched a word of slot indices at a time) while the
+//!   page holds few, a *leaf* of 128 four-byte slots (one per 32-byte
+//!   granule, indexed, never probed) from its 25th record, back to a mini
+//!   at 2. Where the storage is, its kind and its count are in the page's
+//!   directory entry (the table's module `pages` has the details).
 //! - **The rows.** Other records are 16-byte rows (32 with `thread`) of a
 //!   per-shard Robin Hood hash table with backward-shift deletion, grown by
 //!   1.5× at 7/8 load.

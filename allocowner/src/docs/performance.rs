@@ -14,19 +14,23 @@
 //! mapped (checked by a test: `own_mapped_bytes` stays 0).
 //!
 //! **Synthetic work, one thread** — `bash benches/alloc_one.sh`
-//! (2026-12-04): instructions of one steady-state run under Callgrind
+//! (2026-12-05): instructions of one steady-state run under Callgrind
 //! (a run with a warm-up and a measured iteration minus one with the
 //! warm-up alone), against `System`:
 //!
 //! | work | `System` | off | on (exact) | sampled (`sample_bytes`, 512 KiB) |
 //! |---|---|---|---|---|
-//! | `serde_json` parse 0.8 MB | 72.24M | 1.012× | 1.529× | 1.031× |
-//! | `BTreeMap<String, Vec<u8>>` 20k entries | 61.62M | 1.005× | 1.388× | 1.023× |
-//! | random-size churn | 107.40M | 1.003× | 1.273× | 1.012× |
+//! | `serde_json` parse 0.8 MB | 73.30M | 1.009× | 1.585× | 1.029× |
+//! | `BTreeMap<String, Vec<u8>>` 20k entries | 62.25M | 1.003× | 1.415× | 1.021× |
+//! | random-size churn | 107.40M | 1.001× | 1.287× | 1.011× |
 //!
-//! **Real programs from crates.io, one thread** —
+//! (On 2026-12-04, before the side table's minis, on was 1.529×, 1.388×
+//! and 1.273×: a mini is searched where a leaf is indexed, the price of
+//! its memory figures below.)
+//!
+//! **Real programs from crates.io** —
 //! `ROUNDS=3 SIZE=2000000 CG_SIZE=300000 bash benches/real_programs.sh`
-//! (2026-12-04): jaq (a jq clone) running a filter with a recursive
+//! (2026-12-05): jaq (a jq clone) running a filter with a recursive
 //! function over generated JSON, and `syn` parsing a generated 2 MB Rust
 //! file and printing it back with `quote`; outputs checked identical in
 //! every mode. Instructions of one steady-state run on a 300 KB input
@@ -35,8 +39,15 @@
 //!
 //! | program | off, instr. | on, instr. | sampled, instr. | off, CPU | on, CPU | sampled, CPU |
 //! |---|---|---|---|---|---|---|
-//! | jaq | 1.029× | 3.31× | 1.081× | 0.95× | 2.68× | 0.95× |
-//! | syn | 1.020× | 3.45× | 1.056× | 0.98× | 3.89× | 1.08× |
+//! | jaq | 1.021× | 3.54× | 1.070× | 0.98× | 3.55× | 1.03× |
+//! | syn | 1.014× | 3.75× | 1.049× | 1.02× | 4.50× | 1.02× |
+//!
+//! Sampled mode with more rounds (`MODES="system off sampled" ROUNDS=9
+//! bash benches/real_programs.sh`, 4 MB inputs, 2026-12-05): CPU 1.00×
+//! (jaq) and 1.03× (syn), median of nine. On 8 threads at once
+//! (`THREADS=8 ROUNDS=3 SIZE=500000 CG_SIZE=100000 bash
+//! benches/real_programs.sh`, 2026-12-05, before the minis): CPU off
+//! 0.99× and 1.01×, on 3.26× and 3.59×, sampled 1.05× and 1.05×.
 //!
 //! Exact tracking costs far more on these programs than on the synthetic
 //! work, for two reasons: their allocations are cheap and frequent (jaq
@@ -44,21 +55,31 @@
 //! sixth of its work), and their stacks are deep and recursive, so that
 //! most allocations come from a chain of frames the thread has not seen
 //! lately: syn's parser makes about 176,000 distinct 16-frame stacks per
-//! MB of input, each walked, hashed and stored. The goals (on within
-//! 1.5× on one thread, sampled within 1.03×) are met by the synthetic
-//! work and not yet by these programs; sampled mode there costs what
-//! its per-allocation counter and per-free filter load cost (about 15
-//! instructions a pair, against jaq's 60 for malloc and free).
+//! MB of input, each walked, hashed and stored. Under Callgrind on jaq,
+//! a tracked allocation and its free add about 900 instructions: the
+//! capture about 500 (the walk of 16 frame records alone 225, the recent
+//! chains that miss 80), the side table about 300. The goal (on within
+//! 1.5× on one thread, 2× on 8) is met by the synthetic BTreeMap and churn
+//! and not by these programs, nor by the JSON parse since the minis.
+//! Sampled mode costs what its per-allocation countdown and per-free
+//! filter load cost: about 15 instructions a pair, against about 150 for
+//! glibc's malloc and free; in CPU time that is within 1.03×.
 //!
-//! Older figures of `cargo bench -p benches --bench alloc` (2026-12-03,
-//! before the sampled mode; it also runs dhat-rs and 8 threads), wall
-//! time and dhat-rs's instructions against `System`:
+//! `cargo bench -p benches --bench alloc` (2026-12-05) runs the same
+//! works in a criterion-style harness, also on 8 threads at once and with
+//! dhat-rs's profiler beside them; wall time and instructions against
+//! `System`:
 //!
-//! | work | on, wall | dhat, instr. | on, 8 threads, instr. |
+//! | work | on, 1 thread | on, 8 threads on 2 cores | dhat, instr. |
 //! |---|---|---|---|
-//! | `BTreeMap<String, Vec<u8>>` 20k entries | 1.35–1.70× | 18.5× | 1.30× |
-//! | `serde_json` parse 0.8 MB | 1.41–1.47× | 35.5× | 1.51× |
-//! | random-size churn | 1.48–1.61× | 12.8× | 1.24× |
+//! | `BTreeMap<String, Vec<u8>>` 20k entries | 1.48× instr., 1.86× wall | 1.45× instr., 1.95× wall | 18.6× |
+//! | `serde_json` parse 0.8 MB | 1.69×, 1.69× | 1.77×, 2.02× | 35.7× |
+//! | random-size churn | 1.29×, 1.55× | 1.28×, 1.69× | 12.8× |
+//!
+//! On 8 threads the side table's storage free lists were one list under a
+//! lock shared by all threads until 2026-12-05: with pages moving between
+//! minis and leaves as they fill and empty, a preempted holder stalled
+//! the others (BTreeMap 2.55×, JSON 2.65× wall); they are per shard now.
 //!
 //! # What made 8 threads expensive, and the fix
 //!
@@ -78,7 +99,7 @@
 //! # Where the cost goes
 //!
 //! Per allocation and free, in the JSON parse (Callgrind on
-//! `examples/alloc_one.rs`, 2026-12-03, about 410 instructions added to a
+//! `examples/alloc_one.rs`, 2026-12-03, before the minis; about 410 instructions added to a
 //! pair):
 //! - the capture, about 170: a remembered frame chain is checked (a
 //!   16-byte compare per frame record) instead of walking 16 frames,
@@ -98,25 +119,29 @@
 //!
 //! # Memory
 //!
-//! With the core client alone, 4 bytes per small allocation in its page's
-//! 512-byte leaf (made only for pages where a block of up to 256 bytes
-//! starts; a sparse page pays the whole leaf), 16 bytes per row for the
-//! rest in shards kept between 7/12 and 7/8 full: 13.7 bytes of side table
-//! per live allocation at the peak of the alloc bench's 433,000-allocation
-//! BTreeMap with 16–79 B values (`cargo bench -p benches --bench alloc`,
-//! its first table, 2026-12-03; 22.2 with rows alone). On the heap shapes
-//! of issue 16 (`cargo run --release -p benches --example side_table`,
-//! 2026-12-04; goals: 24 B, 64 B for the sparse case, not yet met):
+//! With the core client alone, a small block's record lives in its
+//! page's storage: packed, 5 bytes a record, in a "mini" of 4 to 24
+//! entries while the page holds few, and from its 25th record in the
+//! page's 512-byte leaf of 4-byte slots, one per 32-byte granule (a leaf
+//! left with 2 records becomes a mini again). The rest (big or
+//! over-aligned blocks, the thread client's wider records) are 16-byte
+//! rows in shards kept between 7/12 and 7/8 full. `stats()` reports the
+//! bytes per live record ([`Stats::bytes_per_record`](crate::Stats::bytes_per_record)):
+//! every byte mapped for the rows and every byte of page storage made
+//! resident, free lists and storage populated ahead included. On the heap
+//! shapes of issue 16 (`cargo run --release -p benches --example
+//! side_table`, 2026-12-05; goals ≤ 24 B, ≤ 64 B for the sparse case):
 //!
-//! | shape | live records | bytes per live record |
-//! |---|---|---|
-//! | `BTreeMap<String, Vec<u8>>`, 200,000 entries, 16–512 B values | 418,184 | 25.2 |
-//! | the same with 8 B–8 KiB values, a third removed | 284,852 | 61.0 |
-//! | one 32-byte block per 4 KiB page (50,000) | 50,003 | 517.5 |
+//! | shape | live records | bytes per live record | before the minis (2026-12-04) |
+//! |---|---|---|---|
+//! | `BTreeMap<String, Vec<u8>>`, 200,000 entries, 16–512 B values | 418,184 | 12.6 | 25.2 |
+//! | the same with 8 B–8 KiB values, a third removed | 284,852 | 19.2 | 61.0 |
+//! | one 32-byte block per 4 KiB page (50,000) | 50,003 | 35.6 | 517.5 |
 //!
-//! A page with few small blocks pays its whole 512-byte leaf: the sparse
-//! case is the leaf's size, and blocks of a few hundred bytes leave most
-//! slots of their pages' leaves empty.
+//! `tests/side_table_bytes.rs` checks the three goals on smaller heaps.
+//! The price is in the tracked paths: a mini is searched (its slot
+//! indices a word at a time) where a leaf is indexed, and pages cross
+//! between the two as they fill and empty (see the time tables above).
 //!
 //! Depot records are `16 + 8 × frames`
 //! bytes per unique stack (81 bytes for the 8.1-frame average there), in
