@@ -10,69 +10,19 @@
 //! table's fixed floor (a page of rows per shard that has any) is a small
 //! part of the figure, as it is in a real heap.
 
-use std::collections::BTreeMap;
 use std::hint::black_box;
 
 mod common;
+#[path = "support/heap_shapes.rs"]
+mod heap_shapes;
 
 #[global_allocator]
 static ALLOC: allocowner::OwnerAlloc = allocowner::OwnerAlloc::system();
 
-/// Builds shape `name` and returns what keeps it alive.
-fn shape(name: &str) -> Box<dyn std::any::Any> {
-    let mut state = 0x9e37_79b9_7f4a_7c15u64;
-    let mut rng = move |below: usize| {
-        state ^= state << 13;
-        state ^= state >> 7;
-        state ^= state << 17;
-        (state % below as u64) as usize
-    };
-    match name {
-        "btree" => {
-            let m: BTreeMap<String, Vec<u8>> = (0..100_000)
-                .map(|i| (format!("key-{i:08}"), vec![1u8; 16 + rng(497)]))
-                .collect();
-            Box::new(m)
-        }
-        "mixed" => {
-            let mut m: BTreeMap<String, Vec<u8>> = (0..100_000)
-                .map(|i| {
-                    let size = match rng(10) {
-                        0..=5 => 8 + rng(120),
-                        6..=8 => 128 + rng(896),
-                        _ => 1024 + rng(7168),
-                    };
-                    (format!("key-{i:08}"), vec![2u8; size])
-                })
-                .collect();
-            let mut n = 0;
-            m.retain(|_, _| {
-                n += 1;
-                n % 3 != 0
-            });
-            Box::new(m)
-        }
-        "sparse" => {
-            // One 32-byte block per 4 KiB page: each after a 4,000-byte
-            // block allocated while tracking is paused (no record).
-            let mut blocks = Vec::with_capacity(50_000);
-            let mut small = Vec::with_capacity(50_000);
-            for _ in 0..50_000 {
-                allocowner::disable();
-                blocks.push(black_box(vec![0u8; 4000]));
-                allocowner::enable().expect("allocowner");
-                small.push(black_box(vec![3u8; 32]));
-            }
-            Box::new((blocks, small))
-        }
-        other => panic!("SIDE_TABLE_SHAPE={other}: expected btree, mixed or sparse"),
-    }
-}
-
 /// The child side: builds the shape, checks its figure.
 fn child_side(name: &str) {
     allocowner::enable().expect("allocowner");
-    let kept = shape(name);
+    let kept = heap_shapes::shape(name, 100_000);
     let s = allocowner::stats();
     let per = s.bytes_per_record();
     println!(
