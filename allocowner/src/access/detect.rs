@@ -229,6 +229,12 @@ struct Scratch {
 }
 
 impl Scratch {
+    /// Maps `pages` fresh pages, left out of every monitoring target: a
+    /// monitor already running in this process registers each read-write
+    /// anonymous mapping with its own userfaultfd, and a page registered
+    /// there cannot be registered here (`EBUSY`). The pages are mapped
+    /// inaccessible, listed as allocowner's own, and only then made
+    /// read-write, so no monitor ever sees them armable.
     fn new(pages: usize) -> Result<Scratch, DetectError> {
         let len = pages * PAGE;
         // SAFETY: a fresh private anonymous mapping, no address hint.
@@ -236,7 +242,7 @@ impl Scratch {
             libc::mmap(
                 std::ptr::null_mut(),
                 len,
-                libc::PROT_READ | libc::PROT_WRITE,
+                libc::PROT_NONE,
                 libc::MAP_PRIVATE | libc::MAP_ANONYMOUS,
                 -1,
                 0,
@@ -245,10 +251,16 @@ impl Scratch {
         if p == libc::MAP_FAILED {
             return Err(DetectError::last("mmap of the self-test pages"));
         }
-        Ok(Scratch {
+        let scratch = Scratch {
             addr: p as usize,
             len,
-        })
+        };
+        crate::own_mappings::add(scratch.addr, len);
+        // SAFETY: changes the protection of exactly the mapping made above.
+        if unsafe { libc::mprotect(p, len, libc::PROT_READ | libc::PROT_WRITE) } != 0 {
+            return Err(DetectError::last("mprotect of the self-test pages"));
+        }
+        Ok(scratch)
     }
 
     fn write(&self, page: usize) {
@@ -266,6 +278,8 @@ impl Drop for Scratch {
     fn drop(&mut self) {
         // SAFETY: exactly the mapping made in `new`, no longer used.
         unsafe { libc::munmap(self.addr as *mut libc::c_void, self.len) };
+        // After the unmap: until then, no monitor may take the pages.
+        crate::own_mappings::remove(self.addr);
     }
 }
 
@@ -881,6 +895,21 @@ mod tests {
         s.write(3);
         assert_eq!(uffd_wp_bits(s.addr, 4), [true, true, false, false]);
         assert!(d.written(s.addr + 3 * PAGE).unwrap());
+    }
+
+    #[test]
+    fn self_test_pages_are_never_a_target() {
+        // A monitor running beside a self-test would otherwise register
+        // the scratch pages first, and the self-test would fail (EBUSY).
+        let s = Scratch::new(2).unwrap();
+        let r = s.addr..s.addr + s.len;
+        let targets = crate::access::target::current().unwrap();
+        assert!(
+            targets.iter().all(|t| t.end <= r.start || t.start >= r.end),
+            "{r:x?} in {targets:x?}"
+        );
+        drop(s);
+        assert!(!crate::own_mappings::ranges().contains(&r));
     }
 
     #[test]
