@@ -72,7 +72,7 @@ fn basename(path: &str) -> &str {
 /// The path relative to the crate's root, the kernel's `trim_prefix()`:
 /// from the first `src`, `tests`, `examples` or `benches` directory, so
 /// `dyndbg/src/net/tcp.rs` (a workspace member) and
-/// `/home/u/.cargo/registry/src/index.crates.io-1949cf8c6b5b557f/foo-1.0.0/src/net/tcp.rs`
+/// `/opt/cargo/registry/src/index.crates.io-1949cf8c6b5b557f/foo-1.0.0/src/net/tcp.rs`
 /// (a dependency) both give `src/net/tcp.rs`. In Cargo's registry and git
 /// checkouts the search starts inside the crate's own directory.
 pub(crate) fn crate_relative(path: &str) -> Option<&str> {
@@ -223,12 +223,12 @@ mod tests {
         );
         assert_eq!(
             crate_relative(
-                "/home/u/.cargo/registry/src/index.crates.io-1949cf8c6b5b557f/foo-1.0.0/src/net/tcp.rs"
+                "/opt/cargo/registry/src/index.crates.io-1949cf8c6b5b557f/foo-1.0.0/src/net/tcp.rs"
             ),
             Some("src/net/tcp.rs")
         );
         assert_eq!(
-            crate_relative("/home/u/.cargo/git/checkouts/foo-0123/abcdef0/foo/src/lib.rs"),
+            crate_relative("/opt/cargo/git/checkouts/foo-0123/abcdef0/foo/src/lib.rs"),
             Some("src/lib.rs")
         );
         assert_eq!(crate_relative("lib.rs"), None);
