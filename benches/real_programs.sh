@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
 # OwnerAlloc on real programs from crates.io (jaq running a jq filter over
 # generated JSON; syn parsing a generated Rust file and printing it back):
-# System / off / on (exact) / sampled (sample_bytes=512K), one thread.
+# System / off / on (exact) / sampled (sample_bytes=512K), one thread;
+# with MODES="system on floor_walk floor_walk_rmw", also the floor under any
+# exact tracker (examples/real_program_floor.rs: a 16-frame walk on every
+# allocation; and one atomic read-modify-write on every allocation and free).
 #
 #   bash benches/real_programs.sh            # both programs
 #   PROGRAMS=jaq ROUNDS=7 bash benches/real_programs.sh
@@ -26,9 +29,11 @@ CG_SIZE=${CG_SIZE:-1000000}
 MODES=${MODES:-"system off on sampled"}
 export THREADS=${THREADS:-1}
 
-cargo build --release -q -p benches --example real_program --example real_program_system
+cargo build --release -q -p benches --example real_program --example real_program_system \
+    --example real_program_floor
 OWNER=target/release/examples/real_program
 SYSTEM=target/release/examples/real_program_system
+FLOOR_BIN=target/release/examples/real_program_floor
 
 # The allocowner setting and the binary of each mode.
 setting() {
@@ -36,20 +41,29 @@ setting() {
     system | off) echo "" ;;
     on) echo "on" ;;
     sampled) echo "on,sample_bytes" ;;
+    floor_walk | floor_walk_rmw) echo "" ;;
     *) echo "unknown mode $1" >&2; exit 2 ;;
     esac
 }
-binary() { if [ "$1" = system ]; then echo "$SYSTEM"; else echo "$OWNER"; fi; }
+binary() {
+    case $1 in
+    system) echo "$SYSTEM" ;;
+    floor_*) echo "$FLOOR_BIN" ;;
+    *) echo "$OWNER" ;;
+    esac
+}
+# The FLOOR setting of real_program_floor.
+floor() { case $1 in floor_*) echo "${1#floor_}" ;; esac; }
 
 instructions() { # MODE PROGRAM [zero]
-    env PROGRAM="$2" SIZE="$CG_SIZE" ALLOCOWNER="$(setting "$1")" ${3:+ZERO=1} \
+    env PROGRAM="$2" SIZE="$CG_SIZE" ALLOCOWNER="$(setting "$1")" FLOOR="$(floor "$1")" ${3:+ZERO=1} \
         valgrind --tool=callgrind --callgrind-out-file=/dev/null "$(binary "$1")" 2>&1 >/dev/null |
         sed -n 's/.*Collected : \([0-9]*\).*/\1/p'
 }
 
 cpu() { # MODE PROGRAM -> seconds of user+sys
     local t
-    t=$( { env PROGRAM="$2" SIZE="$SIZE" ALLOCOWNER="$(setting "$1")" \
+    t=$( { env PROGRAM="$2" SIZE="$SIZE" ALLOCOWNER="$(setting "$1")" FLOOR="$(floor "$1")" \
         /usr/bin/time -f "%U %S" "$(binary "$1")" >/dev/null; } 2>&1 | tail -1)
     awk -v t="$t" 'BEGIN { split(t, a, " "); printf "%.3f", a[1] + a[2] }'
 }
@@ -60,7 +74,8 @@ echo "# real programs, $(date -u +%Y-%m-%d), $(nproc) cores, $THREADS thread(s)"
 for p in $PROGRAMS; do
     ref=""
     for m in $MODES; do
-        out=$(env PROGRAM="$p" SIZE=200000 ALLOCOWNER="$(setting "$m")" "$(binary "$m")")
+        out=$(env PROGRAM="$p" SIZE=200000 ALLOCOWNER="$(setting "$m")" FLOOR="$(floor "$m")" \
+            "$(binary "$m")")
         if [ -z "$ref" ]; then ref=$out; elif [ "$out" != "$ref" ]; then
             echo "FAIL: $p output differs in mode $m: '$out' vs '$ref'" >&2
             exit 1
