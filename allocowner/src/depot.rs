@@ -1,14 +1,17 @@
 //! The stack depot (the kernel's `lib/stackdepot.c`): each distinct stack
 //! is stored once, in pools mapped from the OS, behind a 32-bit handle.
 //!
-//! Lookups are lock-free (a walk of an append-only hash chain, published
-//! with release stores); inserting a new stack takes one spin lock and
-//! re-checks for a duplicate under it, as the kernel does. Memory comes in
+//! Lookups are lock-free: a linear probe of an open-addressed index whose
+//! slots go from empty to a stack once, published with release stores.
+//! Each slot holds the stack's handle and 8 more bits of its hash, so a
+//! probe touches a record (one cache miss in a depot of tens of MB) only
+//! when those bits match: about once per lookup, where a hash chain
+//! touched every record on its way. Inserting a new stack takes one spin
+//! lock and re-checks for a duplicate under it, as the kernel does. Memory comes in
 //! [`POOL_SIZE`] pools straight from `mmap`, up to a configurable cap; past
 //! it a stack is not stored and the caller gets [`StackHandle::FAILURE`].
 //!
-//! A record is `16 + 8 × frames` bytes: a 4-byte word with the chain link
-//! and the frame count, the live allocation count (4 bytes), the live bytes
+//! A record is `16 + 8 × frames` bytes: a 4-byte word with the frame count, the live allocation count (4 bytes), the live bytes
 //! (8 bytes), then the frames. The live count and bytes follow every
 //! allocation and free (page_owner's `page_owner_stacks`): the side table
 //! gathers the changes per shard and adds them here (see `table::pending`),
@@ -26,7 +29,13 @@ use crate::sys;
 const WORDS_PER_POOL_BITS: u32 = 11; // 16 KiB / 8
 const HEADER: usize = 16;
 const LEN_SHIFT: u32 = 25;
-const NEXT_MASK: u32 = (1 << LEN_SHIFT) - 1;
+/// Index slots hold `tag << HANDLE_BITS | (handle + 1)`, 0 for empty.
+const HANDLE_BITS: u32 = 24;
+const HANDLE_MASK: u32 = (1 << HANDLE_BITS) - 1;
+const _: () = assert!((MAX_POOLS << WORDS_PER_POOL_BITS) < HANDLE_MASK as usize);
+/// The index is full (inserts fail) at this share of its slots, so that a
+/// probe stays short.
+const MAX_LOAD_PERCENT: usize = 75;
 
 /// Live totals of one owner.
 struct Counters {
@@ -49,8 +58,8 @@ pub(crate) struct Depot {
     pool_used: [AtomicU32; MAX_POOLS],
     npools: AtomicUsize,
     cap_pools: AtomicUsize,
-    buckets: AtomicPtr<AtomicU32>,
-    nbuckets: AtomicUsize,
+    slots: AtomicPtr<AtomicU32>,
+    nslots: AtomicUsize,
     stacks: AtomicU64,
     record_bytes: AtomicU64,
     failures: AtomicU64,
@@ -107,8 +116,8 @@ impl Depot {
             pool_used: [const { AtomicU32::new(0) }; MAX_POOLS],
             npools: AtomicUsize::new(0),
             cap_pools: AtomicUsize::new(0),
-            buckets: AtomicPtr::new(null_mut()),
-            nbuckets: AtomicUsize::new(0),
+            slots: AtomicPtr::new(null_mut()),
+            nslots: AtomicUsize::new(0),
             stacks: AtomicU64::new(0),
             record_bytes: AtomicU64::new(0),
             failures: AtomicU64::new(0),
@@ -122,21 +131,21 @@ impl Depot {
         self.set_cap(cap_bytes);
         // Acquire: pairs with the Release below (init runs under the
         // tracker's enable lock, but stay correct without it).
-        if !self.buckets.load(Ordering::Acquire).is_null() {
+        if !self.slots.load(Ordering::Acquire).is_null() {
             return true;
         }
-        // One 4-byte bucket per 256 bytes of cap (a record of a 16-frame
-        // stack is 144): 262144 buckets (1 MiB, mapped
-        // lazily by the OS) for the default 64 MiB.
-        let n = (cap_bytes / 256).next_power_of_two().clamp(1024, 1 << 21);
+        // One 4-byte slot per 64 bytes of cap: the cap's worth of 16-frame
+        // stacks (144 bytes each) fills under half of them. 1M slots (4 MiB,
+        // mapped lazily by the OS) for the default 64 MiB.
+        let n = (cap_bytes / 64).next_power_of_two().clamp(4096, 1 << 22);
         let p = sys::map(n * 4);
         if p.is_null() {
             return false;
         }
-        // Relaxed: published by the Release store of `buckets`.
-        self.nbuckets.store(n, Ordering::Relaxed);
-        // Release: readers that see the pointer see `nbuckets`.
-        self.buckets.store(p.cast(), Ordering::Release);
+        // Relaxed: published by the Release store of `slots`.
+        self.nslots.store(n, Ordering::Relaxed);
+        // Release: readers that see the pointer see `nslots`.
+        self.slots.store(p.cast(), Ordering::Release);
         true
     }
 
@@ -198,25 +207,37 @@ impl Depot {
         unsafe { core::slice::from_raw_parts(rec.add(HEADER).cast::<usize>(), len) }
     }
 
-    fn find(&self, buckets: *mut AtomicU32, b: usize, frames: &[usize]) -> Option<u32> {
-        // SAFETY: `b` < nbuckets and `buckets` is the live index mapping.
-        let bucket = unsafe { &*buckets.add(b) };
-        // Acquire: pairs with the Release publishing a new chain head.
-        let mut cur = bucket.load(Ordering::Acquire);
-        let mut steps = 0;
-        while cur != 0 && steps < 1 << 20 {
-            let handle = cur - 1;
-            if self.frames(StackHandle(handle)) == frames {
-                return Some(handle);
+    /// Probes the index for `frames` from its hash's home slot: `Ok`
+    /// with its handle, or `Err` with the empty slot where it would go.
+    fn find(
+        &self,
+        slots: *mut AtomicU32,
+        mask: usize,
+        hash: u64,
+        frames: &[usize],
+    ) -> Result<u32, usize> {
+        let tag = (hash >> 56) as u32;
+        let mut i = (hash as usize) & mask;
+        loop {
+            // SAFETY: `i` is masked to the index's length and `slots` is the
+            // live index mapping.
+            let slot = unsafe { &*slots.add(i) };
+            // Acquire: pairs with the Release publishing the slot, so the
+            // record it names is seen whole.
+            let v = slot.load(Ordering::Acquire);
+            if v == 0 {
+                return Err(i);
             }
-            // Relaxed: the link was written before the record was published.
-            let Some((rec, _)) = self.record(handle) else {
-                break;
-            };
-            cur = Self::head(rec).load(Ordering::Relaxed) & NEXT_MASK;
-            steps += 1;
+            if v >> HANDLE_BITS == tag {
+                let handle = (v & HANDLE_MASK) - 1;
+                if self.frames(StackHandle(handle)) == frames {
+                    return Ok(handle);
+                }
+            }
+            // The index is never full (see MAX_LOAD_PERCENT): an empty slot
+            // ends every probe.
+            i = (i + 1) & mask;
         }
-        None
     }
 
     /// Stores `frames` (at most 64) once and returns its handle, or
@@ -226,20 +247,25 @@ impl Depot {
     /// walks.
     pub(crate) fn save_hashed(&self, frames: &[usize], hash: u64) -> StackHandle {
         // Acquire: pairs with the Release in `init`.
-        let buckets = self.buckets.load(Ordering::Acquire);
+        let slots = self.slots.load(Ordering::Acquire);
         // One more frame than the deepest stack: a sampled twin's tag.
-        if buckets.is_null() || frames.len() > MAX_DEPTH + 1 {
+        if slots.is_null() || frames.len() > MAX_DEPTH + 1 {
             return self.fail();
         }
-        // Relaxed: fixed before `buckets` was published.
-        let mask = self.nbuckets.load(Ordering::Relaxed) - 1;
-        let b = (hash as usize) & mask;
-        if let Some(h) = self.find(buckets, b, frames) {
+        // Relaxed: fixed before `slots` was published.
+        let n = self.nslots.load(Ordering::Relaxed);
+        if let Ok(h) = self.find(slots, n - 1, hash, frames) {
             return StackHandle(h);
         }
         let locked = self.lock.lock();
-        if let Some(h) = self.find(buckets, b, frames) {
-            return StackHandle(h);
+        let empty = match self.find(slots, n - 1, hash, frames) {
+            Ok(h) => return StackHandle(h),
+            Err(empty) => empty,
+        };
+        // Relaxed: only changed under `lock`, which we hold.
+        if self.stacks.load(Ordering::Relaxed) as usize >= n / 100 * MAX_LOAD_PERCENT {
+            drop(locked);
+            return self.fail();
         }
         let size = HEADER + 8 * frames.len();
         // Relaxed (all below): only changed under `lock`, which we hold.
@@ -269,13 +295,7 @@ impl Depot {
         }
         let handle = ((pool as u32) << WORDS_PER_POOL_BITS) | (used / 8) as u32;
         let rec = self.pools[pool].load(Ordering::Relaxed).wrapping_add(used);
-        // SAFETY: `bucket` index is masked to the mapping's length.
-        let bucket = unsafe { &*buckets.add(b) };
-        let next = bucket.load(Ordering::Relaxed);
-        Self::head(rec).store(
-            ((frames.len() as u32) << LEN_SHIFT) | next,
-            Ordering::Relaxed,
-        );
+        Self::head(rec).store((frames.len() as u32) << LEN_SHIFT, Ordering::Relaxed);
         // SAFETY: `rec + 16 .. rec + size` lies inside the pool (checked
         // against POOL_SIZE above) and nobody reads it before publication.
         unsafe {
@@ -287,8 +307,13 @@ impl Depot {
         }
         // Release: makes the pool_used bump visible to snapshot walkers.
         self.pool_used[pool].store((used + size) as u32, Ordering::Release);
+        // SAFETY: `find` returned a slot index below the index's length.
+        let slot = unsafe { &*slots.add(empty) };
         // Release: publishes the record (header and frames) to lock-free finders.
-        bucket.store(handle + 1, Ordering::Release);
+        slot.store(
+            ((hash >> 56) as u32) << HANDLE_BITS | (handle + 1),
+            Ordering::Release,
+        );
         self.stacks.fetch_add(1, Ordering::Relaxed);
         self.record_bytes.fetch_add(size as u64, Ordering::Relaxed);
         StackHandle(handle)
@@ -387,8 +412,53 @@ impl Depot {
             stacks: self.stacks.load(Ordering::Relaxed),
             record_bytes: self.record_bytes.load(Ordering::Relaxed),
             pool_bytes: (self.npools.load(Ordering::Relaxed) * POOL_SIZE) as u64,
-            index_bytes: (self.nbuckets.load(Ordering::Relaxed) * 4) as u64,
+            index_bytes: (self.nslots.load(Ordering::Relaxed) * 4) as u64,
             failures: self.failures.load(Ordering::Relaxed),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A depot of the tests' own, leaked (the process's is `DEPOT`).
+    fn depot(cap: usize) -> &'static Depot {
+        let d: &'static Depot = Box::leak(Box::new(Depot::new()));
+        assert!(d.init(cap));
+        d
+    }
+
+    /// Stacks whose hashes all pick the same slot and tag are told apart
+    /// by their frames, each stored once and found again.
+    #[test]
+    fn equal_hashes_probe_on_to_their_own_stack() {
+        let d = depot(1 << 20);
+        let stacks: Vec<[usize; 2]> = (0..200).map(|i| [0x1000 + i, 0x2000]).collect();
+        let handles: Vec<StackHandle> = stacks.iter().map(|f| d.save_hashed(f, 42)).collect();
+        assert!(handles.iter().all(|h| h.is_stack()));
+        for (f, &h) in stacks.iter().zip(&handles) {
+            assert_eq!(d.save_hashed(f, 42), h);
+            assert_eq!(d.frames(h), f);
+        }
+        assert_eq!(d.stats().stacks, 200);
+    }
+
+    /// The index fills up before a big cap does: a new stack past its
+    /// load limit gets FAILURE, counted; stored ones are still found.
+    #[test]
+    fn a_full_index_fails_new_stacks_and_keeps_the_old() {
+        let d = depot(256 << 10); // 4096 slots: full at 3000 stacks
+        let save = |i: usize| {
+            let f = [0x5000 + i * 16];
+            d.save_hashed(&f, hash(&f))
+        };
+        let first: Vec<StackHandle> = (0..3000).map(save).collect();
+        assert!(first.iter().all(|h| h.is_stack()));
+        assert_eq!(save(3000), StackHandle::FAILURE);
+        assert_eq!(d.stats().failures, 1);
+        assert_eq!(d.stats().stacks, 3000);
+        assert!((0..3000).all(|i| save(i) == first[i]));
+        assert_eq!(d.stats().index_bytes, 4096 * 4);
     }
 }

@@ -145,7 +145,7 @@
 //!
 //! Depot records are `16 + 8 × frames`
 //! bytes per unique stack (81 bytes for the 8.1-frame average there), in
-//! 16 KiB pools, plus a hash index of 4 bytes per 256 bytes of cap (1 MiB
+//! 16 KiB pools, plus a hash index of 4 bytes per 64 bytes of cap (4 MiB
 //! for the default 64 MiB cap, touched as used). Sampled mode adds a
 //! filter of 512 KiB in `.bss`, touched as used. The 256 shards' locks and pending totals are
 //! 272 KiB of static memory, touched as used. Each thread keeps 26 KiB of
