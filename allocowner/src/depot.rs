@@ -7,12 +7,14 @@
 //! probe touches a record (one cache miss in a depot of tens of MB) only
 //! when those bits match: about once per lookup, where a hash chain
 //! touched every record on its way. Inserting a new stack takes one spin
-//! lock and re-checks for a duplicate under it, as the kernel does. Memory comes in
-//! [`POOL_SIZE`] pools straight from `mmap`, up to a configurable cap; past
-//! it a stack is not stored and the caller gets [`StackHandle::FAILURE`].
+//! lock and re-checks for a duplicate under it, as the kernel does.
+//! Memory comes in [`POOL_SIZE`] pools straight from `mmap`, up to a
+//! configurable cap; past it (or past the index's load limit) a stack is
+//! not stored and the caller gets [`StackHandle::FAILURE`].
 //!
-//! A record is `16 + 8 × frames` bytes: a 4-byte word with the frame count, the live allocation count (4 bytes), the live bytes
-//! (8 bytes), then the frames. The live count and bytes follow every
+//! A record is `16 + 8 × frames` bytes: a 4-byte word with the frame
+//! count, the live allocation count (4 bytes), the live bytes (8 bytes),
+//! then the frames. The live count and bytes follow every
 //! allocation and free (page_owner's `page_owner_stacks`): the side table
 //! gathers the changes per shard and adds them here (see `table::pending`),
 //! and exact totals are read with its locks held, so reading a stack's
