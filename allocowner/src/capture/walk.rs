@@ -24,17 +24,6 @@ pub(super) struct Bounds {
     top: usize,
 }
 
-/// Why a walk stopped.
-#[derive(Clone, Copy, PartialEq, Eq)]
-pub(super) enum End {
-    /// It had as many frames as asked for.
-    Depth,
-    /// The next record was not a valid one.
-    Chain,
-    /// A record held a zero return address.
-    Zero,
-}
-
 impl Bounds {
     /// The calling thread's stack, read once per thread.
     #[inline(always)]
@@ -88,47 +77,29 @@ impl Bounds {
     }
 
     /// Walks from the valid record `fp` (from [`Bounds::start`]), storing
-    /// return addresses in `frames`; returns how many, their
-    /// [`crate::depot::hash`] and why it stopped. With `RECORD`,
-    /// `records[k]` gets the address of frame `k`'s record and, after the
-    /// last frame, `records[n]` the `next` word read from the last record
-    /// (`records` has room for `frames.len() + 1`).
+    /// return addresses in `frames`; returns how many and their
+    /// [`crate::depot::hash`]. It stops at a zero return address (the
+    /// outermost frame of some threads) or a record that is not valid.
     #[inline(always)]
-    pub(super) fn walk<const RECORD: bool>(
-        &self,
-        mut fp: usize,
-        frames: &mut [usize],
-        records: &mut [usize],
-    ) -> (usize, u64, End) {
+    pub(super) fn walk(&self, mut fp: usize, frames: &mut [usize]) -> (usize, u64) {
         let mut n = 0;
         let mut h = HASH_SEED;
-        let end = loop {
-            if n == frames.len() {
-                break End::Depth;
-            }
+        while n < frames.len() {
             // SAFETY: `fp` is a valid record of this thread's stack, at or
             // above the caller's frame (each step goes strictly up).
             let (next, ret) = unsafe { record(fp) };
             if ret == 0 {
-                break End::Zero;
+                break;
             }
             frames[n] = ret;
-            if RECORD {
-                records[n] = fp;
-                records[n + 1] = next;
-            }
             n += 1;
             h = hash_step(h, ret);
             if !self.valid_next(next, fp) {
-                break if n == frames.len() {
-                    End::Depth
-                } else {
-                    End::Chain
-                };
+                break;
             }
             fp = next;
-        };
-        (n, hash_finish(h, n), end)
+        }
+        (n, hash_finish(h, n))
     }
 }
 

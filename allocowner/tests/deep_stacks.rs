@@ -1,7 +1,7 @@
-//! A capture that reuses a remembered frame chain still sees a change deep
-//! in the stack: two callers that differ only several frames up, at the same
-//! stack depth, own their allocations apart however they interleave; and a
-//! new depth is honoured at once.
+//! Captures see a change deep in the stack: two callers that differ only
+//! several frames up, at the same stack depth, own their allocations apart
+//! however they interleave (each thread's cache of recent stacks is keyed
+//! by the whole stack's hash); and a new depth is honoured at once.
 use std::hint::black_box;
 
 mod common;
@@ -116,7 +116,7 @@ fn leaf_depth(snap: &allocowner::Snapshot) -> usize {
 }
 
 /// Whether return address `ip` is in `leaf` (debug info names it `leaf`,
-/// the symbol table `recent_chains::leaf`).
+/// the symbol table `deep_stacks::leaf`).
 fn is_leaf(ip: usize) -> bool {
     let mut hit = false;
     backtrace::resolve((ip - 1) as *mut core::ffi::c_void, |sym| {
