@@ -207,11 +207,12 @@
 //!   parse and random-size churn, 1.4%–2.1% on two real programs from
 //!   crates.io (jaq, syn) whose allocations are cheap and frequent (their
 //!   CPU time within 2%).
-//! - On (exact): 1.29×–1.59× `System`'s instructions on the synthetic
-//!   work, one thread (1.45×–1.77× instructions and 1.95×–2.02× wall time
+//! - On (exact): 1.33×–1.76× `System`'s instructions on the synthetic
+//!   work, one thread (1.30×–1.89× instructions and 1.65×–2.13× wall time
 //!   with 8 threads on 2 cores; dhat-rs 12.8×–35.7× instructions);
-//!   3.5×–3.8× on jaq and syn, whose deep recursive stacks are mostly new
-//!   chains.
+//!   2.9×–3.5× CPU time on jaq and syn, whose deep recursive stacks are
+//!   many and varied (a bare 16-frame walk per allocation alone costs
+//!   them 1.13×–1.25×).
 //! - Sampled (`sample_bytes`): 1.01×–1.03× instructions on the synthetic
 //!   work; on jaq and syn 1.05×–1.07× instructions and within 1.03× CPU
 //!   time.
@@ -219,7 +220,7 @@
 //!   small and mid-sized blocks, 36 with one small block per page
 //!   ([`Stats::bytes_per_record`]), `16 + 8 × frames` bytes per unique
 //!   stack in the depot, both mapped straight from the OS and shown apart
-//!   in [`stats`] and in every report; 26 KiB of thread-locals per thread, and 272 KiB of
+//!   in [`stats`] and in every report; 24 KiB of thread-locals per thread, and 272 KiB of
 //!   static memory touched as used.
 //! - A snapshot stalls allocating threads while it copies; `enable()` reads
 //!   `mallinfo2`, which walks malloc's free lists once.
